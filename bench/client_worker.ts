@@ -1,0 +1,271 @@
+/**
+ * The benchmark client, run by each runtime under test (`deno run -A` or `bun run`) as a
+ * child of `compare.ts`. It takes one JSON argument ({@linkcode WorkerConfig}), measures
+ * requests per second of the runtime's own `fetch` and of pooled's `PoolManager` against the
+ * benchmark server, prints progress on stderr and one JSON {@linkcode WorkerResult} on stdout.
+ *
+ * @module
+ */
+
+/** A benchmark case: the plain HTTP or the TLS listener. */
+export type BenchCase = "plain" | "tls";
+/** A client under test. */
+export type BenchClient = "fetch" | "pooled";
+
+/** What `compare.ts` asks a worker to measure. */
+export interface WorkerConfig {
+  /** The plain HTTP URL. */
+  plainUrl: string;
+  /** The HTTPS URL. */
+  tlsUrl: string;
+  /** The server certificate (PEM) to trust. */
+  caPem: string;
+  /** The cases to run. */
+  cases: BenchCase[];
+  /** The concurrency levels (parallel request loops) to run. */
+  concurrency: number[];
+  /** How many rounds of each measurement. */
+  rounds: number;
+  /** Seconds measured per run. */
+  seconds: number;
+  /** Seconds of warm-up before each run (not counted). */
+  warmup: number;
+  /** `maxSize` of pooled's `PoolManager`. */
+  maxSize: number;
+}
+
+/** One measured run. */
+export interface Measurement {
+  /** The client. */
+  client: BenchClient;
+  /** The case. */
+  case: BenchCase;
+  /** Parallel request loops. */
+  concurrency: number;
+  /** Round number, from 0. */
+  round: number;
+  /** Completed requests in the measured window. */
+  requests: number;
+  /** Seconds the measured window really took (until the last request finished). */
+  seconds: number;
+  /** Requests per second, or null when the run failed. */
+  rps: number | null;
+  /** Why the run failed. */
+  error?: string;
+}
+
+/** What a worker prints. */
+export interface WorkerResult {
+  /** `deno` or `bun`. */
+  runtime: string;
+  /** The runtime's version. */
+  version: string;
+  /** Why pooled could not be loaded, if it could not. */
+  pooledError?: string;
+  /** Every run, in order. */
+  measurements: Measurement[];
+}
+
+type RequestFn = () => Promise<void>;
+
+/** A client set up for one case: `send` performs one request and reads the whole body. */
+interface ClientSession {
+  send: RequestFn;
+  close(): Promise<void>;
+}
+
+interface DenoApi {
+  version: { deno: string };
+  args: string[];
+  createHttpClient(options: { caCerts: string[] }): { close(): void };
+  exit(code: number): never;
+}
+
+/** pooled's public module; typed against the real one so `deno check` catches API changes. */
+type PooledModule = typeof import("../mod.ts");
+
+const g = globalThis as unknown as {
+  Deno?: DenoApi;
+  Bun?: { version: string };
+  process?: { argv: string[]; exit(code: number): never };
+};
+const runtime = g.Deno ? "deno" : g.Bun ? "bun" : "unknown";
+const version = g.Deno?.version.deno ?? g.Bun?.version ?? "unknown";
+const EXPECTED_LENGTH = 12;
+
+function log(message: string): void {
+  console.error(`[${runtime}] ${message}`);
+}
+
+function checkBody(status: number, length: number): void {
+  if (status !== 200 || length !== EXPECTED_LENGTH) {
+    throw new Error(`unexpected response: status ${status}, ${length} body bytes`);
+  }
+}
+
+/** The runtime's `fetch`, trusting `caPem` for TLS (Deno: an HttpClient; Bun: `tls.ca`). */
+function fetchSession(url: string, caPem: string, tls: boolean): ClientSession {
+  let init: RequestInit = {};
+  let release = () => {};
+  if (tls && g.Deno) {
+    const client = g.Deno.createHttpClient({ caCerts: [caPem] });
+    init = { client } as RequestInit;
+    release = () => client.close();
+  } else if (tls) {
+    init = { tls: { ca: caPem } } as RequestInit;
+  }
+  return {
+    send: async () => {
+      const res = await fetch(url, init);
+      const body = await res.arrayBuffer();
+      checkBody(res.status, body.byteLength);
+    },
+    close: () => Promise.resolve(release()),
+  };
+}
+
+/** pooled's PoolManager, trusting `caPem`. */
+function pooledSession(
+  pooled: PooledModule,
+  url: string,
+  caPem: string,
+  maxSize: number,
+): ClientSession {
+  const manager = new pooled.PoolManager({ maxSize, caCerts: [caPem] });
+  return {
+    send: async () => {
+      const r = await manager.request("GET", url);
+      checkBody(r.status, r.data.length);
+    },
+    close: () => manager.close(),
+  };
+}
+
+/** Runs `concurrency` loops of `send` until `ms` have passed; fails on the first error. */
+async function runFor(send: RequestFn, concurrency: number, ms: number): Promise<number> {
+  const deadline = performance.now() + ms;
+  let count = 0;
+  let failed = false;
+  const loop = async () => {
+    while (!failed && performance.now() < deadline) {
+      try {
+        await send();
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+      count++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return count;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return `${error.name}${code ? ` [${code}]` : ""}: ${error.message}`;
+  }
+  return String(error);
+}
+
+async function measureOnce(
+  open: () => ClientSession,
+  config: WorkerConfig,
+  concurrency: number,
+): Promise<{ requests: number; seconds: number }> {
+  const session = open();
+  try {
+    const warmupMs = config.warmup * 1000;
+    const ms = config.seconds * 1000;
+    const grace = 15_000;
+    await withTimeout(runFor(session.send, concurrency, warmupMs), warmupMs + grace, "warm-up");
+    const start = performance.now();
+    const requests = await withTimeout(runFor(session.send, concurrency, ms), ms + grace, "run");
+    return { requests, seconds: (performance.now() - start) / 1000 };
+  } finally {
+    await withTimeout(session.close(), 5000, "close").catch(() => {});
+  }
+}
+
+async function loadPooled(): Promise<PooledModule | string> {
+  try {
+    const mod: PooledModule = await import("../mod.ts");
+    if (typeof mod.PoolManager !== "function") return "mod.ts does not export PoolManager";
+    return mod;
+  } catch (error) {
+    return `cannot load ../mod.ts: ${describe(error)}`;
+  }
+}
+
+async function run(config: WorkerConfig): Promise<WorkerResult> {
+  const pooled = await loadPooled();
+  const result: WorkerResult = { runtime, version, measurements: [] };
+  if (typeof pooled === "string") {
+    result.pooledError = pooled;
+    log(`pooled: n/a (${pooled})`);
+  }
+  for (let round = 0; round < config.rounds; round++) {
+    for (const benchCase of config.cases) {
+      const url = benchCase === "tls" ? config.tlsUrl : config.plainUrl;
+      const tls = benchCase === "tls";
+      for (const concurrency of config.concurrency) {
+        // Alternate which client goes first, so neither always runs on a warmer machine.
+        const order: BenchClient[] = round % 2 === 0 ? ["fetch", "pooled"] : ["pooled", "fetch"];
+        for (const client of order) {
+          const base = { client, case: benchCase, concurrency, round };
+          if (client === "pooled" && typeof pooled === "string") {
+            result.measurements.push({
+              ...base,
+              requests: 0,
+              seconds: 0,
+              rps: null,
+              error: pooled,
+            });
+            continue;
+          }
+          const open = client === "fetch"
+            ? () => fetchSession(url, config.caPem, tls)
+            : () => pooledSession(pooled as PooledModule, url, config.caPem, config.maxSize);
+          try {
+            const { requests, seconds } = await measureOnce(open, config, concurrency);
+            const rps = requests / seconds;
+            result.measurements.push({ ...base, requests, seconds, rps });
+            log(
+              `round ${round + 1} ${benchCase} c=${concurrency} ${client}: ${rps.toFixed(0)} req/s`,
+            );
+          } catch (error) {
+            const message = describe(error);
+            result.measurements.push({
+              ...base,
+              requests: 0,
+              seconds: 0,
+              rps: null,
+              error: message,
+            });
+            log(`round ${round + 1} ${benchCase} c=${concurrency} ${client}: failed: ${message}`);
+          }
+        }
+      }
+    }
+  }
+  return result;
+}
+
+const args = g.Deno?.args ?? g.process?.argv.slice(2) ?? [];
+if (args.length !== 1) {
+  console.error("usage: client_worker.ts CONFIG_JSON (started by bench/compare.ts)");
+} else {
+  const result = await run(JSON.parse(args[0]) as WorkerConfig);
+  console.log(JSON.stringify(result));
+}
+// Requests that hung past their time limit must not keep the process alive.
+(g.Deno?.exit ?? g.process?.exit)?.(0);

@@ -1,0 +1,253 @@
+/**
+ * End-to-end comparison of pooled with each runtime's own `fetch`.
+ *
+ * ```sh
+ * deno task bench
+ * node_modules/.bin/deno run -A bench/compare.ts --rounds 3 --seconds 2 --runtimes deno,bun --cases plain,tls
+ * ```
+ *
+ * It starts one server process (nginx when installed, else `canned_server.ts`) answering
+ * `hello world\n` over plain HTTP and TLS (a fresh self-signed certificate), then runs
+ * `client_worker.ts` under each runtime, which alternates `fetch` and pooled runs for every
+ * case and concurrency. It prints a markdown table of the medians and a line describing the
+ * machine, and writes everything as JSON to `bench/results/`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { BenchCase, WorkerConfig, WorkerResult } from "./client_worker.ts";
+import { startCannedServer } from "./canned_server.ts";
+import { findNginx, startNginx } from "./nginx.ts";
+import { cpuModel, markdownTable, type Row, rowsOf } from "./report.ts";
+import { generateSelfSignedCert, type SelfSignedCert } from "./self_signed.ts";
+import type { BenchServer } from "./server.ts";
+
+const USAGE = `usage: deno run -A bench/compare.ts [options]
+
+  --rounds N          rounds of every measurement; medians are reported (default 3)
+  --seconds S         measured seconds per run (default 2)
+  --warmup S          warm-up seconds before each run (default 0.5)
+  --runtimes LIST     runtimes to compare, of deno,bun (default deno,bun)
+  --cases LIST        of plain,tls (default plain,tls)
+  --concurrency LIST  parallel request loops (default 1,32)
+  --max-size N        pooled's PoolManager maxSize (default 32)
+  --server KIND       auto (nginx if installed), nginx or canned (default auto)
+  --no-save           do not write bench/results/*.json
+`;
+
+const RUNTIMES = ["deno", "bun"] as const;
+type Runtime = typeof RUNTIMES[number];
+
+/** Parsed command line. */
+interface Options {
+  rounds: number;
+  seconds: number;
+  warmup: number;
+  runtimes: Runtime[];
+  cases: BenchCase[];
+  concurrency: number[];
+  maxSize: number;
+  server: "auto" | "nginx" | "canned";
+  save: boolean;
+}
+
+function positive(name: string, text: string, integer: boolean, allowZero = false): number {
+  const value = Number(text);
+  const valid = text.trim() !== "" && (allowZero ? value >= 0 : value > 0) &&
+    (!integer || Number.isInteger(value));
+  if (!valid) {
+    const kind = `${allowZero ? "non-negative" : "positive"} ${integer ? "integer" : "number"}`;
+    throw new Error(`--${name} must be a ${kind}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function list<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
+  const items = text.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!allowed.includes(item as T)) {
+      throw new Error(`--${name}: unknown ${JSON.stringify(item)} (use ${allowed.join(",")})`);
+    }
+  }
+  if (items.length === 0) throw new Error(`--${name} is empty`);
+  return items as T[];
+}
+
+function parseOptions(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    options: {
+      rounds: { type: "string", default: "3" },
+      seconds: { type: "string", default: "2" },
+      warmup: { type: "string", default: "0.5" },
+      runtimes: { type: "string", default: "deno,bun" },
+      cases: { type: "string", default: "plain,tls" },
+      concurrency: { type: "string", default: "1,32" },
+      "max-size": { type: "string", default: "32" },
+      server: { type: "string", default: "auto" },
+      "no-save": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const server = list("server", values.server, ["auto", "nginx", "canned"] as const);
+  return {
+    rounds: positive("rounds", values.rounds, true),
+    seconds: positive("seconds", values.seconds, false),
+    warmup: positive("warmup", values.warmup, false, true),
+    runtimes: list("runtimes", values.runtimes, RUNTIMES),
+    cases: list("cases", values.cases, ["plain", "tls"] as const),
+    concurrency: values.concurrency.split(",").map((c) => positive("concurrency", c, true)),
+    maxSize: positive("max-size", values["max-size"], true),
+    server: server[0],
+    save: !values["no-save"],
+  };
+}
+
+async function startServer(kind: Options["server"], dir: string, cert: SelfSignedCert) {
+  if (kind !== "canned") {
+    const nginx = await findNginx();
+    if (nginx) return await startNginx(nginx, dir, cert);
+    if (kind === "nginx") throw new Error("--server nginx: nginx is not installed");
+    console.error("nginx is not installed: using the canned reply server");
+  }
+  return await startCannedServer(cert);
+}
+
+function runtimeCommand(runtime: Runtime, worker: string, config: string): [string, string[]] {
+  if (runtime === "deno") return [Deno.execPath(), ["run", "-A", worker, config]];
+  const local = new URL("../node_modules/.bin/bun", import.meta.url).pathname;
+  let bun = "bun";
+  try {
+    Deno.statSync(local);
+    bun = local;
+  } catch {
+    // not installed locally: use the one on PATH
+  }
+  return [bun, ["run", worker, config]];
+}
+
+/** Runs the worker under `runtime`; its progress goes to our stderr. */
+async function runWorker(runtime: Runtime, config: WorkerConfig): Promise<WorkerResult> {
+  const worker = new URL("./client_worker.ts", import.meta.url).pathname;
+  const [command, args] = runtimeCommand(runtime, worker, JSON.stringify(config));
+  const repoRoot = new URL("..", import.meta.url).pathname;
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command(command, {
+      args,
+      cwd: repoRoot,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+  } catch (error) {
+    throw new Error(`cannot start ${runtime} (${command}): ${error}`);
+  }
+  const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
+  try {
+    return JSON.parse(lines[lines.length - 1]) as WorkerResult;
+  } catch {
+    throw new Error(`${runtime} worker exited with code ${output.code} without a result`);
+  }
+}
+
+function machineLine(results: WorkerResult[], server: BenchServer, options: Options): string {
+  const versions = results.map((r) => `${r.runtime} ${r.version}`).join(", ");
+  return [
+    `Machine: ${cpuModel()}, ${navigator.hardwareConcurrency} cores, ${Deno.build.os} ${Deno.osRelease()}`,
+    `runtimes: ${versions || "none"}`,
+    `server: ${server.description} on 127.0.0.1`,
+    `${options.rounds} round(s) x ${options.seconds} s (+${options.warmup} s warm-up) per run, medians`,
+  ].join("; ");
+}
+
+async function saveResults(report: Record<string, unknown>): Promise<string> {
+  const dir = new URL("./results/", import.meta.url).pathname;
+  await Deno.mkdir(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const file = `${dir}${stamp}.json`;
+  await Deno.writeTextFile(file, JSON.stringify(report, null, 2) + "\n");
+  return file;
+}
+
+async function main(): Promise<number> {
+  let options: Options;
+  try {
+    options = parseOptions(Deno.args);
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
+    return 2;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "pooled-bench-" });
+  await Deno.chmod(dir, 0o755);
+  let server: BenchServer | undefined;
+  try {
+    const cert = await generateSelfSignedCert(dir);
+    server = await startServer(options.server, dir, cert);
+    console.error(`server: ${server.description}: ${server.plainUrl} ${server.tlsUrl}`);
+    const config: WorkerConfig = {
+      plainUrl: server.plainUrl,
+      tlsUrl: server.tlsUrl,
+      caPem: cert.certPem,
+      cases: options.cases,
+      concurrency: options.concurrency,
+      rounds: options.rounds,
+      seconds: options.seconds,
+      warmup: options.warmup,
+      maxSize: options.maxSize,
+    };
+    const results: WorkerResult[] = [];
+    const failures: string[] = [];
+    for (const runtime of options.runtimes) {
+      try {
+        results.push(await runWorker(runtime, config));
+      } catch (error) {
+        failures.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+    const rows: Row[] = results.flatMap(rowsOf);
+    console.log();
+    console.log(markdownTable(rows));
+    console.log();
+    const machine = machineLine(results, server, options);
+    console.log(machine);
+    for (const result of results) {
+      if (result.pooledError) console.log(`- ${result.runtime}: pooled n/a: ${result.pooledError}`);
+    }
+    for (const row of rows) {
+      for (const error of row.errors) {
+        if (error.endsWith(`: ${results.find((r) => r.runtime === row.runtime)?.pooledError}`)) {
+          continue;
+        }
+        console.log(`- ${row.runtime} ${row.case} c=${row.concurrency}: ${error}`);
+      }
+    }
+    for (const failure of failures) console.log(`- ${failure}`);
+    if (options.save) {
+      const { caPem: _, ...shown } = config;
+      const file = await saveResults({
+        date: new Date().toISOString(),
+        machine,
+        cpu: cpuModel(),
+        cores: navigator.hardwareConcurrency,
+        server: server.description,
+        config: shown,
+        rows,
+        results,
+        failures,
+      });
+      console.error(`results written to ${file}`);
+    }
+    return failures.length > 0 ? 1 : 0;
+  } finally {
+    await server?.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+Deno.exit(await main());

@@ -1,0 +1,85 @@
+/**
+ * **pooled**: urllib3's connection-pooling HTTP client for Deno and Bun, on the
+ * runtimes' own TCP and TLS sockets.
+ *
+ * - {@linkcode PoolManager}: one pool per origin, an LRU of `numPools` origins,
+ *   redirects followed across origins with credentials stripped.
+ * - {@linkcode HTTPConnectionPool} / {@linkcode HTTPSConnectionPool}: bounded keep-alive
+ *   pools (`maxSize`, `block`, `poolTimeout`).
+ * - {@linkcode Retry} and {@linkcode Timeout}: urllib3's retry and timeout policies, in
+ *   milliseconds.
+ * - Typed errors with stable `code`s, all subclasses of {@linkcode HTTPError}.
+ *
+ * @example Requests through a manager
+ * ```ts ignore
+ * import { PoolManager } from "@pooled/http";
+ *
+ * await using manager = new PoolManager({ maxSize: 4 });
+ * const r = await manager.request("GET", "http://127.0.0.1:8080/", { fields: { q: "1" } });
+ * console.log(r.status, r.headers.get("content-type"), new TextDecoder().decode(r.data));
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/errors.ts";
+export { HTTPHeaderDict } from "./src/headers.ts";
+export type { AddOptions, HeadersInit } from "./src/headers.ts";
+export { defaultPortFor, encodeTarget, isSameOrigin, parseUrl, Url } from "./src/url.ts";
+export type { UrlInit } from "./src/url.ts";
+export {
+  chooseBoundary,
+  encodeMultipartFormdata,
+  encodeUrlencoded,
+  formatMultipartHeaderParam,
+  guessMimeType,
+  RequestField,
+} from "./src/fields.ts";
+export type {
+  FieldData,
+  Fields,
+  FieldValue,
+  MakeMultipartOptions,
+  MultipartBody,
+} from "./src/fields.ts";
+export { ACCEPT_ENCODING, makeHeaders, SKIP_HEADER } from "./src/make_headers.ts";
+export type { MakeHeadersOptions } from "./src/make_headers.ts";
+export { isConnectError, isReadError, Retry } from "./src/retry.ts";
+export type { IncrementContext, RequestHistory, RetryOptions, RetryResponse } from "./src/retry.ts";
+export { Timeout } from "./src/timeout.ts";
+export type { TimeoutOptions } from "./src/timeout.ts";
+export { CONTENT_SPECIFIC_HEADERS, decideRedirect, REDIRECT_STATUSES } from "./src/redirect.ts";
+export type { RedirectArgs, RedirectDecision } from "./src/redirect.ts";
+export { HTTPResponse } from "./src/response.ts";
+export type { ResponseInit } from "./src/response.ts";
+export { RequestMethods } from "./src/request_methods.ts";
+export type { RequestHeaders, RequestOptions, UrlopenOptions } from "./src/request_methods.ts";
+export type { PreparedBody, RequestBody } from "./src/body/request_body.ts";
+export {
+  connectionFromUrl,
+  ConnectionPool,
+  HTTPConnectionPool,
+  HTTPSConnectionPool,
+} from "./src/connection_pool.ts";
+export type {
+  Attempt,
+  ConnectionPoolOptions,
+  PoolStats,
+  TlsOptions,
+} from "./src/connection_pool.ts";
+export { PoolManager, request } from "./src/pool_manager.ts";
+export type { PoolContext, PoolManagerOptions } from "./src/pool_manager.ts";
+export { HTTPConnection } from "./src/http1/connection.ts";
+export { StaleConnectionError } from "./src/http1/exchange.ts";
+export { defaultConnector } from "./src/runtime/default.ts";
+export { denoConnector } from "./src/runtime/deno.ts";
+export { bunConnector } from "./src/runtime/bun.ts";
+export { nodeConnector } from "./src/runtime/node.ts";
+export type {
+  ConnectOptions,
+  Connector,
+  Socket,
+  SocketHandler,
+  TlsConnectOptions,
+} from "./src/runtime/socket.ts";
+export { VERSION } from "./src/version.ts";

@@ -1,0 +1,646 @@
+/**
+ * `HTTPConnectionPool` and `HTTPSConnectionPool`: a bounded set of keep-alive
+ * connections to one origin, as in urllib3. `maxSize` connections are kept for reuse
+ * (most recently used first); with `block: true` it also caps the open ones and callers
+ * wait up to `poolTimeout` for a free one.
+ *
+ * @module
+ */
+
+import { ClosedPoolError, EmptyPoolError, HostChangedError, LocationValueError } from "./errors.ts";
+import { HTTPHeaderDict } from "./headers.ts";
+import { HTTPConnection } from "./http1/connection.ts";
+import type { Exchange } from "./http1/exchange.ts";
+import {
+  checkMethod,
+  chunkEncode,
+  encodeLatin1,
+  type HeaderFlags,
+  isAscii,
+  noFlags,
+  renderHeaderLines,
+  sendsEmptyLength,
+} from "./http1/request_head.ts";
+import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "./http1/response_parser.ts";
+import type { PreparedBody } from "./body/request_body.ts";
+import { type Router, runRequest } from "./_request_loop.ts";
+import {
+  hasHeader,
+  requestHeaderPairs,
+  type RequestHeaders,
+  RequestMethods,
+  type UrlopenOptions,
+} from "./request_methods.ts";
+import { HTTPResponse } from "./response.ts";
+import { Retry } from "./retry.ts";
+import { Timeout } from "./timeout.ts";
+import { defaultPortFor, encodeTarget, parseUrl } from "./url.ts";
+import { defaultConnector } from "./runtime/default.ts";
+import type { Connector, TlsConnectOptions } from "./runtime/socket.ts";
+import { VERSION } from "./version.ts";
+
+/** TLS options of HTTPS pools and managers (ignored by HTTP pools). */
+export interface TlsOptions {
+  /** Extra trusted roots (PEM), added to the runtime's trust store. */
+  caCerts?: readonly string[];
+  /** `"CERT_REQUIRED"` (default) verifies the server; `"CERT_NONE"` does not. */
+  certReqs?: "CERT_REQUIRED" | "CERT_NONE";
+  /** Client certificate chain (PEM). */
+  cert?: string;
+  /** Client private key (PEM). */
+  key?: string;
+  /** Name for SNI and verification instead of the host connected to. */
+  serverHostname?: string;
+  /** `false` skips the hostname check (the chain is still verified). */
+  assertHostname?: string | false;
+  /** Minimum TLS version (default `"TLSv1.2"`). */
+  minVersion?: "TLSv1.2" | "TLSv1.3";
+}
+
+/** Options of a connection pool (and, through the manager, of every pool it creates). */
+export interface ConnectionPoolOptions extends TlsOptions {
+  /** Port (default 80 for HTTP, 443 for HTTPS). */
+  port?: number;
+  /** Timeouts in ms for every request (a `Timeout` or one number). Default: none. */
+  timeout?: Timeout | number | null;
+  /** Connections kept for reuse; with `block`, also the most open at once. Default 1. */
+  maxSize?: number;
+  /** Wait for a free connection instead of opening more than `maxSize`. Default false. */
+  block?: boolean;
+  /** Default wait in ms for a connection from a blocking pool (default: forever). */
+  poolTimeout?: number | null;
+  /** Headers sent with every request (request headers are merged over them). */
+  headers?: RequestHeaders;
+  /** Default retry policy (default `Retry.DEFAULT`: 3 retries). */
+  retries?: Retry | number | boolean | null;
+  /** The runtime adapter (default: the current runtime's). */
+  connector?: Connector;
+  /** Largest body accepted, in bytes (API.md difference 5). */
+  maxResponseSize?: number | null;
+  /** Largest response head, in bytes (default 65536). */
+  maxHeaderSize?: number;
+  /** Most header lines in a response head (default 128). */
+  maxHeaderCount?: number;
+}
+
+/** Connection counts of a pool at one moment. */
+export interface PoolStats {
+  /** Connections waiting for reuse (some may hold no socket). */
+  readonly idle: number;
+  /** Connections handed out to requests now. */
+  readonly inUse: number;
+  /** Callers waiting for a connection (blocking pools). */
+  readonly queued: number;
+  /** Open sockets (idle or in use). */
+  readonly open: number;
+}
+
+/** One attempt at a request on this pool (internal). */
+export interface Attempt {
+  readonly method: string;
+  readonly target: string;
+  readonly url: string;
+  readonly headers: RequestHeaders | undefined;
+  readonly body: PreparedBody;
+  readonly chunked: boolean;
+  readonly timeout: Timeout;
+  readonly poolTimeout: number | null;
+  readonly preload: boolean;
+  readonly maxResponseSize: number | null;
+  readonly signal?: AbortSignal;
+}
+
+interface Waiter {
+  resolve(connection: HTTPConnection): void;
+  reject(error: Error): void;
+  timer?: ReturnType<typeof setTimeout>;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  done: boolean;
+}
+
+const USER_AGENT = `pooled/${VERSION}`;
+
+function checkPositiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be an integer >= 1; got ${value}`);
+  }
+  return value;
+}
+
+function checkPort(port: number): number {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`port must be an integer from 0 to 65535; got ${port}`);
+  }
+  return port;
+}
+
+/** The `Host` header value: brackets for IPv6, port only when not the default. */
+function hostHeaderValue(host: string, port: number, scheme: string): string {
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  const bracketed = name.includes(":") && !name.startsWith("[") ? `[${name}]` : name;
+  return port === defaultPortFor(scheme) ? bracketed : `${bracketed}:${port}`;
+}
+
+/**
+ * A pool of connections to one origin. Use {@linkcode HTTPConnectionPool} or
+ * {@linkcode HTTPSConnectionPool}.
+ */
+export abstract class ConnectionPool extends RequestMethods {
+  /** `"http"` or `"https"`. */
+  abstract readonly scheme: "http" | "https";
+  /** Host name or IP literal (IPv6 in brackets). */
+  readonly host: string;
+  /** Port. */
+  readonly port: number;
+  /** Connections kept for reuse. */
+  readonly maxSize: number;
+  /** Whether `maxSize` also caps the open connections. */
+  readonly block: boolean;
+  /** Default timeouts. */
+  readonly timeout: Timeout;
+  /** Default retry policy. */
+  readonly retries: Retry;
+  /** Headers sent with every request. */
+  readonly headers: HTTPHeaderDict;
+  /** Connection objects created (a reconnect of a dropped one is not counted). */
+  numConnections = 0;
+  /** Requests sent. */
+  numRequests = 0;
+
+  #options: ConnectionPoolOptions;
+  #connector: Connector;
+  #limits: ParserLimits;
+  #idle: HTTPConnection[] = [];
+  #inUse = 0;
+  #waiters: Waiter[] = [];
+  #waiterHead = 0;
+  #closed = false;
+  #retiring = false;
+  #activeCalls = 0;
+  #poolTimeout: number | null;
+  #maxResponseSize: number | null;
+  #fixedHeaderLines: string | null = null;
+  #fixedHeadAscii = true;
+  #tls: TlsConnectOptions | undefined;
+
+  constructor(host: string, options: ConnectionPoolOptions = {}, defaultPort: number) {
+    super();
+    if (typeof host !== "string" || host === "") throw new LocationValueError("No host specified.");
+    this.host = host.toLowerCase();
+    this.port = checkPort(options.port ?? defaultPort);
+    this.maxSize = checkPositiveInteger("maxSize", options.maxSize ?? 1);
+    this.block = options.block ?? false;
+    this.timeout = Timeout.from(options.timeout);
+    this.retries = Retry.fromInt(options.retries ?? null);
+    this.headers = new HTTPHeaderDict(options.headers);
+    this.#options = options;
+    this.#connector = options.connector ?? defaultConnector();
+    this.#limits = {
+      maxHeaderSize: options.maxHeaderSize ?? DEFAULT_PARSER_LIMITS.maxHeaderSize,
+      maxHeaderCount: options.maxHeaderCount ?? DEFAULT_PARSER_LIMITS.maxHeaderCount,
+    };
+    this.#poolTimeout = options.poolTimeout ?? null;
+    this.#maxResponseSize = options.maxResponseSize ?? null;
+  }
+
+  /** The options the pool was made with. */
+  get options(): Readonly<ConnectionPoolOptions> {
+    return this.#options;
+  }
+
+  /** The host to connect to: without IPv6 brackets. */
+  get hostname(): string {
+    return this.host.startsWith("[") ? this.host.slice(1, -1) : this.host;
+  }
+
+  /** Connection counts now. */
+  get stats(): PoolStats {
+    let open = 0;
+    for (const connection of this.#idle) if (connection.isConnected) open++;
+    return {
+      idle: this.#idle.length,
+      inUse: this.#inUse,
+      queued: this.#waiters.length - this.#waiterHead,
+      open: open + this.#inUse,
+    };
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** TLS settings for new connections (HTTPS pools). */
+  protected tlsSettings(): TlsConnectOptions | undefined {
+    return undefined;
+  }
+
+  /** `scheme://host:port`. */
+  get origin(): string {
+    return `${this.scheme}://${this.host}:${this.port}`;
+  }
+
+  /** True when `url` (absolute, or a path) is served by this pool. */
+  isSameHost(url: string): boolean {
+    if (url.startsWith("/")) return true;
+    const parsed = parseUrl(url);
+    const scheme = (parsed.scheme ?? "http").toLowerCase();
+    const port = parsed.port ?? defaultPortFor(scheme);
+    return scheme === this.scheme && (parsed.host ?? "").toLowerCase() === this.host &&
+      port === this.port;
+  }
+
+  /**
+   * Sends one request on this pool, with retries and (same-origin) redirects. `url` is a
+   * path or an absolute URL of this pool's origin.
+   */
+  urlopen(method: string, url: string, options: UrlopenOptions = {}): Promise<HTTPResponse> {
+    const router: Router = (target) => {
+      if (options.assertSameHost !== false && !this.isSameHost(target)) {
+        throw new HostChangedError(this, target, options.retries ?? this.retries);
+      }
+      return this;
+    };
+    const target = url === "*"
+      ? url
+      : url === "" || url.startsWith("/")
+      ? encodeTarget(url || "/")
+      : undefined;
+    return runRequest(router, method, this.#absolute(url), options, this.retries, target);
+  }
+
+  #absolute(url: string): string {
+    if (url === "" || url.startsWith("/") || url === "*") {
+      return `${this.scheme}://${this.#netloc()}${url || "/"}`;
+    }
+    return url;
+  }
+
+  #netloc(): string {
+    return hostHeaderValue(this.host, this.port, this.scheme);
+  }
+
+  // ---- connection slots -------------------------------------------------------------
+
+  #getConn(
+    poolTimeout: number | null,
+    signal?: AbortSignal,
+  ): Promise<HTTPConnection> | HTTPConnection {
+    if (this.#closed) throw new ClosedPoolError(this, "Pool is closed.");
+    const idle = this.#idle.pop();
+    if (idle !== undefined) {
+      this.#inUse++;
+      // The server closed it while it sat idle: drop the socket, the object reconnects.
+      if (idle.isDropped) idle.close();
+      return idle;
+    }
+    if (!this.block || this.#inUse < this.maxSize) {
+      this.#inUse++;
+      return this.#newConn();
+    }
+    return this.#waitForConn(poolTimeout, signal);
+  }
+
+  #newConn(): HTTPConnection {
+    this.numConnections++;
+    return new HTTPConnection({
+      hostname: this.hostname,
+      port: this.port,
+      tls: this.#tls ??= this.tlsSettings(),
+      connector: this.#connector,
+      limits: this.#limits,
+    });
+  }
+
+  #waitForConn(poolTimeout: number | null, signal?: AbortSignal): Promise<HTTPConnection> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, done: false };
+      const finish = (error: Error) => {
+        if (waiter.done) return;
+        this.#forgetWaiter(waiter);
+        reject(error);
+      };
+      if (poolTimeout !== null) {
+        waiter.timer = setTimeout(() =>
+          finish(
+            new EmptyPoolError(
+              this,
+              `Pool is empty and a new connection can't be opened due to blocking mode (poolTimeout=${poolTimeout} ms).`,
+            ),
+          ), poolTimeout);
+      }
+      if (signal) {
+        waiter.signal = signal;
+        waiter.onAbort = () => finish(signal.reason);
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #forgetWaiter(waiter: Waiter): void {
+    waiter.done = true;
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+    if (waiter.onAbort) waiter.signal!.removeEventListener("abort", waiter.onAbort);
+    // Drop settled waiters from the front so the queue does not grow.
+    while (this.#waiterHead < this.#waiters.length && this.#waiters[this.#waiterHead].done) {
+      this.#waiterHead++;
+    }
+    if (this.#waiterHead === this.#waiters.length) {
+      this.#waiters = [];
+      this.#waiterHead = 0;
+    }
+  }
+
+  #nextWaiter(): Waiter | undefined {
+    while (this.#waiterHead < this.#waiters.length) {
+      const waiter = this.#waiters[this.#waiterHead++];
+      if (!waiter.done) {
+        this.#forgetWaiter(waiter);
+        return waiter;
+      }
+    }
+    return undefined;
+  }
+
+  /** Takes a connection back after its exchange ended. */
+  readonly #putConn = (connection: HTTPConnection, reusable: boolean): void => {
+    this.#inUse--;
+    if (!reusable) connection.close();
+    if (this.#closed) return connection.close();
+    const waiter = this.#nextWaiter();
+    if (waiter !== undefined) {
+      this.#inUse++;
+      waiter.resolve(connection);
+      return;
+    }
+    if (this.#idle.length >= this.maxSize) {
+      // block is false and the pool is full: discard, as urllib3 does.
+      connection.close();
+      return;
+    }
+    this.#idle.push(connection);
+  };
+
+  // ---- one attempt ------------------------------------------------------------------
+
+  /** Sends one request, without retries or redirects (used by the request loop). */
+  async attempt(attempt: Attempt): Promise<HTTPResponse> {
+    this.#activeCalls++;
+    try {
+      return await this.#attempt(attempt);
+    } finally {
+      this.#activeCalls--;
+      if (this.#retiring && this.#activeCalls === 0) this.close();
+    }
+  }
+
+  async #attempt(attempt: Attempt): Promise<HTTPResponse> {
+    const head = this.#buildHead(attempt);
+    const connection = await this.#getConn(
+      attempt.poolTimeout ?? this.#poolTimeout,
+      attempt.signal,
+    );
+    let exchange: Exchange;
+    try {
+      const { timeout } = attempt;
+      const started = performance.now();
+      if (!connection.isConnected) await connection.connect(timeout.connectTimeout, attempt.signal);
+      this.numRequests++;
+      exchange = connection.request({
+        method: attempt.method,
+        head: head.text,
+        body: head.body,
+        preload: attempt.preload,
+        readTimeout: timeout.read,
+        deadline: timeout.total === null ? null : started + timeout.total,
+        maxResponseSize: attempt.maxResponseSize ?? this.#maxResponseSize,
+        signal: attempt.signal,
+        url: attempt.url,
+      }, this.#putConn);
+    } catch (error) {
+      this.#putConn(connection, false);
+      throw error;
+    }
+    await exchange.ready;
+    const responseHead = exchange.head!;
+    return new HTTPResponse({
+      status: responseHead.status,
+      reason: responseHead.reason,
+      version: responseHead.version,
+      headers: HTTPHeaderDict.fromRawPairs(responseHead.rawHeaders),
+      url: attempt.url,
+      data: attempt.preload ? exchange.takeBody() : null,
+      exchange: attempt.preload ? null : exchange,
+      connection: attempt.preload ? null : connection,
+    });
+  }
+
+  // ---- request head -----------------------------------------------------------------
+
+  /** Host, pool headers and default headers, rendered once for requests with no headers. */
+  #fixedLines(): string {
+    if (this.#fixedHeaderLines !== null) return this.#fixedHeaderLines;
+    const flags = noFlags();
+    const lines = renderHeaderLines(this.headers, flags);
+    this.#fixedHeaderLines = this.#automaticLines(flags, true) + lines +
+      this.#automaticLines(flags, false);
+    this.#fixedHeadAscii = isAscii(this.#fixedHeaderLines);
+    return this.#fixedHeaderLines;
+  }
+
+  /** `Host` first (as http.client does), then the defaults the caller did not set. */
+  #automaticLines(flags: HeaderFlags, hostPart: boolean): string {
+    if (hostPart) return flags.host ? "" : `Host: ${this.#netloc()}\r\n`;
+    let lines = "";
+    if (!flags.userAgent) lines += `User-Agent: ${USER_AGENT}\r\n`;
+    if (!flags.acceptEncoding) lines += "Accept-Encoding: identity\r\n";
+    return lines;
+  }
+
+  #buildHead(attempt: Attempt): { text: string | Uint8Array; body: Uint8Array | null } {
+    const { method, body } = attempt;
+    checkMethod(method);
+    let flags: HeaderFlags;
+    let lines: string;
+    let ascii: boolean;
+    if (attempt.headers === undefined) {
+      lines = this.#fixedLines();
+      ascii = this.#fixedHeadAscii;
+      flags = FIXED_FLAGS;
+    } else {
+      flags = noFlags();
+      const own = renderHeaderLines(mergeHeaders(this.headers, attempt.headers), flags);
+      lines = this.#automaticLines(flags, true) + own + this.#automaticLines(flags, false);
+      ascii = isAscii(lines);
+    }
+    let bytes = body.bytes;
+    const chunked = flags.chunked ||
+      (!flags.contentLength && (attempt.chunked || body.streamed) && bytes !== null);
+    if (chunked) {
+      if (!flags.transferEncoding) lines += "Transfer-Encoding: chunked\r\n";
+      bytes = chunkEncode(bytes ?? new Uint8Array(0));
+    } else if (!flags.contentLength && !flags.transferEncoding) {
+      if (bytes !== null) lines += `Content-Length: ${bytes.length}\r\n`;
+      else if (sendsEmptyLength(method)) lines += "Content-Length: 0\r\n";
+    }
+    if (
+      body.contentType !== null && !this.headers.has("content-type") &&
+      !hasHeader(attempt.headers, "content-type")
+    ) {
+      lines += `Content-Type: ${body.contentType}\r\n`;
+    }
+    const text = `${method} ${attempt.target} HTTP/1.1\r\n${lines}\r\n`;
+    return { text: ascii ? text : encodeLatin1(text), body: bytes };
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------
+
+  /**
+   * Closes idle connections now and the others as their requests end; later requests
+   * get `ClosedPoolError`. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const connection of idle) connection.close();
+    for (let waiter = this.#nextWaiter(); waiter; waiter = this.#nextWaiter()) {
+      waiter.reject(new ClosedPoolError(this, "Pool is closed."));
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Closes the pool once no request is running on it (used when a manager evicts it);
+   * requests already started, their retries and redirects included, carry on.
+   */
+  retire(): void {
+    if (this.#activeCalls === 0 && this.#inUse === 0) {
+      this.close();
+      return;
+    }
+    this.#retiring = true;
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const connection of idle) connection.close();
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Connection counts, as urllib3's repr. */
+  override toString(): string {
+    return `${this.constructor.name}(host='${this.host}', port=${this.port})`;
+  }
+
+  /** @internal Builds the TLS settings from the options (HTTPS pools). */
+  protected static resolveTls(pool: ConnectionPool, options: TlsOptions): TlsConnectOptions {
+    const serverName = options.serverHostname ?? pool.hostname;
+    return {
+      serverName,
+      verify: (options.certReqs ?? "CERT_REQUIRED") !== "CERT_NONE",
+      checkHostname: options.assertHostname !== false,
+      caCerts: options.caCerts,
+      cert: options.cert,
+      key: options.key,
+      alpnProtocols: ["http/1.1"],
+    };
+  }
+}
+
+const FIXED_FLAGS: HeaderFlags = Object.freeze(noFlags());
+
+/** Pool headers overridden by request headers (`undefined` removes one). */
+function mergeHeaders(
+  base: HTTPHeaderDict,
+  request: RequestHeaders,
+): Iterable<readonly [string, string]> {
+  const own: [string, string][] = [];
+  const named = new Set<string>();
+  for (const [name, value] of requestHeaderPairs(request)) {
+    named.add(name.toLowerCase());
+    if (value !== undefined) own.push([name, value]);
+  }
+  if (base.size === 0) return own;
+  const merged: [string, string][] = [];
+  for (const [name, value] of base) {
+    if (!named.has(name.toLowerCase())) merged.push([name, value]);
+  }
+  return merged.concat(own);
+}
+
+/**
+ * A pool of plain HTTP connections to one origin.
+ *
+ * @example A pool with one kept connection serves two requests over it
+ * ```ts ignore
+ * import { HTTPConnectionPool } from "@pooled/http";
+ * await using pool = new HTTPConnectionPool("127.0.0.1", { port: 8080, maxSize: 1 });
+ * await pool.request("GET", "/a");
+ * await pool.request("GET", "/b");
+ * console.log(pool.numConnections, pool.numRequests); // 1 2
+ * ```
+ */
+export class HTTPConnectionPool extends ConnectionPool {
+  /** Always `"http"`. */
+  readonly scheme = "http" as const;
+
+  /** @param host Host name or IP literal. @param options Pool options. */
+  constructor(host: string, options: ConnectionPoolOptions = {}) {
+    super(host, options, 80);
+  }
+}
+
+/**
+ * A pool of TLS connections to one origin. Verification is on by default against the
+ * runtime's trust store; `caCerts` adds roots, `certReqs: "CERT_NONE"` turns it off.
+ *
+ * @example
+ * ```ts ignore
+ * import { HTTPSConnectionPool } from "@pooled/http";
+ * await using pool = new HTTPSConnectionPool("localhost", { port: 8443, caCerts: [pem] });
+ * const r = await pool.request("GET", "/");
+ * ```
+ */
+export class HTTPSConnectionPool extends ConnectionPool {
+  /** Always `"https"`. */
+  readonly scheme = "https" as const;
+
+  /** @param host Host name or IP literal. @param options Pool and TLS options. */
+  constructor(host: string, options: ConnectionPoolOptions = {}) {
+    super(host, options, 443);
+  }
+
+  protected override tlsSettings(): TlsConnectOptions {
+    return ConnectionPool.resolveTls(this, this.options);
+  }
+}
+
+/**
+ * A standalone pool for the origin of `url` (HTTP or HTTPS by its scheme).
+ *
+ * @example
+ * ```ts
+ * import { connectionFromUrl } from "@pooled/http";
+ * const pool = connectionFromUrl("http://127.0.0.1:8080/path");
+ * console.log(pool.host, pool.port); // 127.0.0.1 8080
+ * await pool.close();
+ * ```
+ */
+export function connectionFromUrl(
+  url: string,
+  options: ConnectionPoolOptions = {},
+): ConnectionPool {
+  const parsed = parseUrl(url);
+  const scheme = (parsed.scheme ?? "http").toLowerCase();
+  if (!parsed.host) throw new LocationValueError(`No host specified in ${JSON.stringify(url)}`);
+  const merged = { ...options, port: parsed.port ?? options.port };
+  return scheme === "https"
+    ? new HTTPSConnectionPool(parsed.host, merged)
+    : new HTTPConnectionPool(parsed.host, merged);
+}

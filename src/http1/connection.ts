@@ -1,0 +1,143 @@
+/**
+ * `HTTPConnection`: one slot of a pool and the socket it currently holds. As in urllib3,
+ * the object outlives its sockets: when the server drops an idle connection, the same
+ * object opens a new socket on its next request, so `numConnections` counts objects.
+ *
+ * @module
+ */
+
+import { ConnectTimeoutError } from "../errors.ts";
+import type { Connector, Socket, SocketHandler, TlsConnectOptions } from "../runtime/socket.ts";
+import { Exchange, type ExchangeOwner, type ExchangeRequest } from "./exchange.ts";
+import { type ParserLimits, ResponseParser } from "./response_parser.ts";
+
+/** Where a connection goes and how. */
+export interface ConnectionSettings {
+  /** Host to connect to (IPv6 without brackets). */
+  readonly hostname: string;
+  /** Port to connect to. */
+  readonly port: number;
+  /** TLS settings for HTTPS, or undefined. */
+  readonly tls?: TlsConnectOptions;
+  /** The runtime adapter. */
+  readonly connector: Connector;
+  /** Response head limits. */
+  readonly limits: ParserLimits;
+}
+
+/** Told when the connection's current exchange ends. */
+export type ReleaseCallback = (connection: HTTPConnection, reusable: boolean) => void;
+
+/**
+ * A reusable HTTP/1.1 connection. Pools create and hand these out; most code never
+ * touches one directly.
+ */
+export class HTTPConnection implements SocketHandler, ExchangeOwner {
+  /** Where it connects. */
+  readonly settings: ConnectionSettings;
+  /** Requests sent over the current socket. */
+  requestsOnSocket = 0;
+  #socket: Socket | null = null;
+  #parser: ResponseParser;
+  #exchange: Exchange | null = null;
+  #onRelease: ReleaseCallback | null = null;
+
+  constructor(settings: ConnectionSettings) {
+    this.settings = settings;
+    this.#parser = new ResponseParser(settings.limits);
+  }
+
+  /** True while a socket is open. */
+  get isConnected(): boolean {
+    return this.#socket !== null && !this.#socket.closed;
+  }
+
+  /** True when the socket closed while the connection sat idle (detected before reuse). */
+  get isDropped(): boolean {
+    return this.#socket !== null && this.#socket.closed;
+  }
+
+  /** Opens a socket if there is none. `timeout` in ms bounds TCP and TLS set-up. */
+  async connect(timeout: number | null, signal?: AbortSignal): Promise<void> {
+    if (this.isConnected) return;
+    this.close();
+    const { hostname, port } = this.settings;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let connectSignal = signal;
+    if (timeout !== null) {
+      const controller = new AbortController();
+      timer = setTimeout(
+        () =>
+          controller.abort(
+            new ConnectTimeoutError(
+              `Connection to ${hostname}:${port} timed out. (connect timeout=${timeout} ms)`,
+            ),
+          ),
+        timeout,
+      );
+      connectSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+    }
+    try {
+      const socket = await this.settings.connector.connect({
+        hostname,
+        port,
+        tls: this.settings.tls,
+        signal: connectSignal,
+      });
+      socket.setHandler(this);
+      this.#socket = socket;
+      this.requestsOnSocket = 0;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Sends a request on the open socket. `onRelease` is called once when the exchange
+   * is over, saying whether the socket may be reused.
+   */
+  request(request: ExchangeRequest, onRelease: ReleaseCallback): Exchange {
+    const socket = this.#socket;
+    if (socket === null || socket.closed) throw new Error("HTTPConnection.request before connect");
+    this.#onRelease = onRelease;
+    const exchange = new Exchange(this, socket, this.#parser, request, this.requestsOnSocket > 0);
+    this.requestsOnSocket++;
+    // The exchange may have failed at once (an already aborted signal).
+    if (!exchange.finished) this.#exchange = exchange;
+    return exchange;
+  }
+
+  /** Closes the socket (the object stays usable: its next request reconnects). */
+  close(): void {
+    const socket = this.#socket;
+    this.#socket = null;
+    socket?.close();
+  }
+
+  exchangeDone(exchange: Exchange, reusable: boolean): void {
+    if (this.#exchange === exchange) this.#exchange = null;
+    if (!reusable) this.close();
+    const release = this.#onRelease;
+    this.#onRelease = null;
+    release?.(this, reusable);
+  }
+
+  onData(chunk: Uint8Array): void {
+    const exchange = this.#exchange;
+    // Bytes while idle: the server is out of step with us, the socket cannot be trusted.
+    if (exchange === null) return this.close();
+    exchange.data(chunk);
+  }
+
+  onEnd(): void {
+    this.#exchange?.end();
+  }
+
+  onError(error: Error): void {
+    this.#exchange?.end(error);
+  }
+
+  onWriteError(error: Error): void {
+    this.#exchange?.writeFailed(error);
+  }
+}

@@ -1,0 +1,371 @@
+/**
+ * One request/response exchange on a connection: it writes the request, feeds the
+ * parser, enforces the read and total timeouts and the size cap, and hands the body to
+ * its reader, either whole (preloaded) or piece by piece with backpressure.
+ *
+ * @module
+ */
+
+import { HTTPError, ProtocolError, ReadTimeoutError, ResponseTooLargeError } from "../errors.ts";
+import type { Socket } from "../runtime/socket.ts";
+import type { ParserEvents, ResponseHead, ResponseParser } from "./response_parser.ts";
+
+/** What to send and how to receive the answer. */
+export interface ExchangeRequest {
+  /** Upper-case method (decides whether the response has a body). */
+  readonly method: string;
+  /** The serialized request head (ASCII string or bytes). */
+  readonly head: string | Uint8Array;
+  /** The body bytes as they go on the wire (already chunk-encoded if chunked), or null. */
+  readonly body: Uint8Array | null;
+  /** Collect the whole body before settling (`preloadContent`). */
+  readonly preload: boolean;
+  /** Longest wait for any byte, in ms, or null. */
+  readonly readTimeout: number | null;
+  /** Time (from `performance.now()`) by which the exchange must be over, or null. */
+  readonly deadline: number | null;
+  /** Largest body accepted, in bytes, or null. */
+  readonly maxResponseSize: number | null;
+  /** Aborts the exchange. */
+  readonly signal?: AbortSignal;
+  /** The URL, for error messages. */
+  readonly url: string;
+}
+
+/** How an exchange ended, for the connection that carried it. */
+export interface ExchangeOwner {
+  /** The exchange is over; `reusable` says whether the socket may carry another request. */
+  exchangeDone(exchange: Exchange, reusable: boolean): void;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Buffered bytes above which a streaming reader's socket is paused. */
+const STREAM_HIGH_WATER_MARK = 256 * 1024;
+/** Largest `Content-Length` for which the preload buffer is allocated up front. */
+const PREALLOCATE_LIMIT = 16 * 1024 * 1024;
+
+/** Raised when a reused connection died before any byte of the response arrived. */
+export class StaleConnectionError extends ProtocolError {
+  override readonly code: string = "ERR_STALE_CONNECTION";
+}
+
+/**
+ * One request and its response. Created by `HTTPConnection.request`; `ready` settles
+ * when the head is in (or, when preloading, the whole body).
+ */
+export class Exchange implements ParserEvents {
+  readonly request: ExchangeRequest;
+  /** The response head, once it arrived. */
+  head: ResponseHead | null = null;
+  /** Trailer lines of a chunked body (flat pairs), once it ended. */
+  trailers: string[] | null = null;
+  /** Settles when the response is ready for its reader. */
+  readonly ready: Promise<Exchange>;
+
+  #owner: ExchangeOwner;
+  #socket: Socket;
+  #parser: ResponseParser;
+  #reused: boolean;
+  #resolve!: (exchange: Exchange) => void;
+  #reject!: (error: Error) => void;
+  #settled = false;
+  #finished = false;
+  #error: Error | null = null;
+  #writeError: Error | null = null;
+  // Body storage: a preallocated buffer when the length is known, otherwise pieces.
+  #whole: Uint8Array | null = null;
+  #wholeLength = 0;
+  #pieces: Uint8Array[] = [];
+  #pieceHead = 0;
+  #buffered = 0;
+  #received = 0;
+  #paused = false;
+  #waiter: { resolve(chunk: Uint8Array | null): void; reject(error: Error): void } | null = null;
+  // Timers: one for reads (re-armed lazily from `#lastActivity`), one for the deadline.
+  #readTimer: ReturnType<typeof setTimeout> | undefined;
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastActivity = 0;
+  #onAbort: (() => void) | null = null;
+
+  constructor(
+    owner: ExchangeOwner,
+    socket: Socket,
+    parser: ResponseParser,
+    request: ExchangeRequest,
+    reused: boolean,
+  ) {
+    this.#owner = owner;
+    this.#socket = socket;
+    this.#parser = parser;
+    this.#reused = reused;
+    this.request = request;
+    this.ready = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#start();
+  }
+
+  #start(): void {
+    const { request } = this;
+    const signal = request.signal;
+    if (signal) {
+      if (signal.aborted) return this.fail(abortError(signal));
+      this.#onAbort = () => this.fail(abortError(signal));
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+    this.#parser.start(request.method, this);
+    this.#armTimers();
+    this.#socket.write(request.head);
+    if (request.body !== null && request.body.length > 0) this.#socket.write(request.body);
+  }
+
+  #armTimers(): void {
+    const { readTimeout, deadline } = this.request;
+    if (readTimeout !== null) {
+      this.#lastActivity = performance.now();
+      this.#readTimer = setTimeout(() => this.#checkReadTimeout(), readTimeout);
+    }
+    if (deadline !== null) {
+      const left = Math.max(0, deadline - performance.now());
+      this.#deadlineTimer = setTimeout(() => this.#timedOut("total"), left);
+    }
+  }
+
+  /** Re-arms for the time left instead of resetting the timer on every chunk. */
+  #checkReadTimeout(): void {
+    this.#readTimer = undefined;
+    if (this.#finished) return;
+    const timeout = this.request.readTimeout!;
+    // While the reader holds the socket paused, silence is the reader's, not the server's.
+    if (this.#paused) this.#lastActivity = performance.now();
+    const idle = performance.now() - this.#lastActivity;
+    if (idle >= timeout - 1) return this.#timedOut("read");
+    this.#readTimer = setTimeout(() => this.#checkReadTimeout(), timeout - idle);
+  }
+
+  #timedOut(kind: "read" | "total"): void {
+    const ms = kind === "read" ? this.request.readTimeout : null;
+    const message = kind === "read"
+      ? `Read timed out. (read timeout=${ms} ms)`
+      : "Read timed out: the total timeout was used up";
+    this.fail(new ReadTimeoutError(null, this.request.url, message));
+  }
+
+  #clearTimers(): void {
+    if (this.#readTimer !== undefined) clearTimeout(this.#readTimer);
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#readTimer = this.#deadlineTimer = undefined;
+    if (this.#onAbort) {
+      this.request.signal!.removeEventListener("abort", this.#onAbort);
+      this.#onAbort = null;
+    }
+  }
+
+  /** Bytes arrived on the socket. */
+  data(chunk: Uint8Array): void {
+    if (this.#finished) return;
+    if (this.request.readTimeout !== null) this.#lastActivity = performance.now();
+    try {
+      this.#parser.execute(chunk);
+    } catch (error) {
+      this.fail(asError(error));
+    }
+  }
+
+  /** The socket ended (`error` set when it failed rather than closed). */
+  end(error?: Error): void {
+    if (this.#finished) return;
+    if (error !== undefined) {
+      const broken = new ProtocolError(`Connection broken: ${error.message}`, { cause: error });
+      return this.fail(this.#staleOr(broken));
+    }
+    try {
+      this.#parser.finish();
+    } catch (caught) {
+      this.fail(this.#staleOr(asError(caught)));
+    }
+    if (!this.#finished) this.fail(new ProtocolError("Connection closed during the response"));
+  }
+
+  /** The reader gave up on the body: end the exchange, which closes the connection. */
+  cancel(): void {
+    this.fail(new ProtocolError("The response body was cancelled before its end"));
+    this.#pieces = [];
+    this.#pieceHead = 0;
+    this.#buffered = 0;
+  }
+
+  /** Writing the request failed: keep reading, a response may already be on its way. */
+  writeFailed(error: Error): void {
+    this.#writeError ??= error;
+  }
+
+  /** Ends the exchange with an error and closes its connection. */
+  fail(error: Error): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#error = error;
+    this.#clearTimers();
+    this.#owner.exchangeDone(this, false);
+    if (!this.#settled) {
+      this.#settled = true;
+      this.#reject(error);
+    }
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.reject(error);
+  }
+
+  /** A reused socket that closed before any response byte never had the request read. */
+  #staleOr(error: Error): Error {
+    if (!this.#reused || this.#parser.bytesSeen > 0) return error;
+    return new StaleConnectionError(
+      "Connection aborted: the reused connection was closed by the server before it answered",
+      { cause: this.#writeError ?? error },
+    );
+  }
+
+  onHead(head: ResponseHead): void {
+    this.head = head;
+    const max = this.request.maxResponseSize;
+    if (max !== null && head.contentLength > max) {
+      throw new ResponseTooLargeError(max, head.contentLength);
+    }
+    if (this.request.preload) {
+      if (head.contentLength > 0 && head.contentLength <= PREALLOCATE_LIMIT) {
+        this.#whole = new Uint8Array(head.contentLength);
+      }
+    } else {
+      this.#settle();
+    }
+  }
+
+  onBody(chunk: Uint8Array): void {
+    this.#received += chunk.length;
+    const max = this.request.maxResponseSize;
+    if (max !== null && this.#received > max) throw new ResponseTooLargeError(max, this.#received);
+    const whole = this.#whole;
+    if (whole !== null) {
+      whole.set(chunk, this.#wholeLength);
+      this.#wholeLength += chunk.length;
+      return;
+    }
+    // The chunk is a view of the socket's read buffer: copy what outlives this call.
+    const copy = chunk.slice();
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      waiter.resolve(copy);
+      return;
+    }
+    this.#pieces.push(copy);
+    this.#buffered += copy.length;
+    if (!this.request.preload && this.#buffered > STREAM_HIGH_WATER_MARK && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  onComplete(trailers: string[] | null, extraBytes: boolean): void {
+    if (this.#finished) return;
+    this.trailers = trailers;
+    this.#finished = true;
+    this.#clearTimers();
+    const head = this.head!;
+    // Bytes after a complete response mean the peer and we disagree on framing: never reuse.
+    const reusable = head.keepAlive && !extraBytes && this.#writeError === null;
+    this.#owner.exchangeDone(this, reusable);
+    if (this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    this.#settle();
+    const waiter = this.#waiter;
+    if (waiter !== null && this.#pieceHead === this.#pieces.length) {
+      this.#waiter = null;
+      waiter.resolve(null);
+    }
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve(this);
+  }
+
+  /** True once the whole body has arrived (or the exchange failed). */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** The error that ended the exchange, if any. */
+  get error(): Error | null {
+    return this.#error;
+  }
+
+  /** The preloaded body (call after `ready` settled with `preload`). */
+  takeBody(): Uint8Array {
+    if (this.#whole !== null) {
+      const whole = this.#whole;
+      this.#whole = null;
+      return this.#wholeLength === whole.length ? whole : whole.subarray(0, this.#wholeLength);
+    }
+    const pieces = this.#pieces.slice(this.#pieceHead);
+    this.#pieces = [];
+    this.#pieceHead = 0;
+    this.#buffered = 0;
+    return joinPieces(pieces);
+  }
+
+  /** The next piece of a streamed body, or null at its end. */
+  next(): Promise<Uint8Array | null> {
+    if (this.#pieceHead < this.#pieces.length) {
+      const piece = this.#pieces[this.#pieceHead];
+      this.#pieces[this.#pieceHead++] = EMPTY;
+      if (this.#pieceHead === this.#pieces.length) {
+        this.#pieces = [];
+        this.#pieceHead = 0;
+      }
+      this.#buffered -= piece.length;
+      if (this.#paused && this.#buffered <= STREAM_HIGH_WATER_MARK / 2) {
+        this.#paused = false;
+        if (this.request.readTimeout !== null) this.#lastActivity = performance.now();
+        this.#socket.resume();
+      }
+      return Promise.resolve(piece);
+    }
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#finished) return Promise.resolve(null);
+    return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
+  }
+}
+
+function joinPieces(pieces: Uint8Array[]): Uint8Array {
+  if (pieces.length === 0) return EMPTY;
+  if (pieces.length === 1) return pieces[0];
+  let size = 0;
+  for (const piece of pieces) size += piece.length;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const piece of pieces) {
+    out.set(piece, offset);
+    offset += piece.length;
+  }
+  return out;
+}
+
+function asError(error: unknown): Error {
+  if (error instanceof HTTPError) return error;
+  if (error instanceof Error) {
+    return new ProtocolError(`Connection broken: ${error.message}`, { cause: error });
+  }
+  return new ProtocolError(`Connection broken: ${String(error)}`);
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error
+    ? reason
+    : new DOMException("The request was aborted.", "AbortError");
+}

@@ -1,0 +1,151 @@
+/**
+ * Request head serialization: one string per request. Header names and values are
+ * checked before anything is sent, so CR, LF or NUL can never split a request.
+ *
+ * @module
+ */
+
+import { SKIP_HEADER } from "../make_headers.ts";
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+const SKIPPABLE = new Set(["host", "user-agent", "accept-encoding"]);
+/** Methods that never carry `Content-Length: 0` when they have no body (urllib3's list). */
+const METHODS_WITHOUT_BODY = new Set(["GET", "HEAD", "DELETE", "TRACE", "OPTIONS", "CONNECT"]);
+
+/** Throws a `TypeError` unless `method` is an HTTP token. */
+export function checkMethod(method: string): void {
+  if (!TOKEN.test(method)) {
+    throw new TypeError(`Invalid HTTP method ${JSON.stringify(method)}: it must be a token`);
+  }
+}
+
+/** Throws a `TypeError` for a header name that is not a token or a value with CR, LF or NUL. */
+export function checkHeader(name: string, value: string): void {
+  if (!TOKEN.test(name)) {
+    throw new TypeError(`Invalid header name ${JSON.stringify(name)}: it must be a token`);
+  }
+  if (typeof value !== "string") {
+    throw new TypeError(`Header ${JSON.stringify(name)} must be a string; got ${typeof value}`);
+  }
+  if (FORBIDDEN_IN_VALUE.test(value)) {
+    throw new TypeError(
+      `Invalid value for header ${JSON.stringify(name)}: ${
+        JSON.stringify(value)
+      } contains CR, LF or NUL`,
+    );
+  }
+}
+
+/** True when a request with `method` and no body still announces `Content-Length: 0`. */
+export function sendsEmptyLength(method: string): boolean {
+  return !METHODS_WITHOUT_BODY.has(method);
+}
+
+/** What the caller's headers already say about the automatic ones. */
+export interface HeaderFlags {
+  host: boolean;
+  userAgent: boolean;
+  acceptEncoding: boolean;
+  contentLength: boolean;
+  transferEncoding: boolean;
+  /** The caller's `Transfer-Encoding` ends in `chunked`. */
+  chunked: boolean;
+}
+
+/** A fresh, all-false {@linkcode HeaderFlags}. */
+export function noFlags(): HeaderFlags {
+  return {
+    host: false,
+    userAgent: false,
+    acceptEncoding: false,
+    contentLength: false,
+    transferEncoding: false,
+    chunked: false,
+  };
+}
+
+/**
+ * Appends validated `Name: value\r\n` lines for `pairs` to a string and records in
+ * `flags` which automatic headers they provide or suppress (`SKIP_HEADER`).
+ */
+export function renderHeaderLines(
+  pairs: Iterable<readonly [string, string]>,
+  flags: HeaderFlags,
+): string {
+  let lines = "";
+  for (const [name, value] of pairs) {
+    const lower = name.toLowerCase();
+    if (value === SKIP_HEADER) {
+      if (!SKIPPABLE.has(lower)) {
+        throw new TypeError(
+          `SKIP_HEADER only supports 'Accept-Encoding', 'Host' and 'User-Agent'; got ${
+            JSON.stringify(name)
+          }`,
+        );
+      }
+      markFlag(flags, lower, value);
+      continue;
+    }
+    checkHeader(name, value);
+    markFlag(flags, lower, value);
+    lines += `${name}: ${value}\r\n`;
+  }
+  return lines;
+}
+
+function markFlag(flags: HeaderFlags, lower: string, value: string): void {
+  switch (lower) {
+    case "host":
+      flags.host = true;
+      break;
+    case "user-agent":
+      flags.userAgent = true;
+      break;
+    case "accept-encoding":
+      flags.acceptEncoding = true;
+      break;
+    case "content-length":
+      flags.contentLength = true;
+      break;
+    case "transfer-encoding":
+      flags.transferEncoding = true;
+      flags.chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+  }
+}
+
+/** Encodes a head that holds non-ASCII header text as ISO-8859-1, as HTTP/1.1 defines. */
+export function encodeLatin1(head: string): Uint8Array {
+  const bytes = new Uint8Array(head.length);
+  for (let i = 0; i < head.length; i++) {
+    const code = head.charCodeAt(i);
+    if (code > 0xff) {
+      throw new TypeError(
+        `Header text must be ISO-8859-1; ${JSON.stringify(head[i])} (U+${
+          code.toString(16).toUpperCase()
+        }) is not`,
+      );
+    }
+    bytes[i] = code;
+  }
+  return bytes;
+}
+
+/** True when `text` holds only ASCII characters. */
+export function isAscii(text: string): boolean {
+  // deno-lint-ignore no-control-regex
+  return /^[\x00-\x7f]*$/.test(text);
+}
+
+/** Frames a whole body as one chunk plus the last-chunk (for `chunked: true`). */
+export function chunkEncode(body: Uint8Array): Uint8Array {
+  const prefix = body.length > 0 ? `${body.length.toString(16)}\r\n` : "";
+  const suffix = body.length > 0 ? "\r\n0\r\n\r\n" : "0\r\n\r\n";
+  const out = new Uint8Array(prefix.length + body.length + suffix.length);
+  let offset = 0;
+  for (let i = 0; i < prefix.length; i++) out[offset++] = prefix.charCodeAt(i);
+  out.set(body, offset);
+  offset += body.length;
+  for (let i = 0; i < suffix.length; i++) out[offset++] = suffix.charCodeAt(i);
+  return out;
+}

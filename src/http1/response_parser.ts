@@ -1,0 +1,484 @@
+/**
+ * An incremental, strict HTTP/1.1 response parser. It is fed bytes as they arrive
+ * (`execute`), reports the head, body pieces and the end through callbacks, and never
+ * buffers more than one response head (or one chunk-size or trailer line).
+ *
+ * Framing follows RFC 9112 section 6: HEAD, 1xx, 204 and 304 have no body;
+ * `Transfer-Encoding: chunked` wins over `Content-Length` (and the connection is then
+ * not reused); differing `Content-Length` values are an error; without either the body
+ * runs to the end of the connection.
+ *
+ * @module
+ */
+
+import {
+  HeadersTooLargeError,
+  IncompleteRead,
+  InvalidChunkLength,
+  InvalidHeader,
+  ProtocolError,
+} from "../errors.ts";
+
+/** Limits on what one response head may hold. */
+export interface ParserLimits {
+  /** Bytes in the status line plus all header lines (and, separately, all trailers). */
+  readonly maxHeaderSize: number;
+  /** Number of header lines (and, separately, of trailer lines). */
+  readonly maxHeaderCount: number;
+}
+
+/** Limits used unless a pool sets its own. */
+export const DEFAULT_PARSER_LIMITS: ParserLimits = {
+  maxHeaderSize: 64 * 1024,
+  maxHeaderCount: 128,
+};
+
+/** What the head of a final (non-1xx) response says. */
+export interface ResponseHead {
+  /** 11 for HTTP/1.1 (and later 1.x), 10 for HTTP/1.0. */
+  readonly version: 10 | 11;
+  /** Status code. */
+  readonly status: number;
+  /** Reason phrase (may be empty). */
+  readonly reason: string;
+  /** Header lines as a flat `[name, value, name, value, ...]` list, order and case kept. */
+  readonly rawHeaders: string[];
+  /** Body length from `Content-Length`, 0 for bodiless responses, -1 when unknown. */
+  readonly contentLength: number;
+  /** True when the body is chunked. */
+  readonly chunked: boolean;
+  /** True when the connection may carry another request after this response. */
+  readonly keepAlive: boolean;
+}
+
+/** Receives what the parser finds. */
+export interface ParserEvents {
+  /** The final head arrived. */
+  onHead(head: ResponseHead): void;
+  /** Body bytes (a view valid only during the call). */
+  onBody(chunk: Uint8Array): void;
+  /**
+   * The response ended. `trailers` holds chunked trailer lines (flat pairs) or is null;
+   * `extraBytes` is true when bytes followed the response that no request asked for.
+   */
+  onComplete(trailers: string[] | null, extraBytes: boolean): void;
+}
+
+const HEAD = 0;
+const LENGTH = 1;
+const CHUNK_SIZE = 2;
+const CHUNK_DATA = 3;
+const CHUNK_DATA_END = 4;
+const TRAILERS = 5;
+const UNTIL_CLOSE = 6;
+const DONE = 7;
+
+const LF = 10;
+const CR = 13;
+const MAX_CHUNK_SIZE_LINE = 4096;
+const MAX_HEX_DIGITS = 12; // 256 TiB: beyond any real chunk, well inside Number's exact range.
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
+const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]+)[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+const DIGITS = /^\d+$/;
+const asciiDecoder = new TextDecoder();
+
+/** Decodes bytes as ISO-8859-1, which is what header bytes are (RFC 9110 section 5.5). */
+function latin1(bytes: Uint8Array): string {
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return asciiDecoder.decode(bytes);
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return text;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function shorten(text: string): string {
+  return JSON.stringify(text.length > 80 ? text.slice(0, 80) + "…" : text);
+}
+
+/** Splits a head or trailer block into lines, rejecting bare CR and NUL. */
+function splitLines(block: string): string[] {
+  if (block.includes("\0")) throw new InvalidHeader("Response head contains a NUL byte");
+  const lines = block.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i];
+    if (line.endsWith("\r")) line = lines[i] = line.slice(0, -1);
+    if (line.includes("\r")) {
+      throw new InvalidHeader(`Bare CR in response header line ${shorten(line)}`);
+    }
+  }
+  return lines;
+}
+
+/** Parses `name: value` lines (with obsolete folding unfolded) into flat pairs. */
+function parseFieldLines(lines: string[], first: number, last: number, limits: ParserLimits) {
+  const pairs: string[] = [];
+  for (let i = first; i < last; i++) {
+    const line = lines[i];
+    const c = line.charCodeAt(0);
+    if (c === 0x20 || c === 0x09) {
+      // obs-fold (RFC 9112 section 5.2): replace the fold with one space.
+      if (pairs.length === 0) {
+        throw new InvalidHeader(`Folded line without a header: ${shorten(line)}`);
+      }
+      pairs[pairs.length - 1] = `${pairs[pairs.length - 1]} ${line.trim()}`.trimEnd();
+      continue;
+    }
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon) : "";
+    if (!TOKEN.test(name)) throw new InvalidHeader(`Malformed header line ${shorten(line)}`);
+    if (pairs.length >= limits.maxHeaderCount * 2) {
+      throw new HeadersTooLargeError(
+        `Response has more than ${limits.maxHeaderCount} header lines (maxHeaderCount)`,
+      );
+    }
+    pairs.push(name, line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, ""));
+  }
+  return pairs;
+}
+
+/** The framing facts gathered from the header lines. */
+interface Framing {
+  contentLength: number; // -1 when absent
+  transferEncoding: string | null; // lower-cased last coding
+  close: boolean;
+  keepAliveToken: boolean;
+}
+
+function parseContentLength(value: string, previous: number): number {
+  let length = previous;
+  for (const part of value.split(",")) {
+    const text = part.trim();
+    if (!DIGITS.test(text) || text.length > 15) {
+      throw new InvalidHeader(`Invalid Content-Length header: ${shorten(value)}`);
+    }
+    const n = Number(text);
+    if (length !== -1 && n !== length) {
+      throw new InvalidHeader(`Content-Length headers disagree: ${length} and ${n}`);
+    }
+    length = n;
+  }
+  return length;
+}
+
+function framingOf(pairs: string[]): Framing {
+  const framing: Framing = {
+    contentLength: -1,
+    transferEncoding: null,
+    close: false,
+    keepAliveToken: false,
+  };
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = pairs[i];
+    // Compare lengths first so that only a few names are ever lower-cased.
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      framing.contentLength = parseContentLength(pairs[i + 1], framing.contentLength);
+    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+      const codings = pairs[i + 1].split(",");
+      framing.transferEncoding = codings[codings.length - 1].trim().toLowerCase();
+    } else if (name.length === 10 && name.toLowerCase() === "connection") {
+      for (const token of pairs[i + 1].split(",")) {
+        const t = token.trim().toLowerCase();
+        if (t === "close") framing.close = true;
+        else if (t === "keep-alive") framing.keepAliveToken = true;
+      }
+    }
+  }
+  return framing;
+}
+
+/**
+ * Parses one response at a time from a byte stream. Call {@linkcode ResponseParser.start}
+ * before each request, feed bytes with {@linkcode ResponseParser.execute} and report the
+ * end of the stream with {@linkcode ResponseParser.finish}. Errors are thrown from those
+ * calls, always as a `ProtocolError` (or subclass).
+ */
+export class ResponseParser {
+  #limits: ParserLimits;
+  #events: ParserEvents | null = null;
+  #state = DONE;
+  #bodiless = false;
+  #remaining = 0;
+  #received = 0;
+  #pendingHead: Uint8Array | null = null;
+  #scanFrom = 0;
+  #line = "";
+  #trailerLines: string[] = [];
+  #trailerBytes = 0;
+  #bytesSeen = 0;
+
+  constructor(limits: ParserLimits = DEFAULT_PARSER_LIMITS) {
+    this.#limits = limits;
+  }
+
+  /** Prepares for the response to a request with `method`. */
+  start(method: string, events: ParserEvents): void {
+    this.#events = events;
+    this.#state = HEAD;
+    this.#bodiless = method === "HEAD";
+    this.#pendingHead = null;
+    this.#scanFrom = 0;
+    this.#line = "";
+    this.#received = 0;
+    this.#bytesSeen = 0;
+  }
+
+  /** Bytes received since {@linkcode ResponseParser.start}. */
+  get bytesSeen(): number {
+    return this.#bytesSeen;
+  }
+
+  /** True once the response has ended (or before any start). */
+  get done(): boolean {
+    return this.#state === DONE;
+  }
+
+  /**
+   * Feeds bytes. Bytes that follow the end of the response in the same call are reported
+   * through `onComplete`'s `extraBytes`; do not feed bytes once {@linkcode done} is true.
+   */
+  execute(data: Uint8Array): void {
+    this.#bytesSeen += data.length;
+    let offset = 0;
+    while (offset < data.length) {
+      switch (this.#state) {
+        case HEAD:
+          offset = this.#readHead(data, offset);
+          break;
+        case LENGTH:
+        case CHUNK_DATA:
+          offset = this.#readCounted(data, offset);
+          break;
+        case CHUNK_SIZE:
+        case CHUNK_DATA_END:
+        case TRAILERS:
+          offset = this.#readLine(data, offset);
+          break;
+        case UNTIL_CLOSE:
+          this.#received += data.length - offset;
+          this.#events!.onBody(offset === 0 ? data : data.subarray(offset));
+          return;
+        default:
+          // Bytes after the end of the response were already reported as `extraBytes`.
+          return;
+      }
+    }
+  }
+
+  /** Reports the end of the stream; completes a close-delimited body or throws. */
+  finish(): void {
+    switch (this.#state) {
+      case DONE:
+        return;
+      case UNTIL_CLOSE:
+        return this.#complete(null, false);
+      case HEAD:
+        if (this.#bytesSeen === 0) {
+          throw new ProtocolError(
+            "Connection aborted: remote end closed connection without response",
+          );
+        }
+        throw new ProtocolError(
+          "Connection broken: the connection closed in the middle of the response head",
+        );
+      case LENGTH:
+        throw new ProtocolError(
+          `Connection broken: IncompleteRead(${this.#received} bytes read, ${this.#remaining} more expected)`,
+          { cause: new IncompleteRead(this.#received, this.#remaining) },
+        );
+      default:
+        throw new ProtocolError(
+          "Response ended prematurely: the connection closed inside the chunked body",
+          { cause: new IncompleteRead(this.#received, this.#remaining) },
+        );
+    }
+  }
+
+  #readHead(data: Uint8Array, offset: number): number {
+    const pending = this.#pendingHead;
+    const buffer = pending ? concat(pending, data.subarray(offset)) : data.subarray(offset);
+    const end = this.#findHeadEnd(buffer);
+    const limit = this.#limits.maxHeaderSize;
+    if (end === -1) {
+      if (buffer.length > limit) throw this.#headTooLarge(buffer.length);
+      this.#pendingHead = pending ? buffer : buffer.slice();
+      this.#scanFrom = Math.max(0, buffer.length - 3);
+      return data.length;
+    }
+    if (end > limit) throw this.#headTooLarge(end);
+    this.#pendingHead = null;
+    this.#scanFrom = 0;
+    const consumed = end - (pending ? pending.length : 0);
+    this.#onHeadBlock(latin1(buffer.subarray(0, end)), offset + consumed === data.length);
+    return offset + consumed;
+  }
+
+  #headTooLarge(size: number): HeadersTooLargeError {
+    return new HeadersTooLargeError(
+      `Response head is larger than ${this.#limits.maxHeaderSize} bytes (maxHeaderSize); got ${size}`,
+    );
+  }
+
+  /** Index just past the blank line that ends the head, or -1. Accepts LF line ends too. */
+  #findHeadEnd(buffer: Uint8Array): number {
+    let from = this.#scanFrom;
+    for (;;) {
+      const lf = buffer.indexOf(LF, from);
+      if (lf === -1 || lf + 1 >= buffer.length) return -1;
+      const next = buffer[lf + 1];
+      if (next === LF) return lf + 2;
+      if (next === CR) {
+        if (lf + 2 >= buffer.length) return -1;
+        if (buffer[lf + 2] === LF) return lf + 3;
+      }
+      from = lf + 1;
+    }
+  }
+
+  #onHeadBlock(block: string, atEnd: boolean): void {
+    const lines = splitLines(block);
+    const match = STATUS_LINE.exec(lines[0]);
+    if (!match) throw new ProtocolError(`Invalid status line: ${shorten(lines[0])}`);
+    const status = Number(match[2]);
+    if (status < 100) throw new ProtocolError(`Invalid status code: ${status}`);
+    // The block ends with an empty line (two empty strings after the split on "\n").
+    const pairs = parseFieldLines(lines, 1, lines.length - 2, this.#limits);
+    if (status < 200) {
+      if (status === 101) throw new ProtocolError("Unexpected 101 Switching Protocols response");
+      return; // Interim response (100 Continue, 103 Early Hints): the final one follows.
+    }
+    const version = match[1] === "0" ? 10 : 11;
+    const framing = framingOf(pairs);
+    const bodiless = this.#bodiless || status === 204 || status === 304;
+    let keepAlive = version === 11 ? !framing.close : framing.keepAliveToken && !framing.close;
+    let contentLength = framing.contentLength;
+    let chunked = false;
+    if (bodiless) {
+      contentLength = 0;
+    } else if (framing.transferEncoding !== null) {
+      chunked = framing.transferEncoding === "chunked";
+      // Both headers, a non-chunked coding or TE on HTTP/1.0: the framing cannot be trusted
+      // for another response on this connection (RFC 9112 section 6.3).
+      if (!chunked || contentLength !== -1 || version === 10) keepAlive = false;
+      contentLength = -1;
+    } else if (contentLength === -1) {
+      keepAlive = false;
+    }
+    this.#events!.onHead({
+      version,
+      status,
+      reason: match[3] ?? "",
+      rawHeaders: pairs,
+      contentLength,
+      chunked,
+      keepAlive,
+    });
+    if (bodiless || contentLength === 0) return this.#complete(null, !atEnd);
+    if (chunked) this.#state = CHUNK_SIZE;
+    else if (contentLength > 0) {
+      this.#state = LENGTH;
+      this.#remaining = contentLength;
+    } else this.#state = UNTIL_CLOSE;
+  }
+
+  #readCounted(data: Uint8Array, offset: number): number {
+    const n = Math.min(this.#remaining, data.length - offset);
+    this.#remaining -= n;
+    this.#received += n;
+    this.#events!.onBody(
+      offset === 0 && n === data.length ? data : data.subarray(offset, offset + n),
+    );
+    offset += n;
+    if (this.#remaining === 0) {
+      if (this.#state === CHUNK_DATA) this.#state = CHUNK_DATA_END;
+      else this.#complete(null, offset < data.length);
+    }
+    return offset;
+  }
+
+  /** Collects one line (chunk size, chunk end or trailer) and acts on it when complete. */
+  #readLine(data: Uint8Array, offset: number): number {
+    const lf = data.indexOf(LF, offset);
+    const end = lf === -1 ? data.length : lf;
+    const piece = latin1(data.subarray(offset, end));
+    this.#line += piece;
+    if (this.#line.length > MAX_CHUNK_SIZE_LINE && this.#state !== TRAILERS) {
+      throw new InvalidChunkLength(this.#line);
+    }
+    if (lf === -1) return data.length;
+    let line = this.#line;
+    this.#line = "";
+    if (line.endsWith("\r")) line = line.slice(0, -1);
+    this.#onLine(line, lf + 1 < data.length);
+    return lf + 1;
+  }
+
+  #onLine(line: string, moreBytes: boolean): void {
+    if (line.includes("\r") || line.includes("\0")) {
+      throw new ProtocolError(`Bare CR or NUL in chunked framing: ${shorten(line)}`);
+    }
+    if (this.#state === CHUNK_DATA_END) {
+      if (line !== "") {
+        throw new ProtocolError(`Missing CRLF after chunk data; got ${shorten(line)}`);
+      }
+      this.#state = CHUNK_SIZE;
+      return;
+    }
+    if (this.#state === CHUNK_SIZE) return this.#onChunkSize(line);
+    this.#onTrailerLine(line, moreBytes);
+  }
+
+  #onChunkSize(line: string): void {
+    const match = CHUNK_SIZE_LINE.exec(line);
+    if (!match || match[1].length > MAX_HEX_DIGITS) throw new InvalidChunkLength(line);
+    const size = parseInt(match[1], 16);
+    if (size === 0) {
+      this.#state = TRAILERS;
+      this.#trailerLines = [];
+      this.#trailerBytes = 0;
+      return;
+    }
+    this.#remaining = size;
+    this.#state = CHUNK_DATA;
+  }
+
+  #onTrailerLine(line: string, moreBytes: boolean): void {
+    if (line !== "") {
+      this.#trailerBytes += line.length + 2;
+      if (this.#trailerBytes > this.#limits.maxHeaderSize) {
+        throw new HeadersTooLargeError(
+          `Trailers are larger than ${this.#limits.maxHeaderSize} bytes (maxHeaderSize)`,
+        );
+      }
+      this.#trailerLines.push(line);
+      return;
+    }
+    const lines = this.#trailerLines;
+    this.#trailerLines = [];
+    const trailers = lines.length > 0
+      ? parseFieldLines(lines, 0, lines.length, this.#limits)
+      : null;
+    this.#complete(trailers, moreBytes);
+  }
+
+  #complete(trailers: string[] | null, extraBytes: boolean): void {
+    this.#state = DONE;
+    this.#events!.onComplete(trailers, extraBytes);
+  }
+}

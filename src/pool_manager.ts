@@ -1,0 +1,302 @@
+/**
+ * `PoolManager`: one {@linkcode ConnectionPool} per origin, kept in an LRU of
+ * `numPools`, with redirects followed across origins.
+ *
+ * @module
+ */
+
+import { LocationValueError, URLSchemeUnknown } from "./errors.ts";
+import {
+  type ConnectionPool,
+  type ConnectionPoolOptions,
+  HTTPConnectionPool,
+  HTTPSConnectionPool,
+} from "./connection_pool.ts";
+import { HTTPHeaderDict } from "./headers.ts";
+import { runRequest } from "./_request_loop.ts";
+import { RequestMethods, type RequestOptions, type UrlopenOptions } from "./request_methods.ts";
+import type { HTTPResponse } from "./response.ts";
+import { Retry } from "./retry.ts";
+import { defaultPortFor, parseUrl } from "./url.ts";
+
+/** Options of a {@linkcode PoolManager}: `numPools` plus options for every pool. */
+export interface PoolManagerOptions extends ConnectionPoolOptions {
+  /** How many origins' pools to keep (least recently used dropped first). Default 10. */
+  numPools?: number;
+}
+
+/** What identifies a pool: scheme, host, port and any pool options that differ. */
+export interface PoolContext extends ConnectionPoolOptions {
+  /** `"http"` or `"https"` (any case). */
+  scheme: string;
+  /** Host name or IP literal (any case). */
+  host: string;
+  /** Port (default: the scheme's). */
+  port?: number;
+}
+
+/** Option names that only matter to HTTPS pools (dropped from HTTP pools' keys). */
+const TLS_OPTIONS = new Set([
+  "caCerts",
+  "certReqs",
+  "cert",
+  "key",
+  "serverHostname",
+  "assertHostname",
+  "assertFingerprint",
+  "minVersion",
+]);
+
+/** Parsed URLs the manager routed recently (benchmarks and services repeat URLs). */
+const ROUTE_CACHE_SIZE = 256;
+
+interface Route {
+  /** The pool key of the URL's origin. */
+  readonly key: string;
+  /** What makes the pool if it is not cached. */
+  readonly context: PoolContext;
+  /** The origin-form request target. */
+  readonly target: string;
+}
+
+function describeOption(value: unknown): string {
+  if (value === undefined) return "";
+  if (typeof value === "object" && value !== null) {
+    if ("name" in value && "connect" in value) return `connector:${String(value.name)}`;
+    if (value instanceof HTTPHeaderDict) return JSON.stringify([...value]);
+    if (Array.isArray(value)) return JSON.stringify(value);
+    const text = String(value);
+    return text === "[object Object]" ? JSON.stringify(value) : text;
+  }
+  return String(value);
+}
+
+/** The part of a pool key made from options (empty for none). */
+function optionsKey(options: ConnectionPoolOptions, scheme: string): string {
+  const parts: string[] = [];
+  for (const name of Object.keys(options).sort()) {
+    if (name === "port" || (scheme === "http" && TLS_OPTIONS.has(name))) continue;
+    const value = describeOption((options as Record<string, unknown>)[name]);
+    if (value !== "") parts.push(`${name}=${value}`);
+  }
+  return parts.join("&");
+}
+
+/** `scheme://host:port`, plus the pool options that differ from the manager's. */
+function poolKey(
+  scheme: string,
+  host: string,
+  port: number,
+  options: ConnectionPoolOptions,
+): string {
+  const extra = Object.keys(options).length > 0 ? optionsKey(options, scheme) : "";
+  return `${scheme}://${host}:${port}${extra ? "#" + extra : ""}`;
+}
+
+/**
+ * Requests to any origin through per-origin connection pools. The pools are kept in an
+ * LRU of `numPools`; an evicted pool closes once its running requests end.
+ *
+ * @example Three origins with room for two pools
+ * ```ts ignore
+ * import { PoolManager } from "@pooled/http";
+ * await using manager = new PoolManager({ numPools: 2 });
+ * await manager.request("GET", "http://127.0.0.1:8080/");
+ * await manager.request("GET", "http://localhost:8080/");
+ * await manager.request("GET", "http://[::1]:8080/");
+ * console.log(manager.pools.size); // 2
+ * ```
+ */
+export class PoolManager extends RequestMethods {
+  /** How many pools are kept. */
+  readonly numPools: number;
+  /** Headers sent with every request (request headers are merged over them). */
+  readonly headers: HTTPHeaderDict;
+  /** Options given to every pool. */
+  readonly connectionPoolOptions: Readonly<ConnectionPoolOptions>;
+  #pools = new Map<string, ConnectionPool>();
+  #routes = new Map<string, Route>();
+  #retries: Retry;
+  #closed = false;
+  #newestKey = "";
+
+  /** @param options `numPools`, `headers` and options for every pool. */
+  constructor(options: PoolManagerOptions = {}) {
+    super();
+    const { numPools = 10, ...poolOptions } = options;
+    if (!Number.isInteger(numPools) || numPools < 1) {
+      throw new RangeError(`numPools must be an integer >= 1; got ${numPools}`);
+    }
+    this.numPools = numPools;
+    this.headers = new HTTPHeaderDict(options.headers);
+    // A number or boolean becomes a Retry now, so the manager controls redirects.
+    this.#retries = Retry.fromInt(options.retries ?? null);
+    this.connectionPoolOptions = { ...poolOptions, retries: this.#retries };
+  }
+
+  /** The cached pools, least recently used first. */
+  get pools(): ReadonlyMap<string, ConnectionPool> {
+    return this.#pools;
+  }
+
+  /** The pool for `host`, made if needed. */
+  connectionFromHost(
+    host: string,
+    options: { port?: number; scheme?: string; poolOptions?: ConnectionPoolOptions } = {},
+  ): ConnectionPool {
+    if (!host) throw new LocationValueError("No host specified.");
+    return this.connectionFromContext({
+      ...options.poolOptions,
+      scheme: options.scheme ?? "http",
+      host,
+      port: options.port,
+    });
+  }
+
+  /** The pool for the origin of an absolute URL, made if needed. */
+  connectionFromUrl(url: string, poolOptions?: ConnectionPoolOptions): ConnectionPool {
+    const parsed = parseUrl(url);
+    if (!parsed.host) throw new LocationValueError(`No host specified in ${JSON.stringify(url)}`);
+    return this.connectionFromHost(parsed.host, {
+      port: parsed.port ?? undefined,
+      scheme: parsed.scheme ?? "http",
+      poolOptions,
+    });
+  }
+
+  /** The pool for a context (scheme, host, port and pool options), made if needed. */
+  connectionFromContext(context: PoolContext): ConnectionPool {
+    const { scheme: rawScheme, host: rawHost, port: rawPort, ...poolOptions } = context;
+    const scheme = rawScheme.toLowerCase();
+    const port = rawPort ?? defaultPortFor(scheme);
+    if (port === null) throw new URLSchemeUnknown(scheme);
+    const host = rawHost.toLowerCase();
+    const key = poolKey(scheme, host, port, poolOptions);
+    return this.connectionFromPoolKey(key, { ...poolOptions, scheme, host, port });
+  }
+
+  /** The pool stored under `key`, or a new one made from `context`. */
+  connectionFromPoolKey(key: string, context?: PoolContext): ConnectionPool {
+    const pools = this.#pools;
+    const existing = pools.get(key);
+    if (existing !== undefined) {
+      // Refresh its place in the LRU (cheap to skip when it is already the newest).
+      if (this.#newestKey !== key) {
+        pools.delete(key);
+        pools.set(key, existing);
+        this.#newestKey = key;
+      }
+      return existing;
+    }
+    if (context === undefined) {
+      throw new LocationValueError(`No pool for key ${JSON.stringify(key)}`);
+    }
+    if (this.#closed) throw new TypeError("PoolManager is closed");
+    const pool = this.#newPool(context);
+    pools.set(key, pool);
+    this.#newestKey = key;
+    if (pools.size > this.numPools) {
+      const [oldestKey, oldest] = pools.entries().next().value!;
+      pools.delete(oldestKey);
+      oldest.retire();
+    }
+    return pool;
+  }
+
+  #newPool(context: PoolContext): ConnectionPool {
+    const { scheme, host, ...own } = context;
+    const options: ConnectionPoolOptions = { ...this.connectionPoolOptions, ...own };
+    options.headers = this.headers.size === 0
+      ? own.headers
+      : new HTTPHeaderDict(this.headers).extend(
+        own.headers ?? {},
+      );
+    if (scheme === "https") return new HTTPSConnectionPool(host, options);
+    if (scheme === "http") {
+      for (const name of TLS_OPTIONS) delete (options as Record<string, unknown>)[name];
+      return new HTTPConnectionPool(host, options);
+    }
+    throw new URLSchemeUnknown(scheme);
+  }
+
+  #route(url: string): Route {
+    const cached = this.#routes.get(url);
+    if (cached !== undefined) return cached;
+    const parsed = parseUrl(url);
+    if (!parsed.host) throw new LocationValueError(`No host specified in ${JSON.stringify(url)}`);
+    const scheme = (parsed.scheme ?? "http").toLowerCase();
+    const port = parsed.port ?? defaultPortFor(scheme);
+    if (port === null) throw new URLSchemeUnknown(scheme);
+    const host = parsed.host.toLowerCase();
+    const route: Route = {
+      key: poolKey(scheme, host, port, {}),
+      context: { scheme, host, port },
+      target: parsed.requestUri,
+    };
+    if (this.#routes.size >= ROUTE_CACHE_SIZE) this.#routes.clear();
+    this.#routes.set(url, route);
+    return route;
+  }
+
+  #poolFor(url: string): ConnectionPool {
+    const route = this.#route(url);
+    return this.connectionFromPoolKey(route.key, route.context);
+  }
+
+  /**
+   * Sends one request to an absolute URL, following redirects across origins; headers
+   * in the retry policy's `removeHeadersOnRedirect` are dropped when the origin changes.
+   */
+  urlopen(method: string, url: string, options: UrlopenOptions = {}): Promise<HTTPResponse> {
+    const target = this.#route(url).target;
+    return runRequest((next) => this.#poolFor(next), method, url, options, this.#retries, target);
+  }
+
+  /** Drops every pool, closing their idle connections (running requests finish). */
+  clear(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    this.#newestKey = "";
+    for (const pool of pools) pool.retire();
+    return Promise.resolve();
+  }
+
+  /** Closes every pool; the manager takes no more requests. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    this.#newestKey = "";
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+let sharedManager: PoolManager | undefined;
+
+/** Default timeout of the top-level `request()` (urllib3 uses 3 s there too). */
+const TOP_LEVEL_TIMEOUT_MS = 3_000;
+
+/**
+ * A one-off request through a module-wide `PoolManager` (its pools are shared by every
+ * caller). The default timeout here is 3000 ms, unlike pools, which wait forever.
+ *
+ * @example
+ * ```ts ignore
+ * import { request } from "@pooled/http";
+ * const r = await request("GET", "http://127.0.0.1:8080/", { fields: { q: "1" } });
+ * console.log(r.status);
+ * ```
+ */
+export function request(
+  method: string,
+  url: string,
+  options: RequestOptions = {},
+): Promise<HTTPResponse> {
+  sharedManager ??= new PoolManager();
+  return sharedManager.request(method, url, { timeout: TOP_LEVEL_TIMEOUT_MS, ...options });
+}

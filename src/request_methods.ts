@@ -1,0 +1,191 @@
+/**
+ * `RequestMethods`: the `request`, `requestEncodeUrl` and `requestEncodeBody` helpers
+ * that pools and managers share. They turn `fields` and `json` into a query or a body,
+ * then call the subclass's `urlopen`.
+ *
+ * @module
+ */
+
+import { encodeMultipartFormdata, encodeUrlencoded, type Fields } from "./fields.ts";
+import { type HeadersInit, HTTPHeaderDict } from "./headers.ts";
+import type { RequestBody } from "./body/request_body.ts";
+import type { HTTPResponse } from "./response.ts";
+import type { Retry } from "./retry.ts";
+import type { Timeout } from "./timeout.ts";
+
+/**
+ * Headers for one request: merged over the pool's and manager's headers; a header given
+ * as `undefined` removes an inherited one.
+ */
+export type RequestHeaders = HeadersInit;
+
+/** Options of `urlopen` (the body is already encoded). */
+export interface UrlopenOptions {
+  /** Request headers, merged over the pool's (API.md difference 6). */
+  headers?: RequestHeaders;
+  /** The request body. */
+  body?: RequestBody | null;
+  /** Retry policy: a `Retry`, a number of retries, or `false` for none. */
+  retries?: Retry | number | boolean | null;
+  /** Follow redirects (default true). */
+  redirect?: boolean;
+  /** Timeouts in ms: a `Timeout` or one number for connect and read. */
+  timeout?: Timeout | number | null;
+  /** Longest wait in ms for a connection from a blocking pool. */
+  poolTimeout?: number | null;
+  /** Read the whole body before returning (default true). */
+  preloadContent?: boolean;
+  /** Decode `Content-Encoding` (default true; decoding arrives with the body issue). */
+  decodeContent?: boolean;
+  /** Return the connection when the body ends (default: `preloadContent`). */
+  releaseConn?: boolean;
+  /** Send the body with `Transfer-Encoding: chunked`. */
+  chunked?: boolean;
+  /** Reject URLs for another origin with `HostChangedError` (pools; default true). */
+  assertSameHost?: boolean;
+  /** Aborts the request at any point, including while waiting for a connection. */
+  signal?: AbortSignal;
+  /** Fail when the body is shorter than `Content-Length` (default true). */
+  enforceContentLength?: boolean;
+  /** Largest body accepted, in bytes (API.md difference 5). */
+  maxResponseSize?: number | null;
+}
+
+/** Options of `request`: `urlopen`'s plus the ways to build a body. */
+export interface RequestOptions extends UrlopenOptions {
+  /** Form fields: in the query for GET, HEAD, DELETE and OPTIONS, in the body otherwise. */
+  fields?: Fields;
+  /** A value sent as a JSON body (`Content-Type: application/json` unless set). */
+  json?: unknown;
+  /** Encode body `fields` as multipart/form-data (default) or urlencoded (false). */
+  encodeMultipart?: boolean;
+  /** The multipart boundary (default: random). */
+  multipartBoundary?: string;
+}
+
+const ENCODE_URL_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS"]);
+const encoder = new TextEncoder();
+
+/** The `[name, value]` pairs of request headers; `undefined` values mark removals. */
+export function* requestHeaderPairs(
+  headers: RequestHeaders,
+): Iterable<readonly [string, string | undefined]> {
+  if (headers instanceof HTTPHeaderDict || headers instanceof Headers) {
+    yield* headers as Iterable<[string, string]>;
+    return;
+  }
+  if (Symbol.iterator in headers) {
+    yield* headers as Iterable<readonly [string, string]>;
+    return;
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (Array.isArray(value)) { for (const item of value) yield [name, item]; }
+    else yield [name, value as string | undefined];
+  }
+}
+
+/** True when the headers hold `name` (lower-case) with a defined value. */
+export function hasHeader(headers: RequestHeaders | undefined, name: string): boolean {
+  if (headers === undefined || headers === null) return false;
+  for (const [key, value] of requestHeaderPairs(headers)) {
+    if (value !== undefined && key.toLowerCase() === name) return true;
+  }
+  return false;
+}
+
+/** The headers plus one more, without touching the caller's object. */
+function withHeader(
+  headers: RequestHeaders | undefined,
+  name: string,
+  value: string,
+): RequestHeaders {
+  if (headers === undefined || headers === null) return { [name]: value };
+  if (headers instanceof HTTPHeaderDict || headers instanceof Headers) {
+    return new HTTPHeaderDict(headers).add(name, value);
+  }
+  if (Symbol.iterator in headers) {
+    return [...(headers as Iterable<readonly [string, string]>), [name, value]];
+  }
+  return { ...headers, [name]: value };
+}
+
+/** Appends an encoded query to a URL, after an existing query (API.md difference 1). */
+function appendQuery(url: string, query: string): string {
+  if (query === "") return url;
+  const hash = url.indexOf("#");
+  const base = hash === -1 ? url : url.slice(0, hash);
+  const fragment = hash === -1 ? "" : url.slice(hash);
+  const separator = base.includes("?")
+    ? (base.endsWith("?") || base.endsWith("&") ? "" : "&")
+    : "?";
+  return base + separator + query + fragment;
+}
+
+/**
+ * The request helpers shared by pools and managers. Subclasses provide `urlopen`.
+ */
+export abstract class RequestMethods {
+  /** Sends one request (see the subclass). */
+  abstract urlopen(method: string, url: string, options?: UrlopenOptions): Promise<HTTPResponse>;
+
+  /**
+   * Sends a request, encoding `fields` into the query (GET, HEAD, DELETE, OPTIONS) or
+   * the body (other methods), and `json` into a JSON body.
+   */
+  request(method: string, url: string, options: RequestOptions = {}): Promise<HTTPResponse> {
+    const upper = method.toUpperCase();
+    if (options.json !== undefined) {
+      if (options.body !== undefined && options.body !== null) {
+        throw new TypeError("request() got both 'body' and 'json'; give one of them");
+      }
+      options = this.#withJson(options);
+    }
+    if (ENCODE_URL_METHODS.has(upper)) return this.requestEncodeUrl(upper, url, options);
+    return this.requestEncodeBody(upper, url, options);
+  }
+
+  #withJson(options: RequestOptions): RequestOptions {
+    const text = JSON.stringify(options.json);
+    if (text === undefined) throw new TypeError("json: the value cannot be encoded as JSON");
+    const headers = hasHeader(options.headers, "content-type")
+      ? options.headers
+      : withHeader(options.headers, "Content-Type", "application/json");
+    return { ...options, json: undefined, body: encoder.encode(text), headers };
+  }
+
+  /** Sends a request with `fields` encoded into the URL's query. */
+  requestEncodeUrl(
+    method: string,
+    url: string,
+    options: RequestOptions = {},
+  ): Promise<HTTPResponse> {
+    const { fields, json: _json, encodeMultipart: _m, multipartBoundary: _b, ...rest } = options;
+    const target = fields === undefined ? url : appendQuery(url, encodeUrlencoded(fields));
+    return this.urlopen(method, target, rest);
+  }
+
+  /** Sends a request with `fields` encoded as multipart/form-data or urlencoded body. */
+  requestEncodeBody(
+    method: string,
+    url: string,
+    options: RequestOptions = {},
+  ): Promise<HTTPResponse> {
+    const { fields, json: _json, encodeMultipart = true, multipartBoundary, ...rest } = options;
+    if (fields === undefined) return this.urlopen(method, url, rest);
+    if (rest.body !== undefined && rest.body !== null) {
+      throw new TypeError("request() got both 'fields' and 'body'; give one of them");
+    }
+    let body: Uint8Array;
+    let contentType: string;
+    if (encodeMultipart) {
+      ({ body, contentType } = encodeMultipartFormdata(fields, multipartBoundary));
+    } else {
+      body = encoder.encode(encodeUrlencoded(fields));
+      contentType = "application/x-www-form-urlencoded";
+    }
+    const headers = hasHeader(rest.headers, "content-type")
+      ? rest.headers
+      : withHeader(rest.headers, "Content-Type", contentType);
+    return this.urlopen(method, url, { ...rest, body, headers });
+  }
+}

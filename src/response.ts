@@ -1,0 +1,235 @@
+/**
+ * `HTTPResponse`: status, headers and body of one response, preloaded or streamed.
+ *
+ * @module
+ */
+
+import { HTTPHeaderDict } from "./headers.ts";
+import type { HTTPConnection } from "./http1/connection.ts";
+import type { Exchange } from "./http1/exchange.ts";
+import { REDIRECT_STATUSES } from "./redirect.ts";
+import type { Retry } from "./retry.ts";
+
+const EMPTY = new Uint8Array(0);
+const DEFAULT_STREAM_AMOUNT = 64 * 1024;
+const utf8 = new TextDecoder();
+
+/** What a response is built from (internal). */
+export interface ResponseInit {
+  /** Status code. */
+  readonly status: number;
+  /** Reason phrase. */
+  readonly reason: string;
+  /** 11 or 10. */
+  readonly version: 10 | 11;
+  /** Response headers. */
+  readonly headers: HTTPHeaderDict;
+  /** The URL asked for (or the last redirect location). */
+  readonly url: string;
+  /** The whole body when preloaded; null when it streams from `exchange`. */
+  readonly data: Uint8Array | null;
+  /** The exchange the body streams from, when not preloaded. */
+  readonly exchange?: Exchange | null;
+  /** The connection that carries a streamed body. */
+  readonly connection?: HTTPConnection | null;
+}
+
+/**
+ * One HTTP response. With the default `preloadContent: true` the body is already in
+ * `data`; with `preloadContent: false` it is read with `read()`, `stream()`, `body`,
+ * `bytes()`, `text()` or `json()`, and the connection goes back to its pool as soon as
+ * the whole body has arrived.
+ *
+ * @example Read a preloaded response
+ * ```ts ignore
+ * import { PoolManager } from "@pooled/http";
+ * await using manager = new PoolManager();
+ * const r = await manager.request("GET", "http://127.0.0.1:8080/");
+ * console.log(r.status, r.headers.get("content-type"), r.text());
+ * ```
+ */
+export class HTTPResponse {
+  /** Status code. */
+  readonly status: number;
+  /** Reason phrase as sent by the server. */
+  readonly reason: string;
+  /** HTTP version: 11 or 10. */
+  readonly version: 10 | 11;
+  /** Response headers, in the server's order and case. */
+  readonly headers: HTTPHeaderDict;
+  /** The request URL, or after redirects the last `Location` followed. */
+  url: string;
+  /** The retry state that produced this response, with its `history`. */
+  retries: Retry | null = null;
+  #data: Uint8Array | null;
+  #exchange: Exchange | null;
+  #connection: HTTPConnection | null;
+  #leftover: Uint8Array = EMPTY;
+  #ended: boolean;
+  #bodyStream: ReadableStream<Uint8Array> | null = null;
+
+  /** Built by the pool; not meant to be called directly. */
+  constructor(init: ResponseInit) {
+    this.status = init.status;
+    this.reason = init.reason;
+    this.version = init.version;
+    this.headers = init.headers;
+    this.url = init.url;
+    this.#data = init.data;
+    this.#exchange = init.exchange ?? null;
+    this.#connection = init.connection ?? null;
+    // A preloaded body is served to read() and stream() from memory.
+    this.#ended = init.data !== null;
+    if (init.data !== null) this.#leftover = init.data;
+  }
+
+  /** The connection still carrying the body, or null once the body is in or released. */
+  get connection(): HTTPConnection | null {
+    if (this.#connection !== null && this.#exchange?.finished) this.#connection = null;
+    return this.#connection;
+  }
+
+  /** `"HTTP/1.1"` or `"HTTP/1.0"`. */
+  get versionString(): string {
+    return this.version === 11 ? "HTTP/1.1" : "HTTP/1.0";
+  }
+
+  /** Trailer fields of a chunked body, once it has been read to its end. */
+  get trailers(): HTTPHeaderDict {
+    const raw = this.#exchange?.trailers;
+    return raw ? HTTPHeaderDict.fromRawPairs(raw) : new HTTPHeaderDict();
+  }
+
+  /**
+   * The whole body. Available when the body was preloaded (the default) or after
+   * `bytes()`; otherwise it throws and says to use `read()`.
+   */
+  get data(): Uint8Array {
+    if (this.#data !== null) return this.#data;
+    throw new TypeError(
+      "HTTPResponse.data is not available with preloadContent: false: use await response.read() (or bytes(), text(), stream(), body)",
+    );
+  }
+
+  /** The whole body as bytes (reads what is left when streaming). */
+  async bytes(): Promise<Uint8Array> {
+    if (this.#data === null) this.#data = await this.read();
+    return this.#data;
+  }
+
+  /** The body decoded as UTF-8. */
+  async text(): Promise<string> {
+    return utf8.decode(await this.bytes());
+  }
+
+  /** The body parsed as JSON. */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  /** The redirect target for a 3xx with `Location`, null if it has none, false if not a redirect. */
+  getRedirectLocation(): string | null | false {
+    if (!REDIRECT_STATUSES.has(this.status)) return false;
+    return this.headers.get("location") ?? null;
+  }
+
+  async #nextPiece(): Promise<Uint8Array | null> {
+    if (this.#leftover.length > 0) {
+      const piece = this.#leftover;
+      this.#leftover = EMPTY;
+      return piece;
+    }
+    if (this.#ended || this.#exchange === null) return null;
+    const piece = await this.#exchange.next();
+    if (piece === null) this.#ended = true;
+    return piece;
+  }
+
+  /**
+   * Reads up to `amt` bytes (exactly `amt` unless the body ends first); without `amt`,
+   * everything that is left. Returns an empty array at the end.
+   */
+  async read(amt?: number): Promise<Uint8Array> {
+    if (amt !== undefined && (!Number.isInteger(amt) || amt < 0)) {
+      throw new RangeError(`read(amt): amt must be a non-negative integer; got ${amt}`);
+    }
+    const limit = amt ?? Infinity;
+    const pieces: Uint8Array[] = [];
+    let size = 0;
+    while (size < limit) {
+      const piece = await this.#nextPiece();
+      if (piece === null) break;
+      const take = Math.min(piece.length, limit - size);
+      if (take < piece.length) this.#leftover = piece.subarray(take);
+      pieces.push(take === piece.length ? piece : piece.subarray(0, take));
+      size += take;
+    }
+    return join(pieces, size);
+  }
+
+  /** Yields the body in pieces of `amt` bytes (the last may be shorter); never an empty one. */
+  async *stream(amt: number = DEFAULT_STREAM_AMOUNT): AsyncGenerator<Uint8Array> {
+    if (amt === 0) return;
+    for (;;) {
+      const piece = await this.read(amt);
+      if (piece.length === 0) return;
+      yield piece;
+    }
+  }
+
+  /** The body as a `ReadableStream` that reads from the socket only as it is consumed. */
+  get body(): ReadableStream<Uint8Array> {
+    this.#bodyStream ??= new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const piece = await this.read(DEFAULT_STREAM_AMOUNT);
+        if (piece.length === 0) controller.close();
+        else controller.enqueue(piece);
+      },
+      cancel: () => this.close(),
+    }, { highWaterMark: 0 });
+    return this.#bodyStream;
+  }
+
+  /**
+   * Gives the connection back. A body not yet fully received cannot be reused safely,
+   * so its connection is closed instead.
+   */
+  releaseConn(): void {
+    const exchange = this.#exchange;
+    if (exchange !== null && !exchange.finished) exchange.cancel();
+    this.#connection = null;
+  }
+
+  /** Reads and discards the rest of the body, so the connection goes back to its pool. */
+  async drainConn(): Promise<void> {
+    const exchange = this.#exchange;
+    try {
+      while (exchange !== null && !this.#ended) {
+        if ((await exchange.next()) === null) this.#ended = true;
+      }
+    } catch {
+      // A broken body has already closed its connection; nothing is left to drain.
+    }
+    this.#leftover = EMPTY;
+    this.#connection = null;
+  }
+
+  /** Closes the connection if the body is still arriving, and drops what was buffered. */
+  close(): void {
+    this.releaseConn();
+    this.#leftover = EMPTY;
+    this.#ended = true;
+  }
+}
+
+function join(pieces: Uint8Array[], size: number): Uint8Array {
+  if (pieces.length === 0) return EMPTY;
+  if (pieces.length === 1) return pieces[0];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const piece of pieces) {
+    out.set(piece, offset);
+    offset += piece.length;
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+/**
+ * Maps the errors of each runtime's socket API onto the library's typed errors, so the
+ * engine sees the same classes whichever runtime it runs on.
+ *
+ * @module
+ */
+
+import { NameResolutionError, NewConnectionError, SSLError } from "../errors.ts";
+
+interface SystemErrorLike {
+  name?: string;
+  code?: string;
+  message?: string;
+}
+
+const DNS_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "DNSException"]);
+const DNS_PATTERN = /lookup address|name or service not known|getaddrinfo|dns/i;
+const TLS_PATTERN =
+  /certificate|\bcert\b|tls|ssl|handshake|self[- ]signed|issuer|altname|verify|x509|hostname/i;
+
+function describe(error: unknown): SystemErrorLike {
+  return (typeof error === "object" && error !== null
+    ? error
+    : { message: String(error) }) as SystemErrorLike;
+}
+
+/** True when `error` looks like a TLS failure from any runtime. */
+export function isTlsFailure(error: unknown): boolean {
+  const e = describe(error);
+  return TLS_PATTERN.test(`${e.code ?? ""} ${e.name ?? ""} ${e.message ?? ""}`);
+}
+
+/** Wraps a TLS handshake or verification failure. */
+export function tlsError(error: unknown, hostname: string, port: number): SSLError {
+  const e = describe(error);
+  const detail = [e.code, e.message].filter(Boolean).join(": ");
+  return new SSLError(`TLS handshake with ${hostname}:${port} failed: ${detail}`, {
+    cause: error,
+  });
+}
+
+/**
+ * Wraps a failure to open a TCP connection (or a TLS one: `tls` says whether TLS was
+ * being set up, so that certificate errors become {@linkcode SSLError}s).
+ */
+export function connectError(
+  error: unknown,
+  hostname: string,
+  port: number,
+  tls: boolean,
+): Error {
+  const e = describe(error);
+  const text = `${e.code ?? ""} ${e.name ?? ""} ${e.message ?? ""}`;
+  if ((e.code && DNS_CODES.has(e.code)) || DNS_PATTERN.test(text)) {
+    return new NameResolutionError(
+      `Failed to resolve '${hostname}' (${e.message ?? e.code})`,
+      { cause: error },
+    );
+  }
+  if (tls && isTlsFailure(error)) return tlsError(error, hostname, port);
+  return new NewConnectionError(
+    `Failed to establish a new connection to ${hostname}:${port}: ${e.code ?? e.name ?? "Error"}: ${
+      e.message ?? ""
+    }`,
+    { cause: error },
+  );
+}
+
+/** The error to reject with when a signal aborted a connection attempt. */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error
+    ? reason
+    : new DOMException("The operation was aborted.", "AbortError");
+}

@@ -1,0 +1,247 @@
+/**
+ * The Deno adapter: `Deno.connect`, then `Deno.startTls` for HTTPS (which lets the TLS
+ * name differ from the address connected to, for `serverHostname`). Settings Deno's
+ * native TLS cannot express (verification off, client certificates) go through Deno's
+ * built-in `node:tls` instead.
+ *
+ * @module
+ */
+
+import type { ConnectOptions, Connector, Socket, SocketHandler } from "./socket.ts";
+import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { abortReason, connectError, tlsError } from "./_errors.ts";
+import { nodeConnector } from "./node.ts";
+
+const INITIAL_READ_SIZE = 16 * 1024;
+const MAX_READ_SIZE = 256 * 1024;
+/** Writes smaller than this are copied together into one write call. */
+const COALESCE_LIMIT = 64 * 1024;
+const encoder = new TextEncoder();
+
+const IGNORE: SocketHandler = {
+  onData() {},
+  onEnd() {},
+  onError() {},
+  onWriteError() {},
+};
+
+class DenoSocket implements Socket {
+  #conn: Deno.Conn;
+  #handler: SocketHandler = IGNORE;
+  #closed = false;
+  #paused = false;
+  #wakeReader: (() => void) | null = null;
+  #readBuffer = new Uint8Array(INITIAL_READ_SIZE);
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #flushing = false;
+  #drainWaiters: (() => void)[] = [];
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    this.#readLoop();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  setHandler(handler: SocketHandler): void {
+    this.#handler = handler;
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        if (this.#paused) {
+          await new Promise<void>((resolve) => this.#wakeReader = resolve);
+          continue;
+        }
+        const buffer = this.#readBuffer;
+        const n = await this.#conn.read(buffer);
+        if (this.#closed) return;
+        if (n === null) return this.#end();
+        // A full buffer means more is waiting: read bigger pieces from now on.
+        if (n === buffer.length && buffer.length < MAX_READ_SIZE) {
+          this.#readBuffer = new Uint8Array(buffer.length * 4);
+        }
+        this.#handler.onData(buffer.subarray(0, n));
+      }
+    } catch (error) {
+      if (this.#closed) return;
+      this.#shutdown();
+      this.#handler.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #end(): void {
+    this.#shutdown();
+    this.#handler.onEnd();
+  }
+
+  #shutdown(): void {
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the runtime.
+    }
+    this.#wakeReader?.();
+    this.#releaseDrainWaiters();
+  }
+
+  write(data: Uint8Array | string): boolean {
+    if (this.#closed) {
+      queueMicrotask(() => this.#handler.onWriteError(new Error("write after the socket closed")));
+      return false;
+    }
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (!this.#flushing) {
+      this.#flushing = true;
+      // Wait one microtask so that a head and a body written together go out as one write.
+      queueMicrotask(() => this.#flush());
+    }
+    return this.#queuedBytes < WRITE_HIGH_WATER_MARK;
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const chunk = this.#takeCoalesced();
+        let offset = 0;
+        while (offset < chunk.length) {
+          offset += await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
+        }
+        this.#queuedBytes -= chunk.length;
+      }
+    } catch (error) {
+      this.#queue.length = 0;
+      this.#queuedBytes = 0;
+      if (!this.#closed) {
+        this.#handler.onWriteError(error instanceof Error ? error : new Error(String(error)));
+      }
+    } finally {
+      this.#flushing = false;
+      this.#releaseDrainWaiters();
+    }
+  }
+
+  #takeCoalesced(): Uint8Array {
+    const queue = this.#queue;
+    let count = 0;
+    let size = 0;
+    while (count < queue.length && (count === 0 || size + queue[count].length <= COALESCE_LIMIT)) {
+      size += queue[count].length;
+      count++;
+    }
+    if (count === 1) return queue.shift()!;
+    const merged = new Uint8Array(size);
+    let offset = 0;
+    for (const part of queue.splice(0, count)) {
+      merged.set(part, offset);
+      offset += part.length;
+    }
+    return merged;
+  }
+
+  #releaseDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  drained(): Promise<void> {
+    if (!this.#flushing || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    const wake = this.#wakeReader;
+    this.#wakeReader = null;
+    wake?.();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#shutdown();
+    this.#handler.onEnd();
+  }
+}
+
+async function connectTcp(options: ConnectOptions): Promise<Deno.TcpConn> {
+  try {
+    const conn = await Deno.connect({
+      hostname: options.hostname,
+      port: options.port,
+      signal: options.signal,
+    });
+    conn.setNoDelay(true);
+    return conn;
+  } catch (error) {
+    if (options.signal?.aborted) throw abortReason(options.signal);
+    throw connectError(error, options.hostname, options.port, false);
+  }
+}
+
+async function upgradeToTls(conn: Deno.TcpConn, options: ConnectOptions): Promise<Deno.TlsConn> {
+  const tls = options.tls!;
+  const signal = options.signal;
+  const onAbort = () => conn.close();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let tlsConn: Deno.TlsConn | undefined;
+  try {
+    tlsConn = await Deno.startTls(conn, {
+      hostname: tls.serverName,
+      caCerts: tls.caCerts ? [...tls.caCerts] : undefined,
+      alpnProtocols: [...tls.alpnProtocols],
+      unsafelyDisableHostnameVerification: !tls.checkHostname,
+    });
+    await tlsConn.handshake();
+    return tlsConn;
+  } catch (error) {
+    try {
+      (tlsConn ?? conn).close();
+    } catch {
+      // Already closed by the abort.
+    }
+    if (signal?.aborted) throw abortReason(signal);
+    throw tlsError(error, options.hostname, options.port);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** True when Deno's native TLS can do what `options` ask for. */
+function nativeTlsCan(options: ConnectOptions): boolean {
+  const tls = options.tls;
+  return !tls || (tls.verify && tls.cert === undefined && tls.key === undefined);
+}
+
+/**
+ * Opens sockets with Deno's native API.
+ *
+ * @example Use the Deno adapter explicitly
+ * ```ts ignore
+ * import { denoConnector, HTTPConnectionPool } from "@pooled/http";
+ * const pool = new HTTPConnectionPool("127.0.0.1", { port: 8080, connector: denoConnector });
+ * await pool.close();
+ * ```
+ */
+export const denoConnector: Connector = {
+  name: "deno",
+  async connect(options: ConnectOptions): Promise<Socket> {
+    if (!nativeTlsCan(options)) return nodeConnector.connect(options);
+    const tcp = await connectTcp(options);
+    const conn = options.tls ? await upgradeToTls(tcp, options) : tcp;
+    return new DenoSocket(conn);
+  },
+};

@@ -1,0 +1,95 @@
+/**
+ * The one seam between the HTTP engine and a JavaScript runtime: a {@linkcode Connector}
+ * opens {@linkcode Socket}s. The engine, pools and managers never touch a runtime API;
+ * each runtime adapter (`deno.ts`, `bun.ts`, `node.ts`) implements these two interfaces.
+ *
+ * The socket is callback-driven (no promise per chunk): the adapter pushes bytes into
+ * the {@linkcode SocketHandler} as they arrive.
+ *
+ * @module
+ */
+
+/** Receives what happens on a socket. Set with {@linkcode Socket.setHandler}. */
+export interface SocketHandler {
+  /**
+   * Bytes arrived. The view is only valid during the call: adapters may reuse the
+   * memory behind it for the next read, so copy what must outlive the call.
+   */
+  onData(chunk: Uint8Array): void;
+  /** The peer closed the connection (EOF) or the socket was closed locally. Called once. */
+  onEnd(): void;
+  /** Reading failed (for example a reset). `onEnd` is not called after it. */
+  onError(error: Error): void;
+  /**
+   * Writing failed (for example a broken pipe). Reading may still deliver a response
+   * the server sent before it stopped reading, so this does not end the socket.
+   */
+  onWriteError(error: Error): void;
+}
+
+/** TLS settings for one connection, already resolved from the pool options. */
+export interface TlsConnectOptions {
+  /** Name sent as SNI and used to verify the certificate. */
+  readonly serverName: string;
+  /** Verify the certificate chain (`certReqs: "CERT_REQUIRED"`). */
+  readonly verify: boolean;
+  /** Check the certificate against `serverName` (false for `assertHostname: false`). */
+  readonly checkHostname: boolean;
+  /** Extra trusted roots (PEM), added to the runtime's trust store. */
+  readonly caCerts?: readonly string[];
+  /** Client certificate chain (PEM). */
+  readonly cert?: string;
+  /** Client private key (PEM). */
+  readonly key?: string;
+  /** ALPN protocols to offer. */
+  readonly alpnProtocols: readonly string[];
+}
+
+/** Where and how to connect. */
+export interface ConnectOptions {
+  /** Host name or IP literal (IPv6 without brackets). */
+  readonly hostname: string;
+  /** TCP port. */
+  readonly port: number;
+  /** TLS settings, or `undefined` for plain TCP. */
+  readonly tls?: TlsConnectOptions;
+  /** Aborts the connection attempt (connect timeout, caller's signal). */
+  readonly signal?: AbortSignal;
+}
+
+/** An open, bidirectional byte stream. */
+export interface Socket {
+  /** Installs the receiver of data, end and errors. Replaces the previous one. */
+  setHandler(handler: SocketHandler): void;
+  /**
+   * Queues bytes for sending; an ASCII string is sent as its bytes. Returns `false`
+   * once more than a high-water mark is queued: the caller should await
+   * {@linkcode Socket.drained} before writing more.
+   */
+  write(data: Uint8Array | string): boolean;
+  /** Resolves when everything queued so far has been handed to the operating system. */
+  drained(): Promise<void>;
+  /** Stops delivering data (backpressure); the kernel buffers, then the peer waits. */
+  pause(): void;
+  /** Resumes delivering data after {@linkcode Socket.pause}. */
+  resume(): void;
+  /** Closes both directions at once. Safe to call more than once. */
+  close(): void;
+  /** True once the socket ended, failed or was closed. */
+  readonly closed: boolean;
+}
+
+/** Opens sockets on one runtime. The `connector` pool option takes one. */
+export interface Connector {
+  /** Short name of the runtime adapter, for messages (`"deno"`, `"bun"`, `"node"`). */
+  readonly name: string;
+  /**
+   * Opens a connection. Rejects with a {@linkcode NewConnectionError},
+   * {@linkcode NameResolutionError} or {@linkcode SSLError}, or with the signal's reason
+   * when aborted; a rejected attempt leaves nothing open.
+   */
+  connect(options: ConnectOptions): Promise<Socket>;
+}
+
+/** Bytes queued beyond which {@linkcode Socket.write} asks the caller to wait. */
+export const WRITE_HIGH_WATER_MARK = 64 * 1024;
