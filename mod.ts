@@ -70,6 +70,9 @@ export type {
 export { PoolManager, request } from "./src/pool_manager.ts";
 export type { PoolContext, PoolManagerOptions } from "./src/pool_manager.ts";
 export { HTTPConnection } from "./src/http1/connection.ts";
+export type { ConnectionSettings, ReleaseCallback } from "./src/http1/connection.ts";
+export type { Exchange, ExchangeOwner, ExchangeRequest } from "./src/http1/exchange.ts";
+export type { ParserEvents, ParserLimits, ResponseHead } from "./src/http1/response_parser.ts";
 export { StaleConnectionError } from "./src/http1/exchange.ts";
 export { defaultConnector } from "./src/runtime/default.ts";
 export { denoConnector } from "./src/runtime/deno.ts";

@@ -16,7 +16,7 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 
 runtimes=${POOLED_TEST_RUNTIMES:-deno bun}
 runtimes=${runtimes//,/ }
@@ -77,8 +77,7 @@ for rt in $runtimes; do
   echo "=== $rt: ${#files[@]} test file(s) ==="
   case $rt in
     deno)
-      run_logged node_modules/.bin/deno test -A --no-check=remote --node-modules-dir=none \
-        "${files[@]}"
+      run_logged node_modules/.bin/deno test -A --no-check=remote "${files[@]}"
       parse_deno
       ;;
     bun)

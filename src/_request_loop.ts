@@ -67,11 +67,13 @@ function withoutHeaders(
 }
 
 /**
- * Runs one request to completion: attempts on the pool `route` picks, retries errors and
- * statuses the policy allows, and follows redirects (`route` decides which origins).
+ * Runs one request to completion: attempts on `firstPool`, retries errors and statuses
+ * the policy allows, and follows redirects (`route` picks the pool of each new URL, or
+ * throws for origins it does not serve).
  */
 export async function runRequest(
   route: Router,
+  firstPool: ConnectionPool,
   method: string,
   url: string,
   options: UrlopenOptions,
@@ -85,14 +87,15 @@ export async function runRequest(
       default: defaultRetries,
     });
   const followRedirects = options.redirect !== false && !retries.redirectsDisabled;
-  const timeout = Timeout.from(options.timeout, route(url).timeout);
+  const timeout = Timeout.from(options.timeout, firstPool.timeout);
   const signal = options.signal;
   let body: PreparedBody = prepareBodySync(options.body) ?? await prepareBody(options.body);
   let headers = options.headers;
   let target = firstTarget ?? requestTarget(url);
   let staleLeft = MAX_STALE_REPLACEMENTS;
+  // The first attempt goes to the pool the caller picked; after a redirect `route` decides.
+  let pool = firstPool;
   for (;;) {
-    const pool = route(url);
     let response: HTTPResponse;
     try {
       response = await pool.attempt({
@@ -152,6 +155,7 @@ export async function runRequest(
       method = decision.method;
       url = decision.url;
       target = requestTarget(url);
+      pool = route(url);
       continue;
     }
 

@@ -97,16 +97,27 @@ export interface PoolStats {
 
 /** One attempt at a request on this pool (internal). */
 export interface Attempt {
+  /** Request method. */
   readonly method: string;
+  /** Origin-form request target (path and query). */
   readonly target: string;
+  /** The absolute URL, for messages and the response. */
   readonly url: string;
+  /** Request headers, merged over the pool's. */
   readonly headers: RequestHeaders | undefined;
+  /** The body to send. */
   readonly body: PreparedBody;
+  /** Send the body chunked. */
   readonly chunked: boolean;
+  /** Timeouts of this attempt. */
   readonly timeout: Timeout;
+  /** Longest wait for a connection, in ms, or null for the pool's default. */
   readonly poolTimeout: number | null;
+  /** Read the whole body before settling. */
   readonly preload: boolean;
+  /** Largest body accepted, or null for the pool's default. */
   readonly maxResponseSize: number | null;
+  /** Aborts the attempt. */
   readonly signal?: AbortSignal;
 }
 
@@ -184,6 +195,13 @@ export abstract class ConnectionPool extends RequestMethods {
   #fixedHeadAscii = true;
   #tls: TlsConnectOptions | undefined;
 
+  /**
+   * Creates a pool.
+   *
+   * @param host Host name or IP literal.
+   * @param options Pool options.
+   * @param defaultPort The scheme's default port.
+   */
   constructor(host: string, options: ConnectionPoolOptions = {}, defaultPort: number) {
     super();
     if (typeof host !== "string" || host === "") throw new LocationValueError("No host specified.");
@@ -256,18 +274,24 @@ export abstract class ConnectionPool extends RequestMethods {
    * path or an absolute URL of this pool's origin.
    */
   urlopen(method: string, url: string, options: UrlopenOptions = {}): Promise<HTTPResponse> {
-    const router: Router = (target) => {
-      if (options.assertSameHost !== false && !this.isSameHost(target)) {
-        throw new HostChangedError(this, target, options.retries ?? this.retries);
+    const assertSameHost = options.assertSameHost !== false;
+    const router: Router = (next) => {
+      if (assertSameHost && !this.isSameHost(next)) {
+        throw new HostChangedError(this, next, options.retries ?? this.retries);
       }
       return this;
     };
-    const target = url === "*"
-      ? url
-      : url === "" || url.startsWith("/")
-      ? encodeTarget(url || "/")
-      : undefined;
-    return runRequest(router, method, this.#absolute(url), options, this.retries, target);
+    const isPath = url === "" || url.startsWith("/");
+    if (!isPath && url !== "*") {
+      // Reject (never throw): callers of a Promise-returning method expect a rejection.
+      try {
+        router(url);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const target = url === "*" ? url : isPath ? encodeTarget(url || "/") : undefined;
+    return runRequest(router, this, method, this.#absolute(url), options, this.retries, target);
   }
 
   #absolute(url: string): string {
@@ -590,7 +614,12 @@ export class HTTPConnectionPool extends ConnectionPool {
   /** Always `"http"`. */
   readonly scheme = "http" as const;
 
-  /** @param host Host name or IP literal. @param options Pool options. */
+  /**
+   * Creates an instance.
+   *
+   * @param host Host name or IP literal.
+   * @param options Pool options.
+   */
   constructor(host: string, options: ConnectionPoolOptions = {}) {
     super(host, options, 80);
   }
@@ -611,11 +640,17 @@ export class HTTPSConnectionPool extends ConnectionPool {
   /** Always `"https"`. */
   readonly scheme = "https" as const;
 
-  /** @param host Host name or IP literal. @param options Pool and TLS options. */
+  /**
+   * Creates an instance.
+   *
+   * @param host Host name or IP literal.
+   * @param options Pool and TLS options.
+   */
   constructor(host: string, options: ConnectionPoolOptions = {}) {
     super(host, options, 443);
   }
 
+  /** TLS settings built from the pool's TLS options. */
   protected override tlsSettings(): TlsConnectOptions {
     return ConnectionPool.resolveTls(this, this.options);
   }

@@ -28,7 +28,12 @@ export interface PoolDescription {
 export class HTTPError extends Error {
   /** Stable machine-readable code, for example `"ERR_EMPTY_POOL"`. */
   readonly code: string = "ERR_HTTP";
-  /** @param message What failed. @param options `cause`: the underlying error. */
+  /**
+   * Creates an instance.
+   *
+   * @param message What failed.
+   * @param options `cause`: the underlying error.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -52,10 +57,17 @@ function describePool(pool: PoolDescription | null): string {
  * ```
  */
 export class PoolError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_POOL";
   /** The pool the error came from, or `null`. */
   readonly pool: PoolDescription | null;
-  /** @param pool The pool. @param message What failed. @param options `cause`. */
+  /**
+   * Creates an instance.
+   *
+   * @param pool The pool.
+   * @param message What failed.
+   * @param options `cause`.
+   */
   constructor(pool: PoolDescription | null, message: string, options?: ErrorOptions) {
     super(describePool(pool) + message, options);
     this.pool = pool;
@@ -73,10 +85,18 @@ export class PoolError extends HTTPError {
  * ```
  */
 export class RequestError extends PoolError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_REQUEST";
   /** The URL of the request that failed. */
   readonly url: string;
-  /** @param pool The pool. @param url The request URL. @param message What failed. @param options `cause`. */
+  /**
+   * Creates an instance.
+   *
+   * @param pool The pool.
+   * @param url The request URL.
+   * @param message What failed.
+   * @param options `cause`.
+   */
   constructor(
     pool: PoolDescription | null,
     url: string,
@@ -99,10 +119,17 @@ export class RequestError extends PoolError {
  * ```
  */
 export class MaxRetryError extends RequestError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_MAX_RETRIES";
   /** The last error that caused a retry, or `null`. */
   readonly reason: Error | null;
-  /** @param pool The pool. @param url The request URL. @param reason The last error. */
+  /**
+   * Creates an instance.
+   *
+   * @param pool The pool.
+   * @param url The request URL.
+   * @param reason The last error.
+   */
   constructor(pool: PoolDescription | null, url: string, reason: Error | null = null) {
     super(
       pool,
@@ -127,10 +154,17 @@ export class MaxRetryError extends RequestError {
  * ```
  */
 export class HostChangedError extends RequestError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_HOST_CHANGED";
   /** The retry state at the time (a `Retry` or a number). */
   readonly retries: unknown;
-  /** @param pool The pool. @param url The foreign URL. @param retries The retry state. */
+  /**
+   * Creates an instance.
+   *
+   * @param pool The pool.
+   * @param url The foreign URL.
+   * @param retries The retry state.
+   */
   constructor(pool: PoolDescription | null, url: string, retries: unknown = 3) {
     super(pool, url, `Tried to open a foreign host with url: ${url}`);
     this.retries = retries;
@@ -147,6 +181,7 @@ export class HostChangedError extends RequestError {
  * ```
  */
 export class TimeoutError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_TIMEOUT";
 }
 
@@ -161,12 +196,19 @@ export class TimeoutError extends HTTPError {
  * ```
  */
 export class ReadTimeoutError extends TimeoutError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_READ_TIMEOUT";
   /** The pool, or `null`. */
   readonly pool: PoolDescription | null;
   /** The request URL. */
   readonly url: string;
-  /** @param pool The pool. @param url The request URL. @param message What timed out. */
+  /**
+   * Creates an instance.
+   *
+   * @param pool The pool.
+   * @param url The request URL.
+   * @param message What timed out.
+   */
   constructor(pool: PoolDescription | null, url: string, message: string) {
     super(describePool(pool) + message);
     this.pool = pool;
@@ -184,6 +226,7 @@ export class ReadTimeoutError extends TimeoutError {
  * ```
  */
 export class ConnectTimeoutError extends TimeoutError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_CONNECT_TIMEOUT";
 }
 
@@ -199,6 +242,7 @@ export class ConnectTimeoutError extends TimeoutError {
  * ```
  */
 export class NewConnectionError extends ConnectTimeoutError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_NEW_CONNECTION";
 }
 
@@ -212,6 +256,7 @@ export class NewConnectionError extends ConnectTimeoutError {
  * ```
  */
 export class NameResolutionError extends NewConnectionError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_NAME_RESOLUTION";
 }
 
@@ -225,6 +270,7 @@ export class NameResolutionError extends NewConnectionError {
  * ```
  */
 export class ProtocolError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_PROTOCOL";
 }
 
@@ -239,12 +285,18 @@ export class ProtocolError extends HTTPError {
  * ```
  */
 export class IncompleteRead extends ProtocolError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_INCOMPLETE_READ";
   /** Bytes read. */
   readonly partial: number;
   /** Bytes still expected. */
   readonly expected: number;
-  /** @param partial Bytes read. @param expected Bytes still expected. */
+  /**
+   * Creates an instance.
+   *
+   * @param partial Bytes read.
+   * @param expected Bytes still expected.
+   */
   constructor(partial: number, expected: number) {
     super(`IncompleteRead(${partial} bytes read, ${expected} more expected)`);
     this.partial = partial;
@@ -262,10 +314,15 @@ export class IncompleteRead extends ProtocolError {
  * ```
  */
 export class InvalidChunkLength extends ProtocolError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_INVALID_CHUNK_LENGTH";
   /** The offending line (truncated to 64 characters). */
   readonly line: string;
-  /** @param line The offending chunk-size line. */
+  /**
+   * Creates an instance.
+   *
+   * @param line The offending chunk-size line.
+   */
   constructor(line: string) {
     const shown = line.length > 64 ? line.slice(0, 64) + "…" : line;
     super(`Invalid chunk length: ${JSON.stringify(shown)}`);
@@ -283,6 +340,7 @@ export class InvalidChunkLength extends ProtocolError {
  * ```
  */
 export class InvalidHeader extends ProtocolError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_INVALID_HEADER";
 }
 
@@ -296,6 +354,7 @@ export class InvalidHeader extends ProtocolError {
  * ```
  */
 export class HeadersTooLargeError extends ProtocolError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_HEADERS_TOO_LARGE";
 }
 
@@ -309,6 +368,7 @@ export class HeadersTooLargeError extends ProtocolError {
  * ```
  */
 export class SSLError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_SSL";
 }
 
@@ -323,10 +383,16 @@ export class SSLError extends HTTPError {
  * ```
  */
 export class ProxyError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_PROXY";
   /** The underlying error. */
   readonly originalError: Error | null;
-  /** @param message What failed. @param originalError The underlying error. */
+  /**
+   * Creates an instance.
+   *
+   * @param message What failed.
+   * @param originalError The underlying error.
+   */
   constructor(message: string, originalError: Error | null = null) {
     super(
       originalError ? `${message}: ${originalError.message}` : message,
@@ -346,6 +412,7 @@ export class ProxyError extends HTTPError {
  * ```
  */
 export class DecodeError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_DECODE";
 }
 
@@ -359,6 +426,7 @@ export class DecodeError extends HTTPError {
  * ```
  */
 export class EmptyPoolError extends PoolError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_EMPTY_POOL";
 }
 
@@ -372,6 +440,7 @@ export class EmptyPoolError extends PoolError {
  * ```
  */
 export class FullPoolError extends PoolError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_FULL_POOL";
 }
 
@@ -385,6 +454,7 @@ export class FullPoolError extends PoolError {
  * ```
  */
 export class ClosedPoolError extends PoolError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_CLOSED_POOL";
 }
 
@@ -398,6 +468,7 @@ export class ClosedPoolError extends PoolError {
  * ```
  */
 export class LocationValueError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_LOCATION_VALUE";
 }
 
@@ -412,10 +483,16 @@ export class LocationValueError extends HTTPError {
  * ```
  */
 export class LocationParseError extends LocationValueError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_LOCATION_PARSE";
   /** The text that failed to parse. */
   readonly location: string;
-  /** @param location The text that failed to parse. @param detail Why. */
+  /**
+   * Creates an instance.
+   *
+   * @param location The text that failed to parse.
+   * @param detail Why.
+   */
   constructor(location: string, detail?: string) {
     super(`Failed to parse: ${location}${detail ? ` (${detail})` : ""}`);
     this.location = location;
@@ -432,10 +509,15 @@ export class LocationParseError extends LocationValueError {
  * ```
  */
 export class URLSchemeUnknown extends LocationValueError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_URL_SCHEME_UNKNOWN";
   /** The scheme. */
   readonly scheme: string;
-  /** @param scheme The unsupported scheme. */
+  /**
+   * Creates an instance.
+   *
+   * @param scheme The unsupported scheme.
+   */
   constructor(scheme: string) {
     super(`Not supported URL scheme ${scheme}`);
     this.scheme = scheme;
@@ -452,6 +534,7 @@ export class URLSchemeUnknown extends LocationValueError {
  * ```
  */
 export class ProxySchemeUnknown extends URLSchemeUnknown {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_PROXY_SCHEME_UNKNOWN";
 }
 
@@ -465,6 +548,7 @@ export class ProxySchemeUnknown extends URLSchemeUnknown {
  * ```
  */
 export class ProxySchemeUnsupported extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_PROXY_SCHEME_UNSUPPORTED";
 }
 
@@ -478,6 +562,7 @@ export class ProxySchemeUnsupported extends HTTPError {
  * ```
  */
 export class UnrewindableBodyError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_UNREWINDABLE_BODY";
 }
 
@@ -491,6 +576,7 @@ export class UnrewindableBodyError extends HTTPError {
  * ```
  */
 export class ResponseError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_RESPONSE";
 }
 
@@ -504,10 +590,16 @@ export class ResponseError extends HTTPError {
  * ```
  */
 export class ResponseTooLargeError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_RESPONSE_TOO_LARGE";
   /** The limit in bytes. */
   readonly limit: number;
-  /** @param limit The limit in bytes. @param received Bytes received when the limit was passed. */
+  /**
+   * Creates an instance.
+   *
+   * @param limit The limit in bytes.
+   * @param received Bytes received when the limit was passed.
+   */
   constructor(limit: number, received: number) {
     super(`Response body exceeded maxResponseSize: ${received} > ${limit} bytes`);
     this.limit = limit;

@@ -189,6 +189,9 @@ export class RequestField {
   headers: Record<string, string | null>;
 
   /**
+   * Creates a field. Call {@linkcode RequestField.makeMultipart} (or use
+   * {@linkcode RequestField.fromTuples}) to give it its Content-Disposition.
+   *
    * @param name The field name.
    * @param data The data.
    * @param filename The filename, for a file field.
@@ -362,7 +365,7 @@ export function chooseBoundary(): string {
 
 /** Yields the `[name, value]` pairs of `fields`, or a RequestField as it comes. */
 function* fieldEntries(
-  fields: Fields | Iterable<RequestField>,
+  fields: Fields | Iterable<RequestField | readonly [string, FieldValue]>,
 ): Iterable<RequestField | readonly [string, FieldValue]> {
   if (typeof fields !== "object" || fields === null) {
     throw new TypeError(`Fields must be an object or an array of pairs, got ${describe(fields)}`);
@@ -420,7 +423,8 @@ export interface MultipartBody {
  * `--boundary\r\n<headers>\r\n\r\n<data>\r\n`, and `--boundary--\r\n` closes the body. Text
  * (headers, string data, numbers) is UTF-8. The body is built in one allocation.
  *
- * @param fields The fields (see {@linkcode Fields}), or a list of {@linkcode RequestField}s.
+ * @param fields The fields (see {@linkcode Fields}), or any iterable of
+ * {@linkcode RequestField}s and `[name, value]` pairs (an array mixing both, a `Map`).
  * @param boundary The boundary; a random one ({@linkcode chooseBoundary}) by default.
  * @returns The body and its Content-Type (`multipart/form-data; boundary=B`; the boundary
  * is quoted when it has a character that needs it, such as `=` or a space).
@@ -438,7 +442,7 @@ export interface MultipartBody {
  * ```
  */
 export function encodeMultipartFormdata(
-  fields: Fields | Iterable<RequestField>,
+  fields: Fields | Iterable<RequestField | readonly [string, FieldValue]>,
   boundary: string = chooseBoundary(),
 ): MultipartBody {
   if (typeof boundary !== "string") {

@@ -119,7 +119,11 @@ export class HTTPHeaderDict implements Iterable<[string, string]> {
   /** Whether every name is known to be in its first-seen case (always so with an index). */
   #caseNormal = false;
 
-  /** @param init Headers to start with, added in order (see {@linkcode HeadersInit}). */
+  /**
+   * Creates a dict, empty or holding the headers of `init`.
+   *
+   * @param init Headers to start with, added in order (see {@linkcode HeadersInit}).
+   */
   constructor(init?: HeadersInit) {
     if (init === undefined || init === null) return;
     if (init instanceof HTTPHeaderDict) {

@@ -120,7 +120,11 @@ export class PoolManager extends RequestMethods {
   #closed = false;
   #newestKey = "";
 
-  /** @param options `numPools`, `headers` and options for every pool. */
+  /**
+   * Creates an instance.
+   *
+   * @param options `numPools`, `headers` and options for every pool.
+   */
   constructor(options: PoolManagerOptions = {}) {
     super();
     const { numPools = 10, ...poolOptions } = options;
@@ -248,8 +252,17 @@ export class PoolManager extends RequestMethods {
    * in the retry policy's `removeHeadersOnRedirect` are dropped when the origin changes.
    */
   urlopen(method: string, url: string, options: UrlopenOptions = {}): Promise<HTTPResponse> {
-    const target = this.#route(url).target;
-    return runRequest((next) => this.#poolFor(next), method, url, options, this.#retries, target);
+    const route = this.#route(url);
+    const pool = this.connectionFromPoolKey(route.key, route.context);
+    return runRequest(
+      (next) => this.#poolFor(next),
+      pool,
+      method,
+      url,
+      options,
+      this.#retries,
+      route.target,
+    );
   }
 
   /** Drops every pool, closing their idle connections (running requests finish). */

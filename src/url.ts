@@ -56,6 +56,8 @@ export class Url {
   readonly fragment: string | null;
 
   /**
+   * Creates a URL from its parts.
+   *
    * @param init The parts. The scheme is lower-cased and a path gets a leading `"/"`; nothing
    * else is normalised or checked beyond its type (use {@linkcode parseUrl} for that).
    */
@@ -403,6 +405,35 @@ function nullable(value: string | undefined): string | null {
   return value === undefined ? null : value;
 }
 
+/** Splits an authority into userinfo, host and port, then checks and normalises them. */
+function parseAuthority(
+  source: string,
+  authority: string,
+  scheme: string | null,
+  normalizeUri: boolean,
+): { auth: string | null; host: string; port: number | null } {
+  // The last "@" ends the userinfo: a password may contain "@", a host may not.
+  const at = authority.lastIndexOf("@");
+  let auth = at > 0 ? authority.slice(0, at) : null;
+  const hostPort = authority.slice(at + 1);
+  const invalid = invalidHostChar(source, hostPort);
+  if (invalid !== null) throw invalid;
+  const match = HOST_PORT_RE.exec(hostPort);
+  if (match === null) {
+    throw new LocationParseError(source, `${JSON.stringify(hostPort)} is not a valid host or port`);
+  }
+  let port: number | null = null;
+  // An empty port ("host:") counts as no port.
+  if (match[2] !== undefined && match[2] !== "") {
+    port = Number(match[2]);
+    if (port > 65535) {
+      throw new LocationParseError(source, `port ${port} is not in the range 0-65535`);
+    }
+  }
+  if (auth !== null && normalizeUri) auth = encodeInvalidChars(auth, USERINFO_CHARS);
+  return { auth, host: normalizeHost(source, match[1], scheme), port };
+}
+
 /**
  * Parses a URL the way urllib3's `parse_url` does: leniently, but never guessing a host.
  *
@@ -452,34 +483,9 @@ export function parseUrl(url: string): Url {
   if (scheme !== null) scheme = scheme.toLowerCase();
   const normalizeUri = NORMALIZABLE_SCHEMES.has(scheme);
 
-  let auth: string | null = null;
-  let host: string | null = null;
-  let port: number | null = null;
-  if (authority) {
-    // The last "@" ends the userinfo: a password may contain "@", a host may not.
-    const at = authority.lastIndexOf("@");
-    auth = at > 0 ? authority.slice(0, at) : null;
-    const hostPort = authority.slice(at + 1);
-    const invalid = invalidHostChar(source, hostPort);
-    if (invalid !== null) throw invalid;
-    const match = HOST_PORT_RE.exec(hostPort);
-    if (match === null) {
-      throw new LocationParseError(
-        source,
-        `${JSON.stringify(hostPort)} is not a valid host or port`,
-      );
-    }
-    host = match[1];
-    if (match[2] !== undefined && match[2] !== "") {
-      port = Number(match[2]);
-      if (port > 65535) {
-        throw new LocationParseError(source, `port ${port} is not in the range 0-65535`);
-      }
-    }
-    if (auth !== null && normalizeUri) auth = encodeInvalidChars(auth, USERINFO_CHARS);
-  }
-
-  if (host !== null) host = normalizeHost(source, host, scheme);
+  const { auth, host, port } = authority
+    ? parseAuthority(source, authority, scheme, normalizeUri)
+    : { auth: null, host: null, port: null };
 
   if (normalizeUri) {
     if (path) path = encodeInvalidChars(removeDotSegments(path), PATH_CHARS);

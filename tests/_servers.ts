@@ -293,6 +293,17 @@ export async function rawServer(
   };
 }
 
+/**
+ * Returns a loopback port that nothing listens on (it was free a moment ago), for
+ * "connection refused" tests.
+ */
+export async function unusedPort(hostname = "127.0.0.1"): Promise<number> {
+  const server = net.createServer();
+  const port = await listen(server, hostname);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 function listen(server: net.Server, hostname: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);

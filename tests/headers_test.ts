@@ -352,9 +352,9 @@ test("HTTPHeaderDict: random operations match a reference model", () => {
     return seed % n;
   };
   const names = ["A", "a", "B", "b", "Set-Cookie", "set-cookie", "SET-COOKIE", "X-Long-Name"];
-  for (let run = 0; run < 60; run++) {
+  for (let run = 0; run < 200; run++) {
     const initial: string[] = [];
-    for (let i = random(40); i > 0; i--) initial.push(names[random(names.length)], `v${i}`);
+    for (let i = random(50); i > 0; i--) initial.push(names[random(names.length)], `v${i}`);
     const model = new ModelDict();
     for (let i = 0; i < initial.length; i += 2) model.add(initial[i], initial[i + 1], false);
     const dict = HTTPHeaderDict.fromRawPairs(initial);

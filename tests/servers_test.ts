@@ -6,7 +6,7 @@
 import * as net from "node:net";
 import { assert, runtime, test } from "./_harness.ts";
 import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "./_certs.ts";
-import { rawServer, serveHttp } from "./_servers.ts";
+import { rawServer, serveHttp, unusedPort } from "./_servers.ts";
 
 interface DenoClientApi {
   createHttpClient(options: { caCerts: string[] }): { close(): void };
@@ -214,6 +214,11 @@ test("rawServer serves TLS", async () => {
   } finally {
     await server.close();
   }
+});
+
+test("unusedPort gives a port that refuses connections", async () => {
+  const port = await unusedPort();
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
 });
 
 test("the harness names the runtime", () => {

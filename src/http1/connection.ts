@@ -42,6 +42,7 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
   #exchange: Exchange | null = null;
   #onRelease: ReleaseCallback | null = null;
 
+  /** Creates a connection (no socket is opened until `connect`). */
   constructor(settings: ConnectionSettings) {
     this.settings = settings;
     this.#parser = new ResponseParser(settings.limits);
@@ -114,6 +115,7 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
     socket?.close();
   }
 
+  /** Called by the exchange when it is over. */
   exchangeDone(exchange: Exchange, reusable: boolean): void {
     if (this.#exchange === exchange) this.#exchange = null;
     if (!reusable) this.close();
@@ -122,6 +124,7 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
     release?.(this, reusable);
   }
 
+  /** Socket data: fed to the current exchange. */
   onData(chunk: Uint8Array): void {
     const exchange = this.#exchange;
     // Bytes while idle: the server is out of step with us, the socket cannot be trusted.
@@ -129,14 +132,17 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
     exchange.data(chunk);
   }
 
+  /** Socket end: ends the current exchange. */
   onEnd(): void {
     this.#exchange?.end();
   }
 
+  /** Socket failure: fails the current exchange. */
   onError(error: Error): void {
     this.#exchange?.end(error);
   }
 
+  /** A write failed: the exchange keeps reading for an early response. */
   onWriteError(error: Error): void {
     this.#exchange?.writeFailed(error);
   }

@@ -46,6 +46,7 @@ const PREALLOCATE_LIMIT = 16 * 1024 * 1024;
 
 /** Raised when a reused connection died before any byte of the response arrived. */
 export class StaleConnectionError extends ProtocolError {
+  /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_STALE_CONNECTION";
 }
 
@@ -54,6 +55,7 @@ export class StaleConnectionError extends ProtocolError {
  * when the head is in (or, when preloading, the whole body).
  */
 export class Exchange implements ParserEvents {
+  /** What was asked for. */
   readonly request: ExchangeRequest;
   /** The response head, once it arrived. */
   head: ResponseHead | null = null;
@@ -87,6 +89,7 @@ export class Exchange implements ParserEvents {
   #lastActivity = 0;
   #onAbort: (() => void) | null = null;
 
+  /** Starts the exchange: writes the request and arms its timers. */
   constructor(
     owner: ExchangeOwner,
     socket: Socket,
@@ -226,6 +229,7 @@ export class Exchange implements ParserEvents {
     );
   }
 
+  /** Parser event: the final head arrived. */
   onHead(head: ResponseHead): void {
     this.head = head;
     const max = this.request.maxResponseSize;
@@ -241,6 +245,7 @@ export class Exchange implements ParserEvents {
     }
   }
 
+  /** Parser event: body bytes arrived. */
   onBody(chunk: Uint8Array): void {
     this.#received += chunk.length;
     const max = this.request.maxResponseSize;
@@ -267,6 +272,7 @@ export class Exchange implements ParserEvents {
     }
   }
 
+  /** Parser event: the response ended. */
   onComplete(trailers: string[] | null, extraBytes: boolean): void {
     if (this.#finished) return;
     this.trailers = trailers;

@@ -79,7 +79,9 @@ const MAX_CHUNK_SIZE_LINE = 4096;
 const MAX_HEX_DIGITS = 12; // 256 TiB: beyond any real chunk, well inside Number's exact range.
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// deno-lint-ignore no-control-regex
 const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
+// deno-lint-ignore no-control-regex
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]+)[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const DIGITS = /^\d+$/;
 const asciiDecoder = new TextDecoder();
@@ -126,6 +128,18 @@ function splitLines(block: string): string[] {
   return lines;
 }
 
+/** `text.slice(start)` without leading and trailing SP and HTAB (RFC 9110 OWS). */
+function trimWhitespace(text: string, start: number): string {
+  let end = text.length;
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) {
+    start++;
+  }
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) {
+    end--;
+  }
+  return text.slice(start, end);
+}
+
 /** Parses `name: value` lines (with obsolete folding unfolded) into flat pairs. */
 function parseFieldLines(lines: string[], first: number, last: number, limits: ParserLimits) {
   const pairs: string[] = [];
@@ -137,7 +151,15 @@ function parseFieldLines(lines: string[], first: number, last: number, limits: P
       if (pairs.length === 0) {
         throw new InvalidHeader(`Folded line without a header: ${shorten(line)}`);
       }
-      pairs[pairs.length - 1] = `${pairs[pairs.length - 1]} ${line.trim()}`.trimEnd();
+      // OWS around the value is trimmed as for any line (so a fold after an empty value
+      // leaves no leading space); only SP and HTAB count, never other latin1 whitespace.
+      const folded = trimWhitespace(line, 0);
+      const previous = pairs[pairs.length - 1];
+      pairs[pairs.length - 1] = previous === ""
+        ? folded
+        : folded === ""
+        ? previous
+        : `${previous} ${folded}`;
       continue;
     }
     const colon = line.indexOf(":");
@@ -148,7 +170,7 @@ function parseFieldLines(lines: string[], first: number, last: number, limits: P
         `Response has more than ${limits.maxHeaderCount} header lines (maxHeaderCount)`,
       );
     }
-    pairs.push(name, line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, ""));
+    pairs.push(name, trimWhitespace(line, colon + 1));
   }
   return pairs;
 }
@@ -418,7 +440,14 @@ export class ResponseParser {
     const end = lf === -1 ? data.length : lf;
     const piece = latin1(data.subarray(offset, end));
     this.#line += piece;
-    if (this.#line.length > MAX_CHUNK_SIZE_LINE && this.#state !== TRAILERS) {
+    if (this.#state === TRAILERS) {
+      // An unterminated trailer line must not grow without bound either.
+      if (this.#trailerBytes + this.#line.length > this.#limits.maxHeaderSize) {
+        throw new HeadersTooLargeError(
+          `Trailers are larger than ${this.#limits.maxHeaderSize} bytes (maxHeaderSize)`,
+        );
+      }
+    } else if (this.#line.length > MAX_CHUNK_SIZE_LINE) {
       throw new InvalidChunkLength(this.#line);
     }
     if (lf === -1) return data.length;

@@ -237,6 +237,17 @@ const handlers = {
   },
 };
 
+/** ALPN protocol names as TLS puts them on the wire: each prefixed by its length. */
+function alpnWireFormat(protocols: readonly string[]): ArrayBuffer {
+  const bytes = new Uint8Array(protocols.reduce((size, name) => size + 1 + name.length, 0));
+  let offset = 0;
+  for (const name of protocols) {
+    bytes[offset++] = name.length;
+    for (let i = 0; i < name.length; i++) bytes[offset++] = name.charCodeAt(i);
+  }
+  return bytes.buffer;
+}
+
 async function tlsSettings(options: ConnectOptions): Promise<Record<string, unknown> | undefined> {
   const tls = options.tls;
   if (!tls) return undefined;
@@ -246,7 +257,7 @@ async function tlsSettings(options: ConnectOptions): Promise<Record<string, unkn
     ca: tls.caCerts ? await withRootCertificates(tls.caCerts) : undefined,
     cert: tls.cert,
     key: tls.key,
-    ALPNProtocols: [...tls.alpnProtocols],
+    ALPNProtocols: alpnWireFormat(tls.alpnProtocols),
     checkServerIdentity: tls.checkHostname ? undefined : () => undefined,
   };
 }

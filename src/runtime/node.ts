@@ -130,7 +130,8 @@ function openStream(
     cert: settings.cert,
     key: settings.key,
     ALPNProtocols: [...settings.alpnProtocols],
-    checkServerIdentity: settings.checkHostname ? undefined : () => undefined,
+    // Only set when needed: Deno's node:tls rejects an explicit `undefined` here.
+    ...(settings.checkHostname ? {} : { checkServerIdentity: () => undefined }),
   });
 }
 
