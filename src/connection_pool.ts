@@ -406,6 +406,8 @@ export abstract class ConnectionPool extends RequestMethods {
       return;
     }
     this.#idle.push(connection);
+    // An evicted pool whose last streamed response just ended: nothing will reuse it now.
+    if (this.#retiring && this.#activeCalls === 0 && this.#inUse === 0) this.close();
   };
 
   // ---- one attempt ------------------------------------------------------------------

@@ -252,8 +252,15 @@ export class PoolManager extends RequestMethods {
    * in the retry policy's `removeHeadersOnRedirect` are dropped when the origin changes.
    */
   urlopen(method: string, url: string, options: UrlopenOptions = {}): Promise<HTTPResponse> {
-    const route = this.#route(url);
-    const pool = this.connectionFromPoolKey(route.key, route.context);
+    let route: Route;
+    let pool: ConnectionPool;
+    try {
+      route = this.#route(url);
+      pool = this.connectionFromPoolKey(route.key, route.context);
+    } catch (error) {
+      // Reject (never throw): callers of a Promise-returning method expect a rejection.
+      return Promise.reject(error);
+    }
     return runRequest(
       (next) => this.#poolFor(next),
       pool,

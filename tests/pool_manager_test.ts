@@ -74,11 +74,11 @@ interface Echo {
 
 /**
  * Echoes the request as JSON. `/form...` parses the body with `req.formData()`.
- * `/status/CODE?to=LOCATION` answers CODE with that Location (after reading the body).
+ * `/status/NNN?to=LOCATION` answers CODE with that Location (after reading the body).
  */
 async function echo(req: Request): Promise<Response> {
   const url = new URL(req.url);
-  if (url.pathname.startsWith("/status/")) {
+  if (/^\/status\/\d{3}$/.test(url.pathname)) {
     await req.arrayBuffer();
     const status = Number(url.pathname.slice(8));
     const to = url.searchParams.get("to");
@@ -98,9 +98,12 @@ async function echo(req: Request): Promise<Response> {
   if (url.pathname.startsWith("/form")) {
     seen.form = {};
     for (const [name, value] of await req.formData()) {
-      seen.form[name] = typeof value === "string"
-        ? value
-        : { name: value.name, type: value.type, text: await value.text() };
+      seen.form[name] = typeof value === "string" ? value : {
+        name: value.name,
+        // Bun's parser appends ";charset=utf-8" to text types: compare the MIME type only.
+        type: value.type.split(";")[0],
+        text: await value.text(),
+      };
     }
   } else {
     seen.body = await req.text();
@@ -429,7 +432,10 @@ test("connectionFromHost / Url / Context / PoolKey return the same cached pool",
 
     assert.throws(() => manager.connectionFromHost(""), LocationValueError);
     assert.throws(() => manager.connectionFromUrl("/just/a/path"), LocationValueError);
-    assert.throws(() => manager.connectionFromHost("example.com", { scheme: "ftp" }), URLSchemeUnknown);
+    assert.throws(
+      () => manager.connectionFromHost("example.com", { scheme: "ftp" }),
+      URLSchemeUnknown,
+    );
   } finally {
     await manager.close();
   }
@@ -562,7 +568,8 @@ test("POST fields: multipart by default, urlencoded with encodeMultipart false",
     assert.deepEqual(viaBody.form, { c: "3" });
 
     await assert.rejects(
-      async () => await manager.request("POST", `${server.url}/`, { fields: { a: "1" }, body: "x" }),
+      async () =>
+        await manager.request("POST", `${server.url}/`, { fields: { a: "1" }, body: "x" }),
       TypeError,
     );
   } finally {

@@ -61,6 +61,11 @@ class DenoSocket implements Socket {
         const n = await this.#conn.read(buffer);
         if (this.#closed) return;
         if (n === null) return this.#end();
+        // Paused while the read was in flight: hold the bytes back until resume().
+        while (this.#paused) {
+          await new Promise<void>((resolve) => this.#wakeReader = resolve);
+          if (this.#closed) return;
+        }
         // A full buffer means more is waiting: read bigger pieces from now on.
         if (n === buffer.length && buffer.length < MAX_READ_SIZE) {
           this.#readBuffer = new Uint8Array(buffer.length * 4);
@@ -195,28 +200,36 @@ async function connectTcp(options: ConnectOptions): Promise<Deno.TcpConn> {
 async function upgradeToTls(conn: Deno.TcpConn, options: ConnectOptions): Promise<Deno.TlsConn> {
   const tls = options.tls!;
   const signal = options.signal;
-  const onAbort = () => conn.close();
-  signal?.addEventListener("abort", onAbort, { once: true });
   let tlsConn: Deno.TlsConn | undefined;
+  // `Deno.startTls` takes over the TCP resource: from then on only the TLS one can be
+  // closed (closing the TCP one throws BadResource, from an event listener: uncaught).
+  const closeQuietly = () => {
+    try {
+      (tlsConn ?? conn).close();
+    } catch {
+      // Already closed (or taken over by startTls, whose result is closed below).
+    }
+  };
+  signal?.addEventListener("abort", closeQuietly, { once: true });
   try {
+    // Aborted between the TCP connect and here: the listener above never fires.
+    if (signal?.aborted) throw abortReason(signal);
     tlsConn = await Deno.startTls(conn, {
       hostname: tls.serverName,
       caCerts: tls.caCerts ? [...tls.caCerts] : undefined,
       alpnProtocols: [...tls.alpnProtocols],
       unsafelyDisableHostnameVerification: !tls.checkHostname,
     });
+    if (signal?.aborted) throw abortReason(signal);
     await tlsConn.handshake();
+    if (signal?.aborted) throw abortReason(signal);
     return tlsConn;
   } catch (error) {
-    try {
-      (tlsConn ?? conn).close();
-    } catch {
-      // Already closed by the abort.
-    }
+    closeQuietly();
     if (signal?.aborted) throw abortReason(signal);
     throw tlsError(error, options.hostname, options.port);
   } finally {
-    signal?.removeEventListener("abort", onAbort);
+    signal?.removeEventListener("abort", closeQuietly);
   }
 }
 

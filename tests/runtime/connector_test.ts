@@ -1,0 +1,435 @@
+/**
+ * The runtime adapters against real loopback servers: each connector that can run on the
+ * current runtime (`denoConnector` on Deno, `bunConnector` on Bun, `nodeConnector` on both).
+ */
+
+import { assert, runtime, test } from "../_harness.ts";
+import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "../_certs.ts";
+import { type RawConnection, type RawServer, rawServer, unusedPort } from "../_servers.ts";
+import { NameResolutionError, NewConnectionError, SSLError } from "../../src/errors.ts";
+import { bunConnector } from "../../src/runtime/bun.ts";
+import { denoConnector } from "../../src/runtime/deno.ts";
+import { nodeConnector } from "../../src/runtime/node.ts";
+import type {
+  Connector,
+  Socket,
+  SocketHandler,
+  TlsConnectOptions,
+} from "../../src/runtime/socket.ts";
+
+const CONNECTORS: Connector[] = [runtime === "bun" ? bunConnector : denoConnector, nodeConnector];
+
+function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return text;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every few ms until it holds; fails after `ms`. */
+async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Records everything a socket reports. */
+class Recorder implements SocketHandler {
+  data = "";
+  ends = 0;
+  errors: Error[] = [];
+  writeErrors: Error[] = [];
+  onData(chunk: Uint8Array): void {
+    this.data += latin1(chunk);
+  }
+  onEnd(): void {
+    this.ends++;
+  }
+  onError(error: Error): void {
+    this.errors.push(error);
+  }
+  onWriteError(error: Error): void {
+    this.writeErrors.push(error);
+  }
+  /** onEnd and onError together: how many times the socket reported its end. */
+  get terminations(): number {
+    return this.ends + this.errors.length;
+  }
+}
+
+/** A raw server whose accepted connections the test drives itself. */
+async function passiveServer(tls = false): Promise<{ server: RawServer; conns: RawConnection[] }> {
+  const conns: RawConnection[] = [];
+  const server = await rawServer((conn) => {
+    conns.push(conn);
+  }, { tls: tls ? SERVER_TLS : undefined });
+  return { server, conns };
+}
+
+function tlsOptions(overrides: Partial<TlsConnectOptions> = {}): TlsConnectOptions {
+  return {
+    serverName: "127.0.0.1",
+    verify: true,
+    checkHostname: true,
+    caCerts: [CA_CERT],
+    alpnProtocols: ["http/1.1"],
+    ...overrides,
+  };
+}
+
+/** Every connection the server accepted is closed (the client left nothing open). */
+async function assertAllClosed(conns: RawConnection[]): Promise<void> {
+  await until(() => conns.every((conn) => conn.ended), "the server to see every socket close");
+  await Promise.all(conns.map((conn) => conn.closed));
+}
+
+/** Sends `text` both ways over an open socket. */
+async function roundTrip(socket: Socket, rec: Recorder, conn: RawConnection, text: string) {
+  const before = rec.data.length;
+  socket.write(text);
+  assert.equal(latin1(await conn.readBytes(text.length)), text);
+  await conn.write(text.toUpperCase());
+  await until(() => rec.data.length >= before + text.length, "the reply");
+  assert.equal(rec.data.slice(before), text.toUpperCase());
+}
+
+for (const connector of CONNECTORS) {
+  const name = `${connector.name}Connector`;
+
+  test(`${name}: connect, write, receive, drain and close`, async () => {
+    const { server, conns } = await passiveServer();
+    try {
+      const socket = await connector.connect({ hostname: "127.0.0.1", port: server.port });
+      const rec = new Recorder();
+      socket.setHandler(rec);
+      assert.equal(socket.closed, false);
+      await until(() => conns.length === 1, "the server to accept");
+      const conn = conns[0];
+
+      assert.equal(socket.write("ping "), true);
+      assert.equal(socket.write(new Uint8Array([0, 1, 255])), true);
+      await socket.drained();
+      assert.deepEqual([...await conn.readBytes(8)], [
+        ..."ping ".split("").map((c) => c.charCodeAt(0)),
+        0,
+        1,
+        255,
+      ]);
+
+      await conn.write("pong \x00\xff");
+      await until(() => rec.data === "pong \x00\xff", "the reply");
+
+      // A bigger transfer, both ways.
+      const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+      socket.write(big);
+      await socket.drained();
+      const got = await conn.readBytes(big.length);
+      assert.ok(got.every((byte, i) => byte === i % 251), "request bytes intact");
+      rec.data = "";
+      await conn.write(big);
+      await until(() => rec.data.length === big.length, "the big reply");
+      assert.equal(rec.data, latin1(big));
+
+      socket.close();
+      assert.equal(socket.closed, true);
+      socket.close();
+      assert.equal(rec.ends, 1, "onEnd once, for a local close");
+      assert.deepEqual(rec.errors, []);
+      // Writing after close is reported, never thrown.
+      assert.equal(socket.write("late"), false);
+      await until(() => rec.writeErrors.length === 1, "the write error");
+      await socket.drained();
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: the peer's close (FIN) is onEnd, once`, async () => {
+    const { server, conns } = await passiveServer();
+    try {
+      const socket = await connector.connect({ hostname: "127.0.0.1", port: server.port });
+      const rec = new Recorder();
+      socket.setHandler(rec);
+      await until(() => conns.length === 1, "the server to accept");
+      await conns[0].write("bye");
+      conns[0].end();
+      await until(() => rec.ends === 1, "onEnd");
+      assert.equal(rec.data, "bye");
+      assert.equal(socket.closed, true);
+      assert.deepEqual(rec.errors, []);
+      socket.close();
+      await sleep(20);
+      assert.equal(rec.terminations, 1);
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: the peer's reset ends the socket once`, async () => {
+    const { server, conns } = await passiveServer();
+    try {
+      const socket = await connector.connect({ hostname: "127.0.0.1", port: server.port });
+      const rec = new Recorder();
+      socket.setHandler(rec);
+      await until(() => conns.length === 1, "the server to accept");
+      conns[0].destroy();
+      await until(() => rec.terminations > 0, "onEnd or onError");
+      assert.equal(socket.closed, true);
+      socket.close();
+      await sleep(20);
+      assert.equal(rec.terminations, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: pause holds data (and the end) back until resume`, async () => {
+    const { server, conns } = await passiveServer();
+    try {
+      const socket = await connector.connect({ hostname: "127.0.0.1", port: server.port });
+      const rec = new Recorder();
+      socket.setHandler(rec);
+      await until(() => conns.length === 1, "the server to accept");
+      await conns[0].write("a");
+      await until(() => rec.data === "a", "the first byte");
+      socket.pause();
+      await conns[0].write("b");
+      await sleep(50);
+      assert.equal(rec.data, "a", "nothing delivered while paused");
+      socket.resume();
+      await until(() => rec.data === "ab", "the held byte");
+
+      socket.pause();
+      await conns[0].write("c");
+      conns[0].end();
+      await sleep(50);
+      assert.equal(rec.data, "ab", "nothing delivered while paused");
+      assert.equal(rec.ends, 0, "the end waits behind the data");
+      socket.resume();
+      socket.resume();
+      await until(() => rec.ends === 1, "onEnd after resume");
+      assert.equal(rec.data, "abc");
+      socket.close();
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: a refused connection is a NewConnectionError`, async () => {
+    const port = await unusedPort();
+    await assert.rejects(
+      connector.connect({ hostname: "127.0.0.1", port }),
+      (error: unknown) => {
+        assert.ok(error instanceof NewConnectionError, `got ${error}`);
+        assert.ok(!(error instanceof NameResolutionError), `got ${error}`);
+        assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+        return true;
+      },
+    );
+  });
+
+  test(`${name}: an already aborted signal rejects with its reason, nothing opened`, async () => {
+    const { server } = await passiveServer();
+    try {
+      const reason = new Error("stop");
+      await assert.rejects(
+        connector.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+          signal: AbortSignal.abort(reason),
+        }),
+        (error: unknown) => error === reason,
+      );
+      await sleep(20);
+      assert.equal(server.connections, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  for (const tls of [false, true]) {
+    test(`${name}: abort right after connect() (${tls ? "TLS" : "TCP"}) rejects, nothing left open`, async () => {
+      const { server, conns } = await passiveServer(tls);
+      try {
+        const controller = new AbortController();
+        const reason = new Error("aborted at once");
+        const attempt = connector.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+          tls: tls ? tlsOptions() : undefined,
+          signal: controller.signal,
+        });
+        controller.abort(reason);
+        let socket: Socket | undefined;
+        try {
+          socket = await attempt;
+        } catch (error) {
+          assert.equal(error, reason);
+        }
+        // A socket handed out after the abort would be a leak nobody closes.
+        socket?.close();
+        assert.equal(socket, undefined, "connect() resolved although the signal was aborted");
+        await sleep(30);
+        await assertAllClosed(conns);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test(`${name}: abort during a TLS handshake that never completes`, async () => {
+    // A plain TCP server that accepts and stays silent: the handshake hangs.
+    const { server, conns } = await passiveServer(false);
+    try {
+      const controller = new AbortController();
+      const reason = new Error("handshake took too long");
+      const attempt = connector.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        tls: tlsOptions(),
+        signal: controller.signal,
+      });
+      await until(() => conns.length === 1, "the server to accept");
+      await sleep(30);
+      controller.abort(reason);
+      await assert.rejects(attempt, (error: unknown) => error === reason);
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: TLS with the test CA`, async () => {
+    const { server, conns } = await passiveServer(true);
+    try {
+      const socket = await connector.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        tls: tlsOptions(),
+      });
+      const rec = new Recorder();
+      socket.setHandler(rec);
+      await until(() => conns.length === 1, "the server to accept");
+      await roundTrip(socket, rec, conns[0], "hello over tls");
+      socket.close();
+      assert.equal(rec.ends, 1);
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: TLS with the wrong CA (or none) is an SSLError`, async () => {
+    const { server, conns } = await passiveServer(true);
+    try {
+      for (const caCerts of [[WRONG_CA_CERT], undefined]) {
+        await assert.rejects(
+          connector.connect({
+            hostname: "127.0.0.1",
+            port: server.port,
+            tls: tlsOptions({ caCerts }),
+          }),
+          (error: unknown) => {
+            assert.ok(error instanceof SSLError, `got ${error}`);
+            return true;
+          },
+        );
+      }
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: verify false (CERT_NONE) connects despite the wrong CA`, async () => {
+    const { server, conns } = await passiveServer(true);
+    try {
+      const socket = await connector.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        tls: tlsOptions({ verify: false, checkHostname: false, caCerts: [WRONG_CA_CERT] }),
+      });
+      const rec = new Recorder();
+      socket.setHandler(rec);
+      await until(() => conns.length === 1, "the server to accept");
+      await roundTrip(socket, rec, conns[0], "unverified");
+      socket.close();
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: serverName overrides the name verified (connect to 127.0.0.1 as localhost)`, async () => {
+    const { server, conns } = await passiveServer(true);
+    try {
+      const socket = await connector.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        tls: tlsOptions({ serverName: "localhost" }),
+      });
+      const rec = new Recorder();
+      socket.setHandler(rec);
+      await until(() => conns.length === 1, "the server to accept");
+      await roundTrip(socket, rec, conns[0], "as localhost");
+      socket.close();
+
+      // A name the certificate does not cover fails...
+      await assert.rejects(
+        connector.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+          tls: tlsOptions({ serverName: "not-covered.test" }),
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof SSLError, `got ${error}`);
+          return true;
+        },
+      );
+      // ...unless only the chain is checked.
+      const unchecked = await connector.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        tls: tlsOptions({ serverName: "not-covered.test", checkHostname: false }),
+      });
+      unchecked.setHandler(new Recorder());
+      unchecked.close();
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: TLS to a server that does not speak TLS is an SSLError`, async () => {
+    const conns: RawConnection[] = [];
+    const server = await rawServer(async (conn) => {
+      conns.push(conn);
+      await conn.write(
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+      );
+      conn.end();
+    });
+    try {
+      await assert.rejects(
+        connector.connect({ hostname: "127.0.0.1", port: server.port, tls: tlsOptions() }),
+        (error: unknown) => {
+          assert.ok(error instanceof SSLError, `got ${error}`);
+          return true;
+        },
+      );
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+}
+
+test("the default connector of this runtime is in the list", () => {
+  assert.equal(CONNECTORS[0].name, runtime === "bun" ? "bun" : "deno");
+});
