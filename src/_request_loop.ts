@@ -94,91 +94,102 @@ export async function runRequest(
   let target = firstTarget ?? requestTarget(url);
   let staleLeft = MAX_STALE_REPLACEMENTS;
   // The first attempt goes to the pool the caller picked; after a redirect `route` decides.
+  // The pool in use is held, so a pool the manager evicts meanwhile stays open for us.
   let pool = firstPool;
-  for (;;) {
-    let response: HTTPResponse;
-    try {
-      response = await pool.attempt({
-        method,
-        target,
-        url,
-        headers,
-        body,
-        chunked: options.chunked ?? false,
-        timeout,
-        poolTimeout: options.poolTimeout ?? null,
-        preload: options.preloadContent ?? true,
-        maxResponseSize: options.maxResponseSize ?? null,
-        signal,
-      });
-    } catch (error) {
-      if (signal?.aborted || !isRetryableFailure(error)) throw error;
-      // A kept-alive connection the server had already closed: the request never reached
-      // it, so a request the policy could retry is sent again on a fresh one, uncounted.
-      if (
-        error instanceof StaleConnectionError && staleLeft-- > 0 &&
-        retries.isRetryableMethod(method)
-      ) {
+  let release = pool.hold();
+  try {
+    for (;;) {
+      let response: HTTPResponse;
+      try {
+        response = await pool.attempt({
+          method,
+          target,
+          url,
+          headers,
+          body,
+          chunked: options.chunked ?? false,
+          timeout,
+          poolTimeout: options.poolTimeout ?? null,
+          preload: options.preloadContent ?? true,
+          maxResponseSize: options.maxResponseSize ?? null,
+          signal,
+        });
+      } catch (error) {
+        if (signal?.aborted || !isRetryableFailure(error)) throw error;
+        // A kept-alive connection the server had already closed: the request never reached
+        // it, so a request the policy could retry is sent again on a fresh one, uncounted.
+        if (
+          error instanceof StaleConnectionError && staleLeft-- > 0 &&
+          retries.isRetryableMethod(method)
+        ) {
+          continue;
+        }
+        retries = retries.increment({ method, url, error, pool });
+        await sleep(retries.getBackoffTime(), signal);
         continue;
       }
-      retries = retries.increment({ method, url, error, pool });
-      await sleep(retries.getBackoffTime(), signal);
-      continue;
-    }
 
-    const location = followRedirects ? response.getRedirectLocation() : false;
-    if (location) {
-      let next: Retry;
-      try {
-        next = retries.increment({ method, url, response, pool });
-      } catch (error) {
-        if (retries.raiseOnRedirect) {
-          await response.drainConn();
-          throw error;
+      const location = followRedirects ? response.getRedirectLocation() : false;
+      if (location) {
+        let next: Retry;
+        try {
+          next = retries.increment({ method, url, response, pool });
+        } catch (error) {
+          if (retries.raiseOnRedirect) {
+            await response.drainConn();
+            throw error;
+          }
+          response.retries = retries;
+          return response;
         }
-        response.retries = retries;
-        return response;
-      }
-      const decision = decideRedirect({
-        status: response.status,
-        location,
-        method,
-        url,
-        removeHeadersOnRedirect: retries.removeHeadersOnRedirect,
-      });
-      await response.drainConn();
-      retries = next;
-      if (decision.dropBody) body = NO_BODY;
-      if (decision.removeHeaders.size > 0) {
-        headers = withoutHeaders(headers, decision.removeHeaders);
-      }
-      method = decision.method;
-      url = decision.url;
-      target = requestTarget(url);
-      pool = route(url);
-      continue;
-    }
-
-    if (retries.isRetry(method, response.status, response.headers.has("retry-after"))) {
-      let next: Retry;
-      try {
-        next = retries.increment({ method, url, response, pool });
-      } catch (error) {
-        if (retries.raiseOnStatus) {
-          await response.drainConn();
-          throw error;
+        const decision = decideRedirect({
+          status: response.status,
+          location,
+          method,
+          url,
+          removeHeadersOnRedirect: retries.removeHeadersOnRedirect,
+        });
+        await response.drainConn();
+        retries = next;
+        if (decision.dropBody) body = NO_BODY;
+        if (decision.removeHeaders.size > 0) {
+          headers = withoutHeaders(headers, decision.removeHeaders);
         }
-        response.retries = retries;
-        return response;
+        method = decision.method;
+        url = decision.url;
+        target = requestTarget(url);
+        const nextPool = route(url);
+        if (nextPool !== pool) {
+          release();
+          pool = nextPool;
+          release = pool.hold();
+        }
+        continue;
       }
-      await response.drainConn();
-      await sleep(next.sleepTime(response), signal);
-      retries = next;
-      continue;
-    }
 
-    response.retries = retries;
-    response.url = url;
-    return response;
+      if (retries.isRetry(method, response.status, response.headers.has("retry-after"))) {
+        let next: Retry;
+        try {
+          next = retries.increment({ method, url, response, pool });
+        } catch (error) {
+          if (retries.raiseOnStatus) {
+            await response.drainConn();
+            throw error;
+          }
+          response.retries = retries;
+          return response;
+        }
+        await response.drainConn();
+        await sleep(next.sleepTime(response), signal);
+        retries = next;
+        continue;
+      }
+
+      response.retries = retries;
+      response.url = url;
+      return response;
+    }
+  } finally {
+    release();
   }
 }

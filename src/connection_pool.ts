@@ -10,7 +10,7 @@
 import { ClosedPoolError, EmptyPoolError, HostChangedError, LocationValueError } from "./errors.ts";
 import { HTTPHeaderDict } from "./headers.ts";
 import { HTTPConnection } from "./http1/connection.ts";
-import type { Exchange } from "./http1/exchange.ts";
+import type { Exchange, ExchangeRequest } from "./http1/exchange.ts";
 import {
   checkMethod,
   chunkEncode,
@@ -407,61 +407,95 @@ export abstract class ConnectionPool extends RequestMethods {
     }
     this.#idle.push(connection);
     // An evicted pool whose last streamed response just ended: nothing will reuse it now.
-    if (this.#retiring && this.#activeCalls === 0 && this.#inUse === 0) this.close();
+    this.#closeIfRetired();
   };
 
   // ---- one attempt ------------------------------------------------------------------
 
   /** Sends one request, without retries or redirects (used by the request loop). */
   async attempt(attempt: Attempt): Promise<HTTPResponse> {
-    this.#activeCalls++;
+    const head = this.#buildHead(attempt);
     try {
-      return await this.#attempt(attempt);
+      const connection = await this.#getConn(
+        attempt.poolTimeout ?? this.#poolTimeout,
+        attempt.signal,
+      );
+      const exchange = await this.#send(connection, attempt, head);
+      const responseHead = exchange.head!;
+      return new HTTPResponse({
+        status: responseHead.status,
+        reason: responseHead.reason,
+        version: responseHead.version,
+        headers: HTTPHeaderDict.fromRawPairs(responseHead.rawHeaders),
+        url: attempt.url,
+        data: attempt.preload ? exchange.takeBody() : null,
+        exchange: attempt.preload ? null : exchange,
+        connection: attempt.preload ? null : connection,
+      });
     } finally {
-      this.#activeCalls--;
-      if (this.#retiring && this.#activeCalls === 0) this.close();
+      this.#closeIfRetired();
     }
   }
 
-  async #attempt(attempt: Attempt): Promise<HTTPResponse> {
-    const head = this.#buildHead(attempt);
-    const connection = await this.#getConn(
-      attempt.poolTimeout ?? this.#poolTimeout,
-      attempt.signal,
+  /**
+   * Marks a request (with all its retries and redirects) as running on this pool, so
+   * that a retiring pool stays open for it. Returns the function that ends the mark.
+   */
+  hold(): () => void {
+    this.#activeCalls++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#activeCalls--;
+      this.#closeIfRetired();
+    };
+  }
+
+  /** A retired pool closes once no request runs on it and no connection is out. */
+  #closeIfRetired(): void {
+    if (this.#retiring && !this.#closed && this.#activeCalls === 0 && this.#inUse === 0) {
+      this.close();
+    }
+  }
+
+  /** Connects if needed and sends; the connection goes back to the pool in every case. */
+  #send(
+    connection: HTTPConnection,
+    attempt: Attempt,
+    head: { text: string | Uint8Array; body: Uint8Array | null },
+  ): Promise<Exchange> {
+    const { timeout } = attempt;
+    const started = performance.now();
+    const request = {
+      method: attempt.method,
+      head: head.text,
+      body: head.body,
+      preload: attempt.preload,
+      readTimeout: timeout.read,
+      deadline: timeout.total === null ? null : started + timeout.total,
+      maxResponseSize: attempt.maxResponseSize ?? this.#maxResponseSize,
+      signal: attempt.signal,
+      url: attempt.url,
+    };
+    if (connection.isConnected) return this.#start(connection, request);
+    return connection.connect(timeout.connectTimeout, attempt.signal).then(
+      () => this.#start(connection, request),
+      (error) => {
+        this.#putConn(connection, false);
+        throw error;
+      },
     );
-    let exchange: Exchange;
+  }
+
+  #start(connection: HTTPConnection, request: ExchangeRequest): Promise<Exchange> {
+    this.numRequests++;
     try {
-      const { timeout } = attempt;
-      const started = performance.now();
-      if (!connection.isConnected) await connection.connect(timeout.connectTimeout, attempt.signal);
-      this.numRequests++;
-      exchange = connection.request({
-        method: attempt.method,
-        head: head.text,
-        body: head.body,
-        preload: attempt.preload,
-        readTimeout: timeout.read,
-        deadline: timeout.total === null ? null : started + timeout.total,
-        maxResponseSize: attempt.maxResponseSize ?? this.#maxResponseSize,
-        signal: attempt.signal,
-        url: attempt.url,
-      }, this.#putConn);
+      return connection.request(request, this.#putConn).ready;
     } catch (error) {
       this.#putConn(connection, false);
       throw error;
     }
-    await exchange.ready;
-    const responseHead = exchange.head!;
-    return new HTTPResponse({
-      status: responseHead.status,
-      reason: responseHead.reason,
-      version: responseHead.version,
-      headers: HTTPHeaderDict.fromRawPairs(responseHead.rawHeaders),
-      url: attempt.url,
-      data: attempt.preload ? exchange.takeBody() : null,
-      exchange: attempt.preload ? null : exchange,
-      connection: attempt.preload ? null : connection,
-    });
   }
 
   // ---- request head -----------------------------------------------------------------
@@ -504,7 +538,7 @@ export abstract class ConnectionPool extends RequestMethods {
     }
     let bytes = body.bytes;
     const chunked = flags.chunked ||
-      (!flags.contentLength && (attempt.chunked || body.streamed) && bytes !== null);
+      (!flags.contentLength && (attempt.chunked || (body.streamed && bytes !== null)));
     if (chunked) {
       if (!flags.transferEncoding) lines += "Transfer-Encoding: chunked\r\n";
       bytes = chunkEncode(bytes ?? new Uint8Array(0));

@@ -180,9 +180,10 @@ export class HTTPResponse {
   /** The body as a `ReadableStream` that reads from the socket only as it is consumed. */
   get body(): ReadableStream<Uint8Array> {
     this.#bodyStream ??= new ReadableStream<Uint8Array>({
+      // Hand on each piece as it arrives instead of waiting to fill a fixed size.
       pull: async (controller) => {
-        const piece = await this.read(DEFAULT_STREAM_AMOUNT);
-        if (piece.length === 0) controller.close();
+        const piece = await this.#nextPiece();
+        if (piece === null) controller.close();
         else controller.enqueue(piece);
       },
       cancel: () => this.close(),

@@ -283,7 +283,7 @@ test("block: queued callers are served in order", async () => {
     const holder = await pool.request("GET", "/hold/1", { preloadContent: false });
     const order: string[] = [];
     const waiting = ["a", "b", "c"].map((name) =>
-      pool.request("GET", `/${name}`).then((r) => order.push(name))
+      pool.request("GET", `/${name}`).then(() => order.push(name))
     );
     await waitFor(() => pool.stats.queued === 3, "three callers to queue");
     hold.release("1");

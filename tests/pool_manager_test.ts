@@ -343,6 +343,43 @@ test("an evicted pool with a streaming response closes once the body is read", a
   }
 });
 
+// BUG (src/connection_pool.ts retire()/attempt(), src/_request_loop.ts): an evicted pool
+// closes as soon as no *attempt* runs, so a status retry (or a same-origin redirect) of a
+// request already in flight on it fails with ClosedPoolError. retire() promises that
+// "requests already started, their retries and redirects included, carry on".
+test("an evicted pool lets an in-flight request retry on it", async () => {
+  const gate = deferred();
+  let calls = 0;
+  const server = await serveHttp(async (req) => {
+    if (new URL(req.url).pathname !== "/flaky") return new Response("fast");
+    calls++;
+    if (calls > 1) return new Response("ok");
+    await gate.promise;
+    return new Response("busy", { status: 503 });
+  });
+  const manager = new PoolManager({ numPools: 1 });
+  try {
+    const pending = manager.request("GET", `http://127.0.0.1:${server.port}/flaky`, {
+      retries: new Retry({ total: 2, statusForcelist: [503] }),
+    });
+    await waitFor(() => calls === 1, "the first attempt to reach the server");
+    const evicted = manager.connectionFromUrl(`http://127.0.0.1:${server.port}`);
+    await manager.request("GET", `http://localhost:${server.port}/`);
+    assert.ok(!poolsOf(manager).includes(evicted));
+    gate.resolve();
+    const response = await pending;
+    assert.equal(response.status, 200);
+    assert.equal(text(response.data), "ok");
+    assert.equal(calls, 2);
+    assert.equal(evicted.closed, true, "closed once the whole request ended");
+    assert.equal(evicted.stats.open, 0);
+  } finally {
+    gate.resolve();
+    await manager.close();
+    await server.close();
+  }
+});
+
 test("clear() drops every pool and closes their idle connections; the manager still works", async () => {
   const server = await serveHttp(echo);
   const manager = new PoolManager();

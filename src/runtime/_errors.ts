@@ -51,13 +51,15 @@ export function connectError(
 ): Error {
   const e = describe(error);
   const text = `${e.code ?? ""} ${e.name ?? ""} ${e.message ?? ""}`;
-  if ((e.code && DNS_CODES.has(e.code)) || DNS_PATTERN.test(text)) {
+  const dnsCode = e.code !== undefined && DNS_CODES.has(e.code);
+  // TLS before the DNS wording: a certificate message says "DNS:name" for its SANs.
+  if (tls && !dnsCode && isTlsFailure(error)) return tlsError(error, hostname, port);
+  if (dnsCode || DNS_PATTERN.test(text)) {
     return new NameResolutionError(
       `Failed to resolve '${hostname}' (${e.message ?? e.code})`,
       { cause: error },
     );
   }
-  if (tls && isTlsFailure(error)) return tlsError(error, hostname, port);
   return new NewConnectionError(
     `Failed to establish a new connection to ${hostname}:${port}: ${e.code ?? e.name ?? "Error"}: ${
       e.message ?? ""

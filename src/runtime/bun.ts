@@ -51,6 +51,8 @@ interface PendingConnect {
   reject(error: Error): void;
   tls: boolean;
   verify: boolean;
+  /** False for `assertHostname: false`: a name mismatch alone is accepted. */
+  checkHostname: boolean;
 }
 
 class BunSocket implements Socket {
@@ -179,7 +181,12 @@ const handlers = {
     const pending = socket.pending;
     if (!pending) return;
     socket.pending = null;
-    if (pending.verify && (!success || authorizationError)) {
+    // Bun ignores `checkServerIdentity`: without the hostname check the chain is verified
+    // here (rejectUnauthorized is off then), accepting a certificate whose only fault is
+    // the name. A bad chain is reported before a name mismatch, so it is never hidden.
+    const nameOnly = !pending.checkHostname &&
+      (authorizationError as { code?: string } | null)?.code === "ERR_TLS_CERT_ALTNAME_INVALID";
+    if (pending.verify && (!success || authorizationError) && !nameOnly) {
       socket.markClosed();
       raw.terminate();
       pending.reject(authorizationError ?? new Error("TLS handshake failed"));
@@ -253,12 +260,11 @@ async function tlsSettings(options: ConnectOptions): Promise<Record<string, unkn
   if (!tls) return undefined;
   return {
     serverName: tls.serverName,
-    rejectUnauthorized: tls.verify,
+    rejectUnauthorized: tls.verify && tls.checkHostname,
     ca: tls.caCerts ? await withRootCertificates(tls.caCerts) : undefined,
     cert: tls.cert,
     key: tls.key,
     ALPNProtocols: alpnWireFormat(tls.alpnProtocols),
-    checkServerIdentity: tls.checkHostname ? undefined : () => undefined,
   };
 }
 
@@ -280,6 +286,8 @@ export const bunConnector: Connector = {
     const signal = options.signal;
     if (signal?.aborted) throw abortReason(signal);
     const tls = await tlsSettings(options);
+    // Aborted while the settings were built: the listener below would never fire.
+    if (signal?.aborted) throw abortReason(signal);
     let socket!: BunSocket;
     const ready = new Promise<BunSocket>((resolve, reject) => {
       socket = new BunSocket({
@@ -287,6 +295,7 @@ export const bunConnector: Connector = {
         reject,
         tls: tls !== undefined,
         verify: !!options.tls?.verify,
+        checkHostname: options.tls?.checkHostname ?? true,
       });
     });
     const onAbort = () => {

@@ -154,7 +154,10 @@ export const nodeConnector: Connector = {
   async connect(options: ConnectOptions): Promise<Socket> {
     const signal = options.signal;
     if (signal?.aborted) throw abortReason(signal);
-    const stream = openStream(await loadModules(), options);
+    const loaded = await loadModules();
+    // Aborted while the modules loaded: the listener below would never fire.
+    if (signal?.aborted) throw abortReason(signal);
+    const stream = openStream(loaded, options);
     const ready = options.tls ? "secureConnect" : "connect";
     return await new Promise<Socket>((resolve, reject) => {
       const onAbort = () => fail(abortReason(signal!));

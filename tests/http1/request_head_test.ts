@@ -108,7 +108,7 @@ function redirectTo(port: number, hostname = "127.0.0.1"): Connector {
   return { name: "redirect", connect: (options) => base.connect({ ...options, hostname, port }) };
 }
 
-async function assertAtRest(pool: ConnectionPool): Promise<void> {
+function assertAtRest(pool: ConnectionPool): void {
   assert.equal(pool.stats.inUse, 0, "no connection in use");
   assert.equal(pool.stats.queued, 0, "nobody waiting");
 }
@@ -126,7 +126,7 @@ async function withPool(
   });
   try {
     await fn(pool, rec);
-    await assertAtRest(pool);
+    assertAtRest(pool);
   } finally {
     await pool.close();
     await rec.server.close();
@@ -187,7 +187,7 @@ test("request head: Host carries the port only when it is not the scheme's defau
     const host = (rec: Recording) => rec.requests.map((r) => field(r.fields, "host"));
     assert.deepEqual(host(plain), [["127.0.0.1"], ["127.0.0.1:443"], ["127.0.0.1"]]);
     assert.deepEqual(host(secure), [["127.0.0.1"], ["127.0.0.1:80"], ["127.0.0.1"]]);
-    for (const pool of pools) await assertAtRest(pool);
+    for (const pool of pools) assertAtRest(pool);
   } finally {
     for (const pool of pools) await pool.close();
     await plain.server.close();
@@ -310,7 +310,7 @@ async function rejectsUnsent(
   // Give a connection that was opened anyway the time to be accepted.
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(server.connections, before, "nothing was sent");
-  await assertAtRest(pool);
+  assertAtRest(pool);
 }
 
 test("request head: SKIP_HEADER on any other header is a TypeError, nothing sent", async () => {
@@ -468,10 +468,8 @@ test("request head: chunked: true sends Transfer-Encoding: chunked and a chunk-e
   });
 });
 
-// KNOWN DIVERGENCE (reported, not fixed): urllib3's HTTPConnection.request sends
-// `Transfer-Encoding: chunked` and `0\r\n\r\n` whenever chunked=True, body or not; the pool
-// (src/connection_pool.ts #buildHead, `... && bytes !== null`) sends Content-Length: 0 for a
-// bodiless POST and nothing for a GET instead.
+// urllib3's HTTPConnection.request sends `Transfer-Encoding: chunked` and `0\r\n\r\n`
+// whenever chunked=True, body or not.
 test(
   "request head: chunked: true without a body still sends the last chunk (as urllib3)",
   async () => {
@@ -485,7 +483,6 @@ test(
       }
     });
   },
-  { ignore: true },
 );
 
 test("request head: a streamed body goes out chunked", async () => {
@@ -632,7 +629,7 @@ test("request head: manager headers merged with request headers, undefined remov
       assert.deepEqual(field(r.fields, "host"), [`127.0.0.1:${rec.server.port}`]);
     }
     const pool = manager.connectionFromUrl(url);
-    await assertAtRest(pool);
+    assertAtRest(pool);
   } finally {
     await manager.close();
     await rec.server.close();

