@@ -241,6 +241,9 @@ export class Exchange implements ParserEvents {
         this.#whole = new Uint8Array(head.contentLength);
       }
     } else {
+      // `total` bounds a streamed response up to its head: the reader sets the pace after.
+      if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = undefined;
       this.#settle();
     }
   }
