@@ -1,0 +1,99 @@
+/**
+ * Micro-benchmarks of the hot path, without the network: `deno bench bench/hot_path_bench.ts`.
+ *
+ * - the response parser on a typical keep-alive response, whole and in two pieces;
+ * - header lines rendering for a request with headers;
+ * - a full pool round trip (acquire, head, parse, release) over an in-memory socket that
+ *   answers every request at once, which isolates the library's own cost per request.
+ *
+ * @module
+ */
+
+import { HTTPConnectionPool, PoolManager } from "../mod.ts";
+import type { Connector, Socket, SocketHandler } from "../mod.ts";
+import { ResponseParser } from "../src/http1/response_parser.ts";
+import { noFlags, renderHeaderLines } from "../src/http1/request_head.ts";
+
+const encoder = new TextEncoder();
+const RESPONSE = encoder.encode(
+  "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sat, 21 Nov 2026 16:00:00 GMT\r\n" +
+    "Content-Type: text/plain\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\nhello world\n",
+);
+const SPLIT = 40;
+
+const events = {
+  onHead() {},
+  onBody() {},
+  onComplete() {},
+};
+const parser = new ResponseParser();
+
+Deno.bench("parse a keep-alive response (one piece)", { group: "parser", baseline: true }, () => {
+  parser.start("GET", events);
+  parser.execute(RESPONSE);
+});
+
+Deno.bench("parse a keep-alive response (two pieces)", { group: "parser" }, () => {
+  parser.start("GET", events);
+  parser.execute(RESPONSE.subarray(0, SPLIT));
+  parser.execute(RESPONSE.subarray(SPLIT));
+});
+
+const REQUEST_HEADERS: [string, string][] = [
+  ["Accept", "application/json"],
+  ["Authorization", "Bearer 0123456789abcdef"],
+  ["X-Request-Id", "5f1c2e"],
+];
+
+Deno.bench("render three request header lines", { group: "head" }, () => {
+  renderHeaderLines(REQUEST_HEADERS, noFlags());
+});
+
+/** A socket that answers each request head with {@linkcode RESPONSE}, in memory. */
+class EchoSocket implements Socket {
+  closed = false;
+  #handler: SocketHandler | null = null;
+  setHandler(handler: SocketHandler): void {
+    this.#handler = handler;
+  }
+  write(): boolean {
+    queueMicrotask(() => this.#handler?.onData(RESPONSE));
+    return true;
+  }
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+  pause(): void {}
+  resume(): void {}
+  close(): void {
+    this.closed = true;
+  }
+}
+
+const inMemory: Connector = {
+  name: "in-memory",
+  connect: () => Promise.resolve(new EchoSocket()),
+};
+
+const pool = new HTTPConnectionPool("127.0.0.1", { port: 8080, connector: inMemory });
+const manager = new PoolManager({ connector: inMemory });
+
+Deno.bench(
+  "pool.request GET (in-memory socket)",
+  { group: "round trip", baseline: true },
+  async () => {
+    await pool.request("GET", "/");
+  },
+);
+
+Deno.bench("manager.request GET (in-memory socket)", { group: "round trip" }, async () => {
+  await manager.request("GET", "http://127.0.0.1:8080/");
+});
+
+Deno.bench(
+  "pool.request GET with headers (in-memory socket)",
+  { group: "round trip" },
+  async () => {
+    await pool.request("GET", "/", { headers: { "X-Request-Id": "5f1c2e" } });
+  },
+);
