@@ -5,6 +5,7 @@
  */
 
 import { assert, test } from "./_harness.ts";
+import { type Deferred, deferred, rejects, text, waitFor } from "./_util.ts";
 import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "./_certs.ts";
 import {
   type RawConnection,
@@ -35,43 +36,12 @@ import {
 // helpers
 // ---------------------------------------------------------------------------------------------
 
-const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => resolve = r);
-  return { promise, resolve };
-}
-
-/** Polls `condition` every few ms; fails after `ms`. Leaves no timer behind. */
-async function waitFor(condition: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** Nothing checked out and nobody waiting: the pool is at rest. */
 function assertAtRest(pool: ConnectionPool): void {
   const { inUse, queued, idle } = pool.stats;
   assert.equal(inUse, 0, "no connection in use");
   assert.equal(queued, 0, "nobody queued");
   assert.ok(idle <= pool.maxSize, `idle ${idle} <= maxSize ${pool.maxSize}`);
-}
-
-async function rejects(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new assert.AssertionError({ message: "expected a rejection" });
 }
 
 function reply(conn: RawConnection, body: string, head = "HTTP/1.1 200 OK"): Promise<void> {

@@ -7,6 +7,7 @@
 
 import * as net from "node:net";
 import { assert, test } from "./_harness.ts";
+import { deferred, rejects, text, waitFor } from "./_util.ts";
 import { CA_CERT, SERVER_TLS } from "./_certs.ts";
 import { rawServer, serveHttp, type TestServer } from "./_servers.ts";
 import {
@@ -25,36 +26,6 @@ import {
 // ---------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------
-
-const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => resolve = r);
-  return { promise, resolve };
-}
-
-async function waitFor(condition: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-async function rejects(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new assert.AssertionError({ message: "expected a rejection" });
-}
 
 function assertAtRest(pool: ConnectionPool): void {
   assert.equal(pool.stats.inUse, 0, `${pool}: no connection in use`);

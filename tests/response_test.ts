@@ -5,6 +5,7 @@
  */
 
 import { assert, test } from "./_harness.ts";
+import { text } from "./_util.ts";
 import { type RawConnection, type RawRequest, rawServer, serveHttp } from "./_servers.ts";
 import { HTTPConnectionPool, type HTTPResponse } from "../mod.ts";
 
@@ -12,7 +13,6 @@ import { HTTPConnectionPool, type HTTPResponse } from "../mod.ts";
 // helpers
 // ---------------------------------------------------------------------------------------------
 
-const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(condition: () => boolean, what: string, ms = 3000): Promise<void> {
