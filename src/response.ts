@@ -4,6 +4,7 @@
  * @module
  */
 
+import { concatBytes } from "./_bytes.ts";
 import { HTTPHeaderDict } from "./headers.ts";
 import type { HTTPConnection } from "./http1/connection.ts";
 import type { Exchange } from "./http1/exchange.ts";
@@ -164,7 +165,7 @@ export class HTTPResponse {
       pieces.push(take === piece.length ? piece : piece.subarray(0, take));
       size += take;
     }
-    return join(pieces, size);
+    return concatBytes(pieces);
   }
 
   /** Yields the body in pieces of `amt` bytes (the last may be shorter); never an empty one. */
@@ -221,16 +222,4 @@ export class HTTPResponse {
     this.#leftover = EMPTY;
     this.#ended = true;
   }
-}
-
-function join(pieces: Uint8Array[], size: number): Uint8Array {
-  if (pieces.length === 0) return EMPTY;
-  if (pieces.length === 1) return pieces[0];
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.length;
-  }
-  return out;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concatBytes } from "../_bytes.ts";
 import { encodeMultipartFormdata, type FieldValue } from "../fields.ts";
 
 /** The request body types accepted by `request` and `urlopen`. */
@@ -103,7 +104,6 @@ async function collect(
   source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string>,
 ): Promise<Uint8Array> {
   const pieces: Uint8Array[] = [];
-  let size = 0;
   for await (const piece of source as AsyncIterable<Uint8Array | string>) {
     const bytes = typeof piece === "string" ? encoder.encode(piece) : piece;
     if (!(bytes instanceof Uint8Array)) {
@@ -112,15 +112,8 @@ async function collect(
       );
     }
     pieces.push(bytes);
-    size += bytes.length;
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.length;
-  }
-  return out;
+  return concatBytes(pieces);
 }
 
 function describe(value: unknown): string {

@@ -7,6 +7,8 @@
  */
 
 import { HTTPError, ProtocolError, ReadTimeoutError, ResponseTooLargeError } from "../errors.ts";
+import { concatBytes } from "../_bytes.ts";
+import { abortReason } from "../runtime/_errors.ts";
 import type { Socket } from "../runtime/socket.ts";
 import type { ParserEvents, ResponseHead, ResponseParser } from "./response_parser.ts";
 
@@ -113,8 +115,8 @@ export class Exchange implements ParserEvents {
     const { request } = this;
     const signal = request.signal;
     if (signal) {
-      if (signal.aborted) return this.fail(abortError(signal));
-      this.#onAbort = () => this.fail(abortError(signal));
+      if (signal.aborted) return this.fail(abortReason(signal));
+      this.#onAbort = () => this.fail(abortReason(signal));
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
     this.#parser.start(request.method, this);
@@ -324,7 +326,7 @@ export class Exchange implements ParserEvents {
     this.#pieces = [];
     this.#pieceHead = 0;
     this.#buffered = 0;
-    return joinPieces(pieces);
+    return concatBytes(pieces);
   }
 
   /** The next piece of a streamed body, or null at its end. */
@@ -350,31 +352,10 @@ export class Exchange implements ParserEvents {
   }
 }
 
-function joinPieces(pieces: Uint8Array[]): Uint8Array {
-  if (pieces.length === 0) return EMPTY;
-  if (pieces.length === 1) return pieces[0];
-  let size = 0;
-  for (const piece of pieces) size += piece.length;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.length;
-  }
-  return out;
-}
-
 function asError(error: unknown): Error {
   if (error instanceof HTTPError) return error;
   if (error instanceof Error) {
     return new ProtocolError(`Connection broken: ${error.message}`, { cause: error });
   }
   return new ProtocolError(`Connection broken: ${String(error)}`);
-}
-
-function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error
-    ? reason
-    : new DOMException("The request was aborted.", "AbortError");
 }

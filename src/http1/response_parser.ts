@@ -18,6 +18,7 @@ import {
   InvalidHeader,
   ProtocolError,
 } from "../errors.ts";
+import { concatBytes } from "../_bytes.ts";
 
 /** Limits on what one response head may hold. */
 export interface ParserLimits {
@@ -101,13 +102,6 @@ function latin1(bytes: Uint8Array): string {
     text += String.fromCharCode(...bytes.subarray(i, i + 8192));
   }
   return text;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function shorten(text: string): string {
@@ -334,7 +328,7 @@ export class ResponseParser {
 
   #readHead(data: Uint8Array, offset: number): number {
     const pending = this.#pendingHead;
-    const buffer = pending ? concat(pending, data.subarray(offset)) : data.subarray(offset);
+    const buffer = pending ? concatBytes([pending, data.subarray(offset)]) : data.subarray(offset);
     const end = this.#findHeadEnd(buffer);
     const limit = this.#limits.maxHeaderSize;
     if (end === -1) {

@@ -7,7 +7,7 @@
  */
 
 import type { ConnectOptions, Connector, Socket, SocketHandler } from "./socket.ts";
-import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 
 /** The subset of Bun's socket this adapter uses. */
@@ -38,13 +38,6 @@ function withRootCertificates(extra: readonly string[]): Promise<string[]> {
   return rootCertificates.then((roots) => [...roots, ...extra]);
 }
 
-const IGNORE: SocketHandler = {
-  onData() {},
-  onEnd() {},
-  onError() {},
-  onWriteError() {},
-};
-
 /** Settles the promise returned by `connect` once the socket is usable (or not). */
 interface PendingConnect {
   resolve(socket: BunSocket): void;
@@ -57,7 +50,7 @@ interface PendingConnect {
 
 class BunSocket implements Socket {
   raw: BunRawSocket | null = null;
-  handler: SocketHandler = IGNORE;
+  handler: SocketHandler = IGNORE_EVENTS;
   pending: PendingConnect | null;
   #closed = false;
   // Unsent bytes, oldest first; `#pendingHead` indexes the first one still queued.

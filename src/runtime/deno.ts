@@ -8,7 +8,8 @@
  */
 
 import type { ConnectOptions, Connector, Socket, SocketHandler } from "./socket.ts";
-import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { concatBytes } from "../_bytes.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 import { nodeConnector } from "./node.ts";
 
@@ -18,16 +19,9 @@ const MAX_READ_SIZE = 256 * 1024;
 const COALESCE_LIMIT = 64 * 1024;
 const encoder = new TextEncoder();
 
-const IGNORE: SocketHandler = {
-  onData() {},
-  onEnd() {},
-  onError() {},
-  onWriteError() {},
-};
-
 class DenoSocket implements Socket {
   #conn: Deno.Conn;
-  #handler: SocketHandler = IGNORE;
+  #handler: SocketHandler = IGNORE_EVENTS;
   #closed = false;
   #paused = false;
   #wakeReader: (() => void) | null = null;
@@ -141,14 +135,7 @@ class DenoSocket implements Socket {
       size += queue[count].length;
       count++;
     }
-    if (count === 1) return queue.shift()!;
-    const merged = new Uint8Array(size);
-    let offset = 0;
-    for (const part of queue.splice(0, count)) {
-      merged.set(part, offset);
-      offset += part.length;
-    }
-    return merged;
+    return concatBytes(queue.splice(0, count));
   }
 
   #releaseDrainWaiters(): void {

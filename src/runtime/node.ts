@@ -7,7 +7,7 @@
  */
 
 import type { ConnectOptions, Connector, Socket, SocketHandler } from "./socket.ts";
-import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { abortReason, connectError } from "./_errors.ts";
 
 /** The subset of a `node:net` socket this adapter uses. */
@@ -44,16 +44,9 @@ function loadModules(): Promise<{ net: NodeNet; tls: NodeTls }> {
   return modules;
 }
 
-const IGNORE: SocketHandler = {
-  onData() {},
-  onEnd() {},
-  onError() {},
-  onWriteError() {},
-};
-
 class NodeSocket implements Socket {
   #stream: NodeStream;
-  #handler: SocketHandler = IGNORE;
+  #handler: SocketHandler = IGNORE_EVENTS;
   #closed = false;
 
   constructor(stream: NodeStream) {

@@ -91,5 +91,13 @@ export interface Connector {
   connect(options: ConnectOptions): Promise<Socket>;
 }
 
+/** A handler that drops every event: what a socket reports before its owner sets one. */
+export const IGNORE_EVENTS: SocketHandler = {
+  onData() {},
+  onEnd() {},
+  onError() {},
+  onWriteError() {},
+};
+
 /** Bytes queued beyond which {@linkcode Socket.write} asks the caller to wait. */
 export const WRITE_HIGH_WATER_MARK = 64 * 1024;
