@@ -5,6 +5,7 @@
  */
 
 import { assert } from "./_harness.ts";
+import { type RawConnection, type RawRequest, type RawServer, rawServer } from "./_servers.ts";
 
 /** Decodes UTF-8 bytes. */
 export const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -24,12 +25,16 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve };
 }
 
+/** Waits `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Polls `condition` every few ms; fails after `ms`. Leaves no timer behind. */
 export async function waitFor(condition: () => boolean, what: string, ms = 3000): Promise<void> {
   const end = performance.now() + ms;
   while (!condition()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (performance.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(5);
   }
 }
 
@@ -41,4 +46,34 @@ export async function rejects(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new assert.AssertionError({ message: "expected a rejection" });
+}
+
+/** A keep-alive raw server whose connections are numbered 1, 2, ... */
+export interface KeepAliveServer {
+  /** The server. */
+  server: RawServer;
+  /** Ids of connections that ended (closed by the client or by the handler). */
+  closed: number[];
+}
+
+/** Answers every request on every connection with `handle` until the connection ends. */
+export async function keepAliveServer(
+  handle: (req: RawRequest, id: number, conn: RawConnection) => Promise<void>,
+): Promise<KeepAliveServer> {
+  let next = 0;
+  const closed: number[] = [];
+  const server = await rawServer(async (conn) => {
+    const id = ++next;
+    conn.closed.then(() => closed.push(id));
+    for (;;) {
+      let req: RawRequest;
+      try {
+        req = await conn.readRequest();
+      } catch {
+        return; // the client closed the connection
+      }
+      await handle(req, id, conn);
+    }
+  });
+  return { server, closed };
 }

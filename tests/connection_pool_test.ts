@@ -5,15 +5,17 @@
  */
 
 import { assert, test } from "./_harness.ts";
-import { type Deferred, deferred, rejects, text, waitFor } from "./_util.ts";
-import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "./_certs.ts";
 import {
-  type RawConnection,
-  type RawRequest,
-  type RawServer,
-  rawServer,
-  serveHttp,
-} from "./_servers.ts";
+  type Deferred,
+  deferred,
+  type KeepAliveServer,
+  keepAliveServer,
+  rejects,
+  text,
+  waitFor,
+} from "./_util.ts";
+import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "./_certs.ts";
+import { type RawConnection, type RawRequest, rawServer, serveHttp } from "./_servers.ts";
 import {
   ClosedPoolError,
   connectionFromUrl,
@@ -48,37 +50,12 @@ function reply(conn: RawConnection, body: string, head = "HTTP/1.1 200 OK"): Pro
   return conn.write(`${head}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
 }
 
-/** A keep-alive raw server that numbers its connections (1, 2, ...). */
-interface IdServer {
-  server: RawServer;
-  /** Ids of connections the client closed (or that ended). */
-  closed: number[];
-}
-
-/**
- * Answers every request on a connection with `handle` (default: the connection id as the
- * body) until the client closes it.
- */
-async function idServer(
+/** A keep-alive raw server answering every request with its connection id (by default). */
+function idServer(
   handle: (req: RawRequest, id: number, conn: RawConnection) => Promise<void> = (_, id, conn) =>
     reply(conn, String(id)),
-): Promise<IdServer> {
-  let next = 0;
-  const closed: number[] = [];
-  const server = await rawServer(async (conn) => {
-    const id = ++next;
-    conn.closed.then(() => closed.push(id));
-    for (;;) {
-      let req: RawRequest;
-      try {
-        req = await conn.readRequest();
-      } catch {
-        return; // the client closed the connection
-      }
-      await handle(req, id, conn);
-    }
-  });
-  return { server, closed };
+): Promise<KeepAliveServer> {
+  return keepAliveServer(handle);
 }
 
 /**

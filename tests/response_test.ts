@@ -5,8 +5,8 @@
  */
 
 import { assert, test } from "./_harness.ts";
-import { text } from "./_util.ts";
-import { type RawConnection, type RawRequest, rawServer, serveHttp } from "./_servers.ts";
+import { keepAliveServer, text } from "./_util.ts";
+import { rawServer, serveHttp } from "./_servers.ts";
 import { HTTPConnectionPool, type HTTPResponse } from "../mod.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -38,31 +38,6 @@ function concat(pieces: Uint8Array[]): Uint8Array {
     at += piece.length;
   }
   return out;
-}
-
-/**
- * A keep-alive raw server: connections are numbered from 1, every request is answered by
- * `handle`, and `closed` collects the ids of connections that ended.
- */
-async function keepAliveServer(
-  handle: (req: RawRequest, id: number, conn: RawConnection) => Promise<void>,
-) {
-  let next = 0;
-  const closed: number[] = [];
-  const server = await rawServer(async (conn) => {
-    const id = ++next;
-    conn.closed.then(() => closed.push(id));
-    for (;;) {
-      let req: RawRequest;
-      try {
-        req = await conn.readRequest();
-      } catch {
-        return;
-      }
-      await handle(req, id, conn);
-    }
-  });
-  return { server, closed };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import { assert, test } from "../_harness.ts";
+import { sleep, waitFor } from "../_util.ts";
 import { type RawConnection, type RawServer, rawServer } from "../_servers.ts";
 import {
   HTTPConnectionPool,
@@ -16,16 +17,6 @@ import {
   Timeout,
 } from "../../mod.ts";
 import type { ConnectionPoolOptions } from "../../mod.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 const utf8 = new TextDecoder();
@@ -125,8 +116,8 @@ test("connection: a server closing an idle keep-alive connection is never an err
     for (let round = 1; round <= 4; round++) {
       const r = await pool.request("GET", `/round${round}`);
       assert.equal(utf8.decode(r.data), "ok");
-      await until(() => conns.length === round && conns[round - 1].ended, "the server's close");
-      await until(() => pool.stats.open === 0, "the client to see the close");
+      await waitFor(() => conns.length === round && conns[round - 1].ended, "the server's close");
+      await waitFor(() => pool.stats.open === 0, "the client to see the close");
     }
     assert.equal(server.connections, 4);
     assert.equal(pool.numConnections, 1, "the same connection object reconnects");
@@ -208,7 +199,7 @@ test("connection: Connection: close (and HTTP/1.0) responses send the next reque
     assert.equal(server.connections, responses.length * 2);
     assert.ok(requests.every((list) => list.length === 1), JSON.stringify(requests));
     assert.equal(pool.numConnections, 1);
-    await until(() => leftovers.length === responses.length * 2, "every socket to end");
+    await waitFor(() => leftovers.length === responses.length * 2, "every socket to end");
     assert.ok(leftovers.every((n) => n === 0), `bytes after the response: ${leftovers}`);
   }, { retries: false });
 });
@@ -356,7 +347,7 @@ test("connection: a malformed response is a ProtocolError and the socket is drop
     await conn.closed;
   }, async ({ pool, server, conns }) => {
     assertError(await rejection(pool.request("GET", "/")), ProtocolError, /Malformed/);
-    await until(() => conns[0].ended, "the client to close the bad socket");
+    await waitFor(() => conns[0].ended, "the client to close the bad socket");
     assert.equal((await pool.request("GET", "/")).status, 200);
     assert.equal(server.connections, 2);
   }, { retries: false });
@@ -368,7 +359,7 @@ test("connection: extra bytes after a complete response: the socket is not reuse
     async ({ pool, server, conns }) => {
       const first = await pool.request("GET", "/1");
       assert.equal(utf8.decode(first.data), "ok");
-      await until(() => conns[0].ended, "the client to close the socket");
+      await waitFor(() => conns[0].ended, "the client to close the socket");
       const second = await pool.request("GET", "/2");
       assert.equal(utf8.decode(second.data), "ok");
       assert.equal(server.connections, 2);
@@ -388,7 +379,7 @@ test("connection: bytes arriving on an idle socket: it is not reused", async () 
     await conn.write(OK);
   }, async ({ pool, server, conns }) => {
     assert.equal((await pool.request("GET", "/1")).status, 200);
-    await until(() => conns[0].ended, "the client to drop the socket");
+    await waitFor(() => conns[0].ended, "the client to drop the socket");
     const r = await pool.request("GET", "/2");
     assert.equal(utf8.decode(r.data), "ok");
     assert.equal(server.connections, 2);
@@ -428,7 +419,7 @@ test("connection: a stalled server is a ReadTimeoutError after the read timeout"
       const elapsed = performance.now() - started;
       assertError(error, ReadTimeoutError, /read timeout=100 ms/);
       assert.ok(elapsed >= 90 && elapsed < 1000, `timed out after ${elapsed} ms`);
-      await until(() => conns[0].ended, "the client to close the socket");
+      await waitFor(() => conns[0].ended, "the client to close the socket");
     }, { timeout: new Timeout({ read: 100 }), retries: false });
   }
 });
@@ -483,11 +474,11 @@ test("connection: an abort while waiting for the head rejects with the signal's 
     const controller = new AbortController();
     const reason = new Error("user gave up");
     const pending = pool.request("GET", "/", { signal: controller.signal });
-    await until(() => conns.length === 1, "the request to arrive");
+    await waitFor(() => conns.length === 1, "the request to arrive");
     await sleep(20);
     controller.abort(reason);
     assert.equal(await rejection(pending), reason);
-    await until(() => conns[0].ended, "the client to close the socket");
+    await waitFor(() => conns[0].ended, "the client to close the socket");
   });
 });
 
@@ -497,7 +488,7 @@ test("connection: an abort in the middle of the body (preloaded and streamed)", 
     async ({ pool, conns }) => {
       const controller = new AbortController();
       const pending = pool.request("GET", "/", { signal: controller.signal });
-      await until(() => conns.length === 1, "the request to arrive");
+      await waitFor(() => conns.length === 1, "the request to arrive");
       await sleep(30);
       controller.abort();
       const error = await rejection(pending);
@@ -515,7 +506,7 @@ test("connection: an abort in the middle of the body (preloaded and streamed)", 
       const reason = new Error("stop streaming");
       streaming.abort(reason);
       assert.equal(await rejection(reading), reason);
-      await until(() => conns.every((conn) => conn.ended), "the client to close the sockets");
+      await waitFor(() => conns.every((conn) => conn.ended), "the client to close the sockets");
     },
   );
 });

@@ -4,6 +4,7 @@
  */
 
 import { assert, runtime, test } from "../_harness.ts";
+import { sleep, waitFor } from "../_util.ts";
 import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "../_certs.ts";
 import { type RawConnection, type RawServer, rawServer, unusedPort } from "../_servers.ts";
 import { NameResolutionError, NewConnectionError, SSLError } from "../../src/errors.ts";
@@ -23,17 +24,6 @@ function latin1(bytes: Uint8Array): string {
   let text = "";
   for (const byte of bytes) text += String.fromCharCode(byte);
   return text;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every few ms until it holds; fails after `ms`. */
-async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 /** Records everything a socket reports. */
@@ -82,7 +72,7 @@ function tlsOptions(overrides: Partial<TlsConnectOptions> = {}): TlsConnectOptio
 
 /** Every connection the server accepted is closed (the client left nothing open). */
 async function assertAllClosed(conns: RawConnection[]): Promise<void> {
-  await until(() => conns.every((conn) => conn.ended), "the server to see every socket close");
+  await waitFor(() => conns.every((conn) => conn.ended), "the server to see every socket close");
   await Promise.all(conns.map((conn) => conn.closed));
 }
 
@@ -92,7 +82,7 @@ async function roundTrip(socket: Socket, rec: Recorder, conn: RawConnection, tex
   socket.write(text);
   assert.equal(latin1(await conn.readBytes(text.length)), text);
   await conn.write(text.toUpperCase());
-  await until(() => rec.data.length >= before + text.length, "the reply");
+  await waitFor(() => rec.data.length >= before + text.length, "the reply");
   assert.equal(rec.data.slice(before), text.toUpperCase());
 }
 
@@ -106,7 +96,7 @@ for (const connector of CONNECTORS) {
       const rec = new Recorder();
       socket.setHandler(rec);
       assert.equal(socket.closed, false);
-      await until(() => conns.length === 1, "the server to accept");
+      await waitFor(() => conns.length === 1, "the server to accept");
       const conn = conns[0];
 
       assert.equal(socket.write("ping "), true);
@@ -120,7 +110,7 @@ for (const connector of CONNECTORS) {
       ]);
 
       await conn.write("pong \x00\xff");
-      await until(() => rec.data === "pong \x00\xff", "the reply");
+      await waitFor(() => rec.data === "pong \x00\xff", "the reply");
 
       // A bigger transfer, both ways.
       const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
@@ -130,7 +120,7 @@ for (const connector of CONNECTORS) {
       assert.ok(got.every((byte, i) => byte === i % 251), "request bytes intact");
       rec.data = "";
       await conn.write(big);
-      await until(() => rec.data.length === big.length, "the big reply");
+      await waitFor(() => rec.data.length === big.length, "the big reply");
       assert.equal(rec.data, latin1(big));
 
       socket.close();
@@ -140,7 +130,7 @@ for (const connector of CONNECTORS) {
       assert.deepEqual(rec.errors, []);
       // Writing after close is reported, never thrown.
       assert.equal(socket.write("late"), false);
-      await until(() => rec.writeErrors.length === 1, "the write error");
+      await waitFor(() => rec.writeErrors.length === 1, "the write error");
       await socket.drained();
       await assertAllClosed(conns);
     } finally {
@@ -154,10 +144,10 @@ for (const connector of CONNECTORS) {
       const socket = await connector.connect({ hostname: "127.0.0.1", port: server.port });
       const rec = new Recorder();
       socket.setHandler(rec);
-      await until(() => conns.length === 1, "the server to accept");
+      await waitFor(() => conns.length === 1, "the server to accept");
       await conns[0].write("bye");
       conns[0].end();
-      await until(() => rec.ends === 1, "onEnd");
+      await waitFor(() => rec.ends === 1, "onEnd");
       assert.equal(rec.data, "bye");
       assert.equal(socket.closed, true);
       assert.deepEqual(rec.errors, []);
@@ -176,9 +166,9 @@ for (const connector of CONNECTORS) {
       const socket = await connector.connect({ hostname: "127.0.0.1", port: server.port });
       const rec = new Recorder();
       socket.setHandler(rec);
-      await until(() => conns.length === 1, "the server to accept");
+      await waitFor(() => conns.length === 1, "the server to accept");
       conns[0].destroy();
-      await until(() => rec.terminations > 0, "onEnd or onError");
+      await waitFor(() => rec.terminations > 0, "onEnd or onError");
       assert.equal(socket.closed, true);
       socket.close();
       await sleep(20);
@@ -194,15 +184,15 @@ for (const connector of CONNECTORS) {
       const socket = await connector.connect({ hostname: "127.0.0.1", port: server.port });
       const rec = new Recorder();
       socket.setHandler(rec);
-      await until(() => conns.length === 1, "the server to accept");
+      await waitFor(() => conns.length === 1, "the server to accept");
       await conns[0].write("a");
-      await until(() => rec.data === "a", "the first byte");
+      await waitFor(() => rec.data === "a", "the first byte");
       socket.pause();
       await conns[0].write("b");
       await sleep(50);
       assert.equal(rec.data, "a", "nothing delivered while paused");
       socket.resume();
-      await until(() => rec.data === "ab", "the held byte");
+      await waitFor(() => rec.data === "ab", "the held byte");
 
       socket.pause();
       await conns[0].write("c");
@@ -212,7 +202,7 @@ for (const connector of CONNECTORS) {
       assert.equal(rec.ends, 0, "the end waits behind the data");
       socket.resume();
       socket.resume();
-      await until(() => rec.ends === 1, "onEnd after resume");
+      await waitFor(() => rec.ends === 1, "onEnd after resume");
       assert.equal(rec.data, "abc");
       socket.close();
       await assertAllClosed(conns);
@@ -299,7 +289,7 @@ for (const connector of CONNECTORS) {
         tls: tlsOptions(),
         signal: controller.signal,
       });
-      await until(() => conns.length === 1, "the server to accept");
+      await waitFor(() => conns.length === 1, "the server to accept");
       await sleep(30);
       controller.abort(reason);
       await assert.rejects(attempt, (error: unknown) => error === reason);
@@ -319,7 +309,7 @@ for (const connector of CONNECTORS) {
       });
       const rec = new Recorder();
       socket.setHandler(rec);
-      await until(() => conns.length === 1, "the server to accept");
+      await waitFor(() => conns.length === 1, "the server to accept");
       await roundTrip(socket, rec, conns[0], "hello over tls");
       socket.close();
       assert.equal(rec.ends, 1);
@@ -361,7 +351,7 @@ for (const connector of CONNECTORS) {
       });
       const rec = new Recorder();
       socket.setHandler(rec);
-      await until(() => conns.length === 1, "the server to accept");
+      await waitFor(() => conns.length === 1, "the server to accept");
       await roundTrip(socket, rec, conns[0], "unverified");
       socket.close();
       await assertAllClosed(conns);
@@ -380,7 +370,7 @@ for (const connector of CONNECTORS) {
       });
       const rec = new Recorder();
       socket.setHandler(rec);
-      await until(() => conns.length === 1, "the server to accept");
+      await waitFor(() => conns.length === 1, "the server to accept");
       await roundTrip(socket, rec, conns[0], "as localhost");
       socket.close();
 
