@@ -23,6 +23,7 @@ import {
 } from "./http1/request_head.ts";
 import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "./http1/response_parser.ts";
 import type { PreparedBody } from "./body/request_body.ts";
+import { decodeBody, readAll } from "./body/content_decoder.ts";
 import { type Router, runRequest } from "./_request_loop.ts";
 import {
   hasHeader,
@@ -95,6 +96,16 @@ export interface PoolStats {
   readonly open: number;
 }
 
+/** A rendered request head, with the body bytes framed to follow it. */
+interface RequestHead {
+  /** The head, as an ASCII string or Latin-1 bytes. */
+  readonly text: string | Uint8Array;
+  /** Body bytes in their wire form (chunk-encoded when chunked), or null. */
+  readonly body: Uint8Array | null;
+  /** The body goes out with chunked transfer coding. */
+  readonly chunked: boolean;
+}
+
 /** One attempt at a request on this pool (internal). */
 export interface Attempt {
   /** Request method. */
@@ -115,6 +126,10 @@ export interface Attempt {
   readonly poolTimeout: number | null;
   /** Read the whole body before settling. */
   readonly preload: boolean;
+  /** Undo `Content-Encoding`. */
+  readonly decodeContent: boolean;
+  /** A body shorter than its `Content-Length` is an error. */
+  readonly enforceContentLength: boolean;
   /** Largest body accepted, or null for the pool's default. */
   readonly maxResponseSize: number | null;
   /** Aborts the attempt. */
@@ -422,14 +437,22 @@ export abstract class ConnectionPool extends RequestMethods {
       );
       const exchange = await this.#send(connection, attempt, head);
       const responseHead = exchange.head!;
+      const codings = exchange.codings;
+      const decoded = codings === null
+        ? null
+        : decodeBody(exchange, codings, attempt.maxResponseSize ?? this.#maxResponseSize);
+      let data: Uint8Array | null = null;
+      if (exchange.collected) data = exchange.takeBody();
+      else if (attempt.preload) data = await readAll(decoded!);
       return new HTTPResponse({
         status: responseHead.status,
         reason: responseHead.reason,
         version: responseHead.version,
         headers: HTTPHeaderDict.fromRawPairs(responseHead.rawHeaders),
         url: attempt.url,
-        data: attempt.preload ? exchange.takeBody() : null,
+        data,
         exchange: attempt.preload ? null : exchange,
+        decoded: attempt.preload ? null : decoded,
         connection: attempt.preload ? null : connection,
       });
     } finally {
@@ -463,7 +486,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #send(
     connection: HTTPConnection,
     attempt: Attempt,
-    head: { text: string | Uint8Array; body: Uint8Array | null },
+    head: RequestHead,
   ): Promise<Exchange> {
     const { timeout } = attempt;
     const started = performance.now();
@@ -471,7 +494,11 @@ export abstract class ConnectionPool extends RequestMethods {
       method: attempt.method,
       head: head.text,
       body: head.body,
+      bodyStream: attempt.body.stream,
+      chunked: head.chunked,
       preload: attempt.preload,
+      decodeContent: attempt.decodeContent,
+      enforceContentLength: attempt.enforceContentLength,
       readTimeout: timeout.read,
       deadline: timeout.total === null ? null : started + timeout.total,
       maxResponseSize: attempt.maxResponseSize ?? this.#maxResponseSize,
@@ -520,7 +547,7 @@ export abstract class ConnectionPool extends RequestMethods {
     return lines;
   }
 
-  #buildHead(attempt: Attempt): { text: string | Uint8Array; body: Uint8Array | null } {
+  #buildHead(attempt: Attempt): RequestHead {
     const { method, body } = attempt;
     checkMethod(method);
     let flags: HeaderFlags;
@@ -537,13 +564,18 @@ export abstract class ConnectionPool extends RequestMethods {
       ascii = isAscii(lines);
     }
     let bytes = body.bytes;
+    const stream = body.stream;
+    // A stream of unknown length goes chunked unless the caller framed it themselves.
     const chunked = flags.chunked ||
-      (!flags.contentLength && (attempt.chunked || (body.streamed && bytes !== null)));
+      (!flags.contentLength &&
+        (attempt.chunked ||
+          (stream !== null && stream.length === null && !flags.transferEncoding)));
+    const length = stream !== null ? stream.length : bytes?.length ?? null;
     if (chunked) {
       if (!flags.transferEncoding) lines += "Transfer-Encoding: chunked\r\n";
-      bytes = chunkEncode(bytes ?? new Uint8Array(0));
+      if (stream === null) bytes = chunkEncode(bytes ?? new Uint8Array(0));
     } else if (!flags.contentLength && !flags.transferEncoding) {
-      if (bytes !== null) lines += `Content-Length: ${bytes.length}\r\n`;
+      if (length !== null) lines += `Content-Length: ${length}\r\n`;
       else if (sendsEmptyLength(method)) lines += "Content-Length: 0\r\n";
     }
     if (
@@ -553,7 +585,7 @@ export abstract class ConnectionPool extends RequestMethods {
       lines += `Content-Type: ${body.contentType}\r\n`;
     }
     const text = `${method} ${attempt.target} HTTP/1.1\r\n${lines}\r\n`;
-    return { text: ascii ? text : encodeLatin1(text), body: bytes };
+    return { text: ascii ? text : encodeLatin1(text), body: bytes, chunked };
   }
 
   // ---- lifecycle --------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { concatBytes } from "./_bytes.ts";
 import { HTTPHeaderDict } from "./headers.ts";
 import type { HTTPConnection } from "./http1/connection.ts";
 import type { Exchange } from "./http1/exchange.ts";
+import type { Pieces } from "./body/content_decoder.ts";
 import { REDIRECT_STATUSES } from "./redirect.ts";
 import type { Retry } from "./retry.ts";
 
@@ -31,6 +32,8 @@ export interface ResponseInit {
   readonly data: Uint8Array | null;
   /** The exchange the body streams from, when not preloaded. */
   readonly exchange?: Exchange | null;
+  /** The body decoded from `exchange`, when it has a `Content-Encoding` to undo. */
+  readonly decoded?: Pieces | null;
   /** The connection that carries a streamed body. */
   readonly connection?: HTTPConnection | null;
 }
@@ -64,6 +67,7 @@ export class HTTPResponse {
   retries: Retry | null = null;
   #data: Uint8Array | null;
   #exchange: Exchange | null;
+  #decoded: Pieces | null;
   #connection: HTTPConnection | null;
   #leftover: Uint8Array = EMPTY;
   #ended: boolean;
@@ -78,6 +82,7 @@ export class HTTPResponse {
     this.url = init.url;
     this.#data = init.data;
     this.#exchange = init.exchange ?? null;
+    this.#decoded = init.decoded ?? null;
     this.#connection = init.connection ?? null;
     // A preloaded body is served to read() and stream() from memory.
     this.#ended = init.data !== null;
@@ -141,7 +146,9 @@ export class HTTPResponse {
       return piece;
     }
     if (this.#ended || this.#exchange === null) return null;
-    const piece = await this.#exchange.next();
+    let piece: Uint8Array | null;
+    if (this.#decoded === null) piece = await this.#exchange.next();
+    else piece = (await this.#decoded.next()).value ?? null;
     if (piece === null) this.#ended = true;
     return piece;
   }
@@ -204,11 +211,9 @@ export class HTTPResponse {
 
   /** Reads and discards the rest of the body, so the connection goes back to its pool. */
   async drainConn(): Promise<void> {
-    const exchange = this.#exchange;
     try {
-      while (exchange !== null && !this.#ended) {
-        if ((await exchange.next()) === null) this.#ended = true;
-      }
+      // An encoded body is drained through its decoder, the only reader of its exchange.
+      while ((await this.#nextPiece()) !== null);
     } catch {
       // A broken body has already closed its connection; nothing is left to drain.
     }
@@ -219,6 +224,7 @@ export class HTTPResponse {
   /** Closes the connection if the body is still arriving, and drops what was buffered. */
   close(): void {
     this.releaseConn();
+    void this.#decoded?.return?.();
     this.#leftover = EMPTY;
     this.#ended = true;
   }

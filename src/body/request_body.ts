@@ -5,7 +5,7 @@
  * @module
  */
 
-import { concatBytes } from "../_bytes.ts";
+import { UnrewindableBodyError } from "../errors.ts";
 import { encodeMultipartFormdata, type FieldValue } from "../fields.ts";
 
 /** The request body types accepted by `request` and `urlopen`. */
@@ -20,66 +20,141 @@ export type RequestBody =
   | URLSearchParams
   | FormData;
 
-/** A body ready to send. */
+/** A body ready to send: bytes in memory, or a source read as it is sent. */
 export interface PreparedBody {
-  /** The bytes, or null for no body. */
+  /** The bytes, or null when there is no body or it streams. */
   readonly bytes: Uint8Array | null;
+  /** The source of a body that is read while it is sent, or null. */
+  readonly stream: StreamedBody | null;
   /** The content type the body implies (FormData, URLSearchParams, Blob), if any. */
   readonly contentType: string | null;
-  /** The body came from a stream, so it goes out chunked. */
-  readonly streamed: boolean;
+}
+
+/** Pieces a streamed body yields (strings are sent as UTF-8). */
+type BodyPieces = AsyncIterator<Uint8Array | string, unknown, undefined>;
+
+/**
+ * A request body that is read while it is sent, so that its size never has to fit in
+ * memory. A Blob can be read again for a retry or a redirect; a stream or an async
+ * iterable only once, so a second send of one that was started is an
+ * `UnrewindableBodyError`.
+ */
+export class StreamedBody {
+  /** The exact size when known (a Blob): sent as `Content-Length` instead of chunked. */
+  readonly length: number | null;
+  /** True when every send can start from the beginning again. */
+  readonly rewindable: boolean;
+  #open: () => BodyPieces;
+  #started = false;
+
+  /** Wraps a source; `open` returns a new reader of it each time it is called. */
+  constructor(open: () => BodyPieces, length: number | null, rewindable: boolean) {
+    this.#open = open;
+    this.length = length;
+    this.rewindable = rewindable;
+  }
+
+  /** True once a send has started reading the source. */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** True when the body can be sent (again) from its beginning. */
+  get canSend(): boolean {
+    return this.rewindable || !this.#started;
+  }
+
+  /** Starts reading the source from its beginning. */
+  open(): BodyPieces {
+    if (!this.canSend) {
+      throw new UnrewindableBodyError(
+        "Unable to send the request body again: it is a stream that was already read in part",
+      );
+    }
+    this.#started = true;
+    return this.#open();
+  }
 }
 
 const encoder = new TextEncoder();
 /** The prepared form of "no body". */
-export const NO_BODY: PreparedBody = { bytes: null, contentType: null, streamed: false };
+export const NO_BODY: PreparedBody = { bytes: null, stream: null, contentType: null };
+/** Blobs up to this size are read into memory (one write); larger ones stream. */
+const BLOB_IN_MEMORY_LIMIT = 64 * 1024;
+
+function inMemory(bytes: Uint8Array, contentType: string | null = null): PreparedBody {
+  return { bytes, stream: null, contentType };
+}
 
 /** Prepares the body types that need no waiting; returns null for the others. */
 export function prepareBodySync(body: RequestBody | null | undefined): PreparedBody | null {
   if (body === undefined || body === null) return NO_BODY;
-  if (typeof body === "string") {
-    return { bytes: encoder.encode(body), contentType: null, streamed: false };
-  }
-  if (body instanceof Uint8Array) return { bytes: body, contentType: null, streamed: false };
-  if (body instanceof ArrayBuffer) {
-    return { bytes: new Uint8Array(body), contentType: null, streamed: false };
-  }
+  if (typeof body === "string") return inMemory(encoder.encode(body));
+  if (body instanceof Uint8Array) return inMemory(body);
+  if (body instanceof ArrayBuffer) return inMemory(new Uint8Array(body));
   if (ArrayBuffer.isView(body)) {
-    return {
-      bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-      contentType: null,
-      streamed: false,
-    };
+    return inMemory(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
   }
   if (body instanceof URLSearchParams) {
+    return inMemory(
+      encoder.encode(body.toString()),
+      "application/x-www-form-urlencoded;charset=UTF-8",
+    );
+  }
+  if (body instanceof ReadableStream) {
     return {
-      bytes: encoder.encode(body.toString()),
-      contentType: "application/x-www-form-urlencoded;charset=UTF-8",
-      streamed: false,
+      bytes: null,
+      stream: new StreamedBody(() => readerOf(body), null, false),
+      contentType: null,
     };
+  }
+  if (body instanceof Blob && body.size > BLOB_IN_MEMORY_LIMIT) {
+    const stream = new StreamedBody(() => readerOf(body.stream()), body.size, true);
+    return { bytes: null, stream, contentType: body.type || null };
+  }
+  if (isAsyncIterable(body)) {
+    const stream = new StreamedBody(() => body[Symbol.asyncIterator](), null, false);
+    return { bytes: null, stream, contentType: null };
   }
   return null;
 }
 
-/** Prepares any accepted body type (Blob, FormData and streams are read into memory). */
+/** Prepares any accepted body type (small Blobs and FormData are read into memory). */
 export async function prepareBody(body: RequestBody | null | undefined): Promise<PreparedBody> {
   const ready = prepareBodySync(body);
   if (ready !== null) return ready;
   if (body instanceof Blob) {
-    return {
-      bytes: new Uint8Array(await body.arrayBuffer()),
-      contentType: body.type || null,
-      streamed: false,
-    };
+    return inMemory(new Uint8Array(await body.arrayBuffer()), body.type || null);
   }
   if (body instanceof FormData) return await prepareFormData(body);
-  if (body instanceof ReadableStream || isAsyncIterable(body)) {
-    return { bytes: await collect(body), contentType: null, streamed: true };
-  }
   throw new TypeError(
     `body must be a string, Uint8Array, ArrayBuffer, ArrayBufferView, Blob, ReadableStream, AsyncIterable, URLSearchParams or FormData; got ${
       describe(body)
     }`,
+  );
+}
+
+/** Reads a ReadableStream as an iterator whose `return` cancels the stream. */
+function readerOf(stream: ReadableStream<Uint8Array>): BodyPieces {
+  const reader = stream.getReader();
+  return {
+    next: async () => {
+      const { done, value } = await reader.read();
+      return done ? { done: true, value: undefined } : { done: false, value };
+    },
+    return: async () => {
+      await reader.cancel();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/** The bytes of one piece of a streamed body; anything but bytes or a string is a TypeError. */
+export function pieceBytes(piece: unknown): Uint8Array {
+  if (piece instanceof Uint8Array) return piece;
+  if (typeof piece === "string") return encoder.encode(piece);
+  throw new TypeError(
+    `A streamed body must yield Uint8Array or string pieces; got ${describe(piece)}`,
   );
 }
 
@@ -93,27 +168,11 @@ async function prepareFormData(form: FormData): Promise<PreparedBody> {
     }
   }
   const { body, contentType } = encodeMultipartFormdata(fields);
-  return { bytes: body, contentType, streamed: false };
+  return inMemory(body, contentType);
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
-}
-
-async function collect(
-  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string>,
-): Promise<Uint8Array> {
-  const pieces: Uint8Array[] = [];
-  for await (const piece of source as AsyncIterable<Uint8Array | string>) {
-    const bytes = typeof piece === "string" ? encoder.encode(piece) : piece;
-    if (!(bytes instanceof Uint8Array)) {
-      throw new TypeError(
-        `A streamed body must yield Uint8Array or string pieces; got ${describe(bytes)}`,
-      );
-    }
-    pieces.push(bytes);
-  }
-  return concatBytes(pieces);
 }
 
 function describe(value: unknown): string {

@@ -10,6 +10,8 @@ import { HTTPError, ProtocolError, ReadTimeoutError, ResponseTooLargeError } fro
 import { concatBytes } from "../_bytes.ts";
 import { abortReason } from "../runtime/_errors.ts";
 import type { Socket } from "../runtime/socket.ts";
+import { contentCodings } from "../body/content_decoder.ts";
+import { pieceBytes, type StreamedBody } from "../body/request_body.ts";
 import type { ParserEvents, ResponseHead, ResponseParser } from "./response_parser.ts";
 
 /** What to send and how to receive the answer. */
@@ -20,8 +22,16 @@ export interface ExchangeRequest {
   readonly head: string | Uint8Array;
   /** The body bytes as they go on the wire (already chunk-encoded if chunked), or null. */
   readonly body: Uint8Array | null;
+  /** A body read from its source as it is sent, or null. */
+  readonly bodyStream: StreamedBody | null;
+  /** Frame `bodyStream` with chunked transfer coding. */
+  readonly chunked: boolean;
   /** Collect the whole body before settling (`preloadContent`). */
   readonly preload: boolean;
+  /** Leave `Content-Encoding` to the reader to undo (`decodeContent`). */
+  readonly decodeContent: boolean;
+  /** A body shorter than its `Content-Length` is an error (`enforceContentLength`). */
+  readonly enforceContentLength: boolean;
   /** Longest wait for any byte, in ms, or null. */
   readonly readTimeout: number | null;
   /** Time (from `performance.now()`) by which the exchange must be over, or null. */
@@ -63,6 +73,8 @@ export class Exchange implements ParserEvents {
   head: ResponseHead | null = null;
   /** Trailer lines of a chunked body (flat pairs), once it ended. */
   trailers: string[] | null = null;
+  /** The content codings the reader must undo, or null when the body is used as sent. */
+  codings: string[] | null = null;
   /** Settles when the response is ready for its reader. */
   readonly ready: Promise<Exchange>;
 
@@ -76,6 +88,9 @@ export class Exchange implements ParserEvents {
   #finished = false;
   #error: Error | null = null;
   #writeError: Error | null = null;
+  #bodySent = true;
+  #collect = false;
+  #wireLimit: number | null = null;
   // Body storage: a preallocated buffer when the length is known, otherwise pieces.
   #whole: Uint8Array | null = null;
   #wholeLength = 0;
@@ -123,6 +138,55 @@ export class Exchange implements ParserEvents {
     this.#armTimers();
     this.#socket.write(request.head);
     if (request.body !== null && request.body.length > 0) this.#socket.write(request.body);
+    if (request.bodyStream !== null) {
+      this.#bodySent = false;
+      void this.#sendStream(request.bodyStream, request.chunked);
+    }
+  }
+
+  /** Nothing more may be written: the exchange ended or the socket stopped taking bytes. */
+  get #stopSending(): boolean {
+    return this.#finished || this.#writeError !== null;
+  }
+
+  /**
+   * Sends a streamed body piece by piece, waiting for the socket to drain whenever it
+   * holds more than its high-water mark, so a body of any size needs little memory.
+   * Stops (and cancels the source) when the exchange ends first, say a 413 sent early.
+   */
+  async #sendStream(body: StreamedBody, chunked: boolean): Promise<void> {
+    let pieces: ReturnType<StreamedBody["open"]> | null = null;
+    try {
+      pieces = body.open();
+      while (!this.#stopSending) {
+        const next = await pieces.next();
+        if (this.#stopSending) break;
+        if (next.done) {
+          pieces = null;
+          if (chunked) this.#socket.write("0\r\n\r\n");
+          this.#bodySent = true;
+          return;
+        }
+        if (!this.#writePiece(pieceBytes(next.value), chunked)) await this.#socket.drained();
+      }
+    } catch (error) {
+      // The caller's source failed (or yielded a wrong type): the request cannot be finished.
+      this.fail(error instanceof Error ? error : new TypeError(String(error)));
+    } finally {
+      if (pieces !== null) pieces.return?.().catch(() => {});
+    }
+  }
+
+  /** Writes one piece of a streamed body; false when the socket asks to wait. */
+  #writePiece(bytes: Uint8Array, chunked: boolean): boolean {
+    if (bytes.length === 0) return true; // an empty chunk would end a chunked body
+    const socket = this.#socket;
+    if (chunked) socket.write(`${bytes.length.toString(16)}\r\n`);
+    let roomy = socket.write(bytes);
+    if (chunked) roomy = socket.write("\r\n");
+    // A server that keeps taking the body is not idle: the read timeout waits for it.
+    if (this.request.readTimeout !== null) this.#lastActivity = performance.now();
+    return roomy;
   }
 
   #armTimers(): void {
@@ -186,7 +250,7 @@ export class Exchange implements ParserEvents {
       return this.fail(this.#staleOr(broken));
     }
     try {
-      this.#parser.finish();
+      this.#parser.finish(!this.request.enforceContentLength);
     } catch (caught) {
       this.fail(this.#staleOr(asError(caught)));
     }
@@ -234,26 +298,33 @@ export class Exchange implements ParserEvents {
   /** Parser event: the final head arrived. */
   onHead(head: ResponseHead): void {
     this.head = head;
-    const max = this.request.maxResponseSize;
+    const { request } = this;
+    this.codings = request.decodeContent ? contentCodings(head.rawHeaders) : null;
+    // An encoded body is capped after decoding, by its reader (API.md difference 5).
+    const max = this.#wireLimit = this.codings === null ? request.maxResponseSize : null;
     if (max !== null && head.contentLength > max) {
       throw new ResponseTooLargeError(max, head.contentLength);
     }
-    if (this.request.preload) {
+    // An encoded body streams to its decoder even when preloaded, so memory stays bounded.
+    this.#collect = request.preload && this.codings === null;
+    if (this.#collect) {
       if (head.contentLength > 0 && head.contentLength <= PREALLOCATE_LIMIT) {
         this.#whole = new Uint8Array(head.contentLength);
       }
-    } else {
+      return;
+    }
+    if (!request.preload) {
       // `total` bounds a streamed response up to its head: the reader sets the pace after.
       if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
       this.#deadlineTimer = undefined;
-      this.#settle();
     }
+    this.#settle();
   }
 
   /** Parser event: body bytes arrived. */
   onBody(chunk: Uint8Array): void {
     this.#received += chunk.length;
-    const max = this.request.maxResponseSize;
+    const max = this.#wireLimit;
     if (max !== null && this.#received > max) throw new ResponseTooLargeError(max, this.#received);
     const whole = this.#whole;
     if (whole !== null) {
@@ -271,7 +342,7 @@ export class Exchange implements ParserEvents {
     }
     this.#pieces.push(copy);
     this.#buffered += copy.length;
-    if (!this.request.preload && this.#buffered > STREAM_HIGH_WATER_MARK && !this.#paused) {
+    if (!this.#collect && this.#buffered > STREAM_HIGH_WATER_MARK && !this.#paused) {
       this.#paused = true;
       this.#socket.pause();
     }
@@ -284,8 +355,10 @@ export class Exchange implements ParserEvents {
     this.#finished = true;
     this.#clearTimers();
     const head = this.head!;
-    // Bytes after a complete response mean the peer and we disagree on framing: never reuse.
-    const reusable = head.keepAlive && !extraBytes && this.#writeError === null;
+    // Bytes after a complete response mean the peer and we disagree on framing, and a body
+    // not sent in full (an early answer) leaves the request unfinished: never reuse either.
+    const reusable = head.keepAlive && !extraBytes && this.#writeError === null &&
+      this.#bodySent;
     this.#owner.exchangeDone(this, reusable);
     if (this.#paused) {
       this.#paused = false;
@@ -308,6 +381,11 @@ export class Exchange implements ParserEvents {
   /** True once the whole body has arrived (or the exchange failed). */
   get finished(): boolean {
     return this.#finished;
+  }
+
+  /** True when the whole body was collected for `takeBody` (preloaded and not encoded). */
+  get collected(): boolean {
+    return this.#collect;
   }
 
   /** The error that ended the exchange, if any. */

@@ -297,8 +297,12 @@ export class ResponseParser {
     }
   }
 
-  /** Reports the end of the stream; completes a close-delimited body or throws. */
-  finish(): void {
+  /**
+   * Reports the end of the stream; completes a close-delimited body or throws. With
+   * `acceptShortBody` (`enforceContentLength: false`), a body shorter than its
+   * `Content-Length` ends there instead of failing.
+   */
+  finish(acceptShortBody = false): void {
     switch (this.#state) {
       case DONE:
         return;
@@ -314,6 +318,7 @@ export class ResponseParser {
           "Connection broken: the connection closed in the middle of the response head",
         );
       case LENGTH:
+        if (acceptShortBody) return this.#complete(null, false);
         throw new ProtocolError(
           `Connection broken: IncompleteRead(${this.#received} bytes read, ${this.#remaining} more expected)`,
           { cause: new IncompleteRead(this.#received, this.#remaining) },
