@@ -24,17 +24,17 @@ export const SKIP_HEADER = "@@@SKIP_HEADER@@@";
  * @example
  * ```ts
  * import { ACCEPT_ENCODING } from "@pooled/http";
- * console.log(ACCEPT_ENCODING); // "gzip,deflate"
+ * console.log(ACCEPT_ENCODING); // "gzip,deflate,br"
  * ```
  */
-export const ACCEPT_ENCODING = "gzip,deflate";
+export const ACCEPT_ENCODING = "gzip,deflate,br";
 
 /** Options of {@linkcode makeHeaders}; each one left out (or false/empty) adds nothing. */
 export interface MakeHeadersOptions {
   /** `true` adds `connection: keep-alive`. */
   keepAlive?: boolean;
   /**
-   * `true` adds `accept-encoding: gzip,deflate` ({@linkcode ACCEPT_ENCODING}); a string is
+   * `true` adds `accept-encoding: gzip,deflate,br` ({@linkcode ACCEPT_ENCODING}); a string is
    * used as it is; a list is joined with `","`.
    */
   acceptEncoding?: boolean | string | readonly string[];
@@ -131,7 +131,7 @@ function basicCredentials(option: string, credentials: string): string {
  * ```ts
  * import { makeHeaders } from "@pooled/http";
  * console.log(makeHeaders({ keepAlive: true, acceptEncoding: true, basicAuth: "foo:bar" }));
- * // { "accept-encoding": "gzip,deflate", connection: "keep-alive", authorization: "Basic Zm9vOmJhcg==" }
+ * // { "accept-encoding": "gzip,deflate,br", connection: "keep-alive", authorization: "Basic Zm9vOmJhcg==" }
  * ```
  */
 export function makeHeaders(options: MakeHeadersOptions = {}): Record<string, string> {

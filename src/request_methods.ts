@@ -35,7 +35,7 @@ export interface UrlopenOptions {
   poolTimeout?: number | null;
   /** Read the whole body before returning (default true). */
   preloadContent?: boolean;
-  /** Decode `Content-Encoding` (default true; decoding arrives with the body issue). */
+  /** Undo `Content-Encoding`: gzip, x-gzip, deflate, br, zstd (default true). */
   decodeContent?: boolean;
   /** Return the connection when the body ends (default: `preloadContent`). */
   releaseConn?: boolean;

@@ -12,12 +12,12 @@ test("SKIP_HEADER: the same text as urllib3's", () => {
 
 test("makeHeaders: urllib3's cases, lower-case keys", () => {
   const cases: Array<[MakeHeadersOptions, Record<string, string>]> = [
-    [{ acceptEncoding: true }, { "accept-encoding": "gzip,deflate" }],
+    [{ acceptEncoding: true }, { "accept-encoding": "gzip,deflate,br" }],
     [{ acceptEncoding: "foo,bar" }, { "accept-encoding": "foo,bar" }],
     [{ acceptEncoding: ["foo", "bar"] }, { "accept-encoding": "foo,bar" }],
     [
       { acceptEncoding: true, userAgent: "banana" },
-      { "accept-encoding": "gzip,deflate", "user-agent": "banana" },
+      { "accept-encoding": "gzip,deflate,br", "user-agent": "banana" },
     ],
     [{ userAgent: "banana" }, { "user-agent": "banana" }],
     [{ keepAlive: true }, { connection: "keep-alive" }],
@@ -28,7 +28,7 @@ test("makeHeaders: urllib3's cases, lower-case keys", () => {
   for (const [options, want] of cases) {
     assert.deepEqual(makeHeaders(options), want, JSON.stringify(options));
   }
-  assert.equal(ACCEPT_ENCODING, "gzip,deflate");
+  assert.equal(ACCEPT_ENCODING, "gzip,deflate,br");
 });
 
 test("makeHeaders: everything at once, in urllib3's order", () => {
