@@ -8,22 +8,18 @@
  * node_modules/.bin/bun bench/body_soak.ts --runtimes deno,bun --checks upload,bomb-stream
  * ```
  *
- * The script runs under Deno or Bun and plays three roles, chosen by `--role`:
- *
- * - the runner (default) builds the gzip bomb once (cached in the temp dir), starts the
- *   server role in a child process, runs every check of every runtime in a fresh child
- *   process of that runtime, prints a table and exits 1 when a target is missed;
- * - `--role server`: a raw `node:net` HTTP/1.1 server on 127.0.0.1 that counts uploaded
- *   bytes, streams generated downloads and serves the bomb (its memory is not measured);
- * - `--role client`: runs one check with pooled's top-level `request()`, sampling its own
- *   RSS every 50 ms, and prints one JSON result line.
+ * It runs under Deno or Bun. The runner (the default role) builds the gzip bomb once (cached
+ * in the temp dir), starts `_body_soak_server.ts` (a raw `node:net` server on 127.0.0.1) in a
+ * child process so that the server's memory is not counted, runs each check of each runtime
+ * in a fresh child process of that runtime (`--role client`: one check with pooled's
+ * top-level `request()`, its own RSS sampled every 50 ms, one JSON result line), prints a
+ * table and exits 1 when a target is missed.
  *
  * @module
  */
 
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
@@ -31,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as zlib from "node:zlib";
 import { request } from "../mod.ts";
+import { PORT_MARK } from "./_body_soak_server.ts";
 
 const USAGE =
   `usage: deno run -A bench/body_soak.ts [options]   (or: bun bench/body_soak.ts [options])
@@ -67,9 +64,8 @@ const UPLOAD_CHUNK = 64 * 1024;
 const REQUEST_TIMEOUT_MS = 120_000;
 /** How often the client samples its RSS. */
 const SAMPLE_MS = 50;
-/** The line prefix of the client's result and of the server's port announcement. */
+/** The line prefix of the client's result. */
 const RESULT_MARK = "SOAK_RESULT ";
-const PORT_MARK = "SOAK_PORT ";
 
 const here = fileURLToPath(import.meta.url);
 const runtime: Runtime = "Bun" in globalThis ? "bun" : "deno";
@@ -360,217 +356,6 @@ async function clientRole(config: ClientConfig): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Server role: a raw node:net HTTP/1.1 server
-// ---------------------------------------------------------------------------------------------
-
-/** A 256 KiB block of a byte pattern, written again and again for downloads. */
-const DOWNLOAD_BLOCK = (() => {
-  const block = new Uint8Array(256 * 1024);
-  for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
-  return block;
-})();
-
-/** Writes and waits for `drain` when the socket's buffer is full (backpressure). */
-function send(socket: net.Socket, data: Uint8Array | string): Promise<void> | undefined {
-  if (socket.write(data)) return undefined;
-  return new Promise((resolve) => {
-    const done = () => {
-      socket.off("drain", done);
-      socket.off("close", done);
-      resolve();
-    };
-    socket.on("drain", done);
-    socket.on("close", done);
-  });
-}
-
-async function streamDownload(socket: net.Socket, size: number, chunked: boolean) {
-  const framing = chunked ? "transfer-encoding: chunked" : `content-length: ${size}`;
-  await send(
-    socket,
-    `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n${framing}\r\n\r\n`,
-  );
-  let left = size;
-  while (left > 0 && !socket.destroyed) {
-    const piece = left >= DOWNLOAD_BLOCK.length ? DOWNLOAD_BLOCK : DOWNLOAD_BLOCK.subarray(0, left);
-    left -= piece.length;
-    if (chunked) socket.write(`${piece.length.toString(16)}\r\n`);
-    const wait = send(socket, piece);
-    if (chunked) socket.write("\r\n");
-    await wait;
-  }
-  if (chunked) await send(socket, "0\r\n\r\n");
-}
-
-async function serveBomb(socket: net.Socket, bomb: Uint8Array) {
-  await send(
-    socket,
-    `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-encoding: gzip\r\n` +
-      `content-length: ${bomb.length}\r\n\r\n`,
-  );
-  for (let at = 0; at < bomb.length && !socket.destroyed; at += 256 * 1024) {
-    await send(socket, bomb.subarray(at, at + 256 * 1024));
-  }
-}
-
-function reply(socket: net.Socket, status: string, body: string): Promise<void> | undefined {
-  return send(
-    socket,
-    `HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${
-      new TextEncoder().encode(body).length
-    }\r\n\r\n${body}`,
-  );
-}
-
-/**
- * Counts a request body as it arrives, without keeping it: `Content-Length` or chunked.
- * `feed` returns the bytes after the end of the body (the next request), or null while the
- * body is still incomplete.
- */
-class BodyCounter {
-  bytes = 0;
-  #left: number;
-  #chunked: boolean;
-  #state: "size" | "data" | "crlf" | "trailer" | "done" = "size";
-  #line = "";
-
-  constructor(headers: Map<string, string>) {
-    this.#chunked = /\bchunked\b/i.test(headers.get("transfer-encoding") ?? "");
-    this.#left = this.#chunked ? 0 : Number(headers.get("content-length") ?? "0");
-    if (!this.#chunked && this.#left === 0) this.#state = "done";
-  }
-
-  feed(data: Uint8Array): Uint8Array | null {
-    let at = 0;
-    while (at < data.length || this.#state === "done") {
-      if (this.#state === "done") return data.subarray(at);
-      if (!this.#chunked || this.#state === "data") {
-        const take = Math.min(this.#left, data.length - at);
-        this.bytes += take;
-        this.#left -= take;
-        at += take;
-        if (this.#left === 0) this.#state = this.#chunked ? "crlf" : "done";
-        continue;
-      }
-      // size, crlf and trailer lines: byte by byte (they are a few bytes each)
-      const byte = data[at++];
-      if (byte !== 0x0a) {
-        if (byte !== 0x0d) this.#line += String.fromCharCode(byte);
-        continue;
-      }
-      const line = this.#line;
-      this.#line = "";
-      if (this.#state === "size") {
-        this.#left = parseInt(line.split(";")[0], 16);
-        if (!Number.isFinite(this.#left)) throw new Error(`bad chunk size line ${line}`);
-        this.#state = this.#left === 0 ? "trailer" : "data";
-      } else if (this.#state === "crlf") {
-        this.#state = "size";
-      } else if (line === "") {
-        this.#state = "done";
-      }
-    }
-    return null;
-  }
-}
-
-function parseHead(head: string): { method: string; target: string; headers: Map<string, string> } {
-  const [requestLine, ...lines] = head.split("\r\n");
-  const [method = "", target = ""] = requestLine.split(" ");
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon > 0) {
-      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-    }
-  }
-  return { method, target, headers };
-}
-
-/** Serves requests on one connection until it closes (keep-alive). */
-function serveConnection(socket: net.Socket, bomb: Uint8Array | null): void {
-  let pending: Uint8Array = new Uint8Array(0);
-  let upload: BodyCounter | null = null;
-  let busy = false;
-
-  const route = async (method: string, target: string, headers: Map<string, string>) => {
-    const url = new URL(target, "http://127.0.0.1");
-    if (method === "POST" && url.pathname === "/upload") {
-      // Upload bytes are counted as they arrive and dropped.
-      upload = new BodyCounter(headers);
-    } else if (method === "GET" && url.pathname === "/download") {
-      const size = Number(url.searchParams.get("size"));
-      await streamDownload(socket, size, url.searchParams.get("framing") === "chunked");
-    } else if (method === "GET" && url.pathname === "/bomb" && bomb) {
-      await serveBomb(socket, bomb);
-    } else {
-      await reply(socket, "404 Not Found", `no route for ${method} ${target}`);
-    }
-  };
-
-  /** Handles what is pending, one request at a time; a response in progress holds the rest. */
-  const pump = async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      while (!socket.destroyed) {
-        if (upload) {
-          const rest = upload.feed(pending);
-          pending = rest ?? new Uint8Array(0);
-          if (rest === null) break;
-          const bytes = upload.bytes;
-          upload = null;
-          await reply(socket, "200 OK", JSON.stringify({ bytes }));
-          continue;
-        }
-        const end = indexOfHeadEnd(pending);
-        if (end < 0) break;
-        const head = new TextDecoder("latin1").decode(pending.subarray(0, end));
-        pending = pending.subarray(end + 4);
-        const { method, target, headers } = parseHead(head);
-        await route(method, target, headers);
-      }
-    } catch (error) {
-      socket.destroy(error instanceof Error ? error : new Error(String(error)));
-    } finally {
-      busy = false;
-    }
-  };
-
-  socket.on("data", (chunk: Uint8Array) => {
-    pending = pending.length === 0 ? chunk : concat(pending, chunk);
-    pump();
-  });
-  socket.on("error", () => {}); // a client that gives up (the bomb checks) is expected
-}
-
-function indexOfHeadEnd(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-function serverRole(bombFile: string | undefined): void {
-  const bomb = bombFile ? new Uint8Array(fs.readFileSync(bombFile)) : null;
-  const server = net.createServer((socket) => serveConnection(socket, bomb));
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address() as net.AddressInfo;
-    process.stdout.write(`${PORT_MARK}${address.port}\n`);
-  });
-  process.on("SIGTERM", () => process.exit(0));
-}
-
-// ---------------------------------------------------------------------------------------------
 // Runner role
 // ---------------------------------------------------------------------------------------------
 
@@ -605,11 +390,11 @@ function repoFile(relative: string): string {
   return path.join(path.dirname(here), "..", relative);
 }
 
-/** The command that runs this script under `target`. */
-function scriptCommand(target: Runtime, args: string[]): [string, string[]] {
+/** The command that runs `script` (default: this one) under `target`. */
+function scriptCommand(target: Runtime, args: string[], script = here): [string, string[]] {
   let exe = target === runtime ? process.execPath : repoFile(`node_modules/.bin/${target}`);
   if (!fs.existsSync(exe)) exe = target; // from PATH
-  return target === "deno" ? [exe, ["run", "-A", here, ...args]] : [exe, [here, ...args]];
+  return target === "deno" ? [exe, ["run", "-A", script, ...args]] : [exe, [script, ...args]];
 }
 
 /** Runs a child to completion (killing it after `limitSeconds`); returns its stdout. */
@@ -639,8 +424,8 @@ function runChild(
 
 /** Starts the server role in a child process; resolves with its origin and a stop function. */
 function startServer(bombFile: string | undefined) {
-  const args = ["--role", "server", ...(bombFile ? ["--bomb", bombFile] : [])];
-  const [exe, argv] = scriptCommand(runtime, args);
+  const script = repoFile("bench/_body_soak_server.ts");
+  const [exe, argv] = scriptCommand(runtime, bombFile ? [bombFile] : [], script);
   const child = spawn(exe, argv, { stdio: ["ignore", "pipe", "inherit"] });
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -749,13 +534,14 @@ async function runnerRole(options: Options): Promise<number> {
     await server.stop();
   }
   console.log(table(results));
+  const bomb = bombFile
+    ? `; bomb: ${BOMB_INFLATED / GiB} GiB of zeros as ${fs.statSync(bombFile).size} bytes of ` +
+      `gzip, maxResponseSize ${BOMB_CAP / MiB} MiB`
+    : "";
   console.log(
     `\nMachine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, ` +
       `${os.platform()} ${os.release()}; server: node:net in a ${runtime} child process on ` +
-      `127.0.0.1; RSS sampled every ${SAMPLE_MS} ms (and VmHWM); bomb: ${
-        BOMB_INFLATED / GiB
-      } GiB of zeros, gzip ${bombFile ? fs.statSync(bombFile).size : "-"} bytes, ` +
-      `maxResponseSize ${BOMB_CAP / MiB} MiB`,
+      `127.0.0.1; peak RSS = max of 50 ms samples and VmHWM${bomb}`,
   );
   for (const r of results) {
     if (!target(r).met) console.log(`FAIL ${r.check} (${r.runtime}): ${r.detail}`);
@@ -769,7 +555,6 @@ async function main(): Promise<void> {
     options: {
       role: { type: "string", default: "runner" },
       config: { type: "string" },
-      bomb: { type: "string" },
       size: { type: "string" },
       runtimes: { type: "string" },
       checks: { type: "string" },
@@ -777,7 +562,6 @@ async function main(): Promise<void> {
     },
   });
   if (values.role === "client") return await clientRole(JSON.parse(values.config ?? "{}"));
-  if (values.role === "server") return serverRole(values.bomb);
   if (values.help) {
     console.log(USAGE);
     return;

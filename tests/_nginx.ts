@@ -96,10 +96,12 @@ export interface NginxOptions {
   workerConnections?: number;
 }
 
-/** `user NAME;` when nginx would otherwise switch its workers from root to `nobody`. */
+/**
+ * Keeps the workers as root when nginx starts as root (it would switch them to `nobody`,
+ * who cannot use the temporary directory); other users' workers stay who they are.
+ */
 function userDirective(): string {
-  if (process.getuid?.() !== 0) return "";
-  return `user ${os.userInfo().username};\n`;
+  return process.getuid?.() === 0 ? "user root;\n" : "";
 }
 
 /** The whole configuration file: process-wide settings around `options.http`. */
