@@ -19,35 +19,6 @@ export interface BenchServer {
 /** The exact body every benchmark server answers with (12 bytes). */
 export const BODY = "hello world\n";
 
-/** Returns a port that was free a moment ago on 127.0.0.1. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/**
- * Waits until something accepts TCP connections on 127.0.0.1:`port`.
- *
- * @throws {Error} after `timeoutMs`.
- */
-export async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms: ${error}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
 /** Sends SIGTERM to a child process (if still running) and waits for it to exit. */
 export async function stopProcess(child: Deno.ChildProcess): Promise<void> {
   try {
