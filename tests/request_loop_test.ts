@@ -195,6 +195,7 @@ test("statusForcelist: POST is retried only when allowedMethods includes it", as
     const error = await rejects(pool.request("POST", "/p", { body: "again", retries }));
     assertMaxRetry(error, ResponseError, `${server.url}/p`);
     assert.match(error.reason!.message, /too many 503 error responses/);
+    assertAtRest(pool);
     assert.equal(server.seen.length, 1 + 4, "the first attempt and 3 retries");
     assert.ok(server.seen.every((s) => text(s.body) === "again"), "the body went every time");
   });
@@ -340,6 +341,7 @@ test("read errors: GET retried per read, POST re-raised unwrapped, POST retried 
     // read: 0 allows no read retry, even with total left.
     const none = await rejects(pool.request("GET", "/g", { retries: new Retry({ read: 0 }) }));
     assertMaxRetry(none, ProtocolError, `${server.url}/g`);
+    assertAtRest(pool);
     assert.equal(server.seen.length, 1);
 
     // GET with read: 1 is sent again on a new connection.
@@ -353,6 +355,7 @@ test("read errors: GET retried per read, POST re-raised unwrapped, POST retried 
     const post = await rejects(pool.request("POST", "/p", { body: "once" }));
     assert.ok(post instanceof ProtocolError, `expected ProtocolError, got ${post}`);
     assert.ok(!(post instanceof MaxRetryError));
+    assertAtRest(pool);
     assert.equal(server.seen.length, 4);
 
     // POST in allowedMethods: retried, with its body.
@@ -389,6 +392,7 @@ test("a stale reused connection: GET resent uncounted, POST never resent", async
     const post = await rejects(pool.request("POST", "/3", { body: "pay", retries: 5 }));
     assert.ok(post instanceof StaleConnectionError, `expected StaleConnectionError, got ${post}`);
     assert.ok(post instanceof ProtocolError);
+    assertAtRest(pool);
     assert.deepEqual(
       server.seen.map((s) => `${s.conn} ${s.method} ${s.target}`),
       ["1 GET /1", "1 GET /2", "2 GET /2", "2 POST /3"],
@@ -409,6 +413,7 @@ test("retries 0 vs false: MaxRetryError on the first error or redirect vs unwrap
   await withPool(server, {}, async (pool) => {
     const zero = await rejects(pool.request("GET", "/break", { retries: 0 }));
     assertMaxRetry(zero, ProtocolError, `${server.url}/break`);
+    assertAtRest(pool);
     const off = await rejects(pool.request("GET", "/break", { retries: false }));
     assert.ok(off instanceof ProtocolError && !(off instanceof MaxRetryError), `${off}`);
     assert.equal(server.seen.length, 2);
@@ -416,6 +421,7 @@ test("retries 0 vs false: MaxRetryError on the first error or redirect vs unwrap
     const redirected = await rejects(pool.request("GET", "/r", { retries: 0 }));
     assertMaxRetry(redirected, ResponseError, `${server.url}/r`);
     assert.match(redirected.reason!.message, /too many redirects/);
+    assertAtRest(pool);
     const unfollowed = await pool.request("GET", "/r", { retries: false });
     assert.equal(unfollowed.status, 302);
     assert.equal(unfollowed.getRedirectLocation(), "/end");
@@ -746,6 +752,7 @@ test("a request-level timeout overrides the pool's, null removes it", async () =
     const poolLevel = await rejects(pool.request("GET", "/"));
     assert.ok(poolLevel instanceof ReadTimeoutError, `expected ReadTimeoutError, got ${poolLevel}`);
     assert.match(poolLevel.message, /read timeout=50 ms/);
+    assertAtRest(pool);
     const longer = await pool.request("GET", "/", { timeout: new Timeout({ read: 2_000 }) });
     assert.equal(text(longer.data), "late");
     assert.equal(text((await pool.request("GET", "/", { timeout: null })).data), "late");
@@ -792,6 +799,7 @@ test("abort while queued for a blocked manager pool: rejected, queue emptied, po
     controller.abort(reason);
     assert.equal(await queued, reason);
     assert.equal(pool.stats.queued, 0);
+    assert.equal(pool.stats.inUse, 1, "only the holder");
     releaseHolder();
     assert.equal(await holder.text(), "hold");
     assertAtRest(pool);
