@@ -108,6 +108,7 @@ export async function runRequest(
   const timeout = Timeout.from(options.timeout, firstPool.timeout);
   const signal = options.signal;
   let body: PreparedBody = prepareBodySync(options.body) ?? await prepareBody(options.body);
+  let chunked = options.chunked ?? false;
   let headers = options.headers;
   let target = firstTarget ?? requestTarget(url);
   let staleLeft = MAX_STALE_REPLACEMENTS;
@@ -125,7 +126,7 @@ export async function runRequest(
           url,
           headers,
           body,
-          chunked: options.chunked ?? false,
+          chunked,
           timeout,
           poolTimeout: options.poolTimeout ?? null,
           preload: options.preloadContent ?? true,
@@ -164,6 +165,8 @@ export async function runRequest(
           response.retries = retries;
           return response;
         }
+        // Drained first, so a Location that cannot be followed does not hold the connection.
+        await response.drainConn();
         const decision = decideRedirect({
           status: response.status,
           location,
@@ -171,10 +174,13 @@ export async function runRequest(
           url,
           removeHeadersOnRedirect: retries.removeHeadersOnRedirect,
         });
-        await response.drainConn();
         retries = next;
-        if (decision.dropBody) body = NO_BODY;
-        else assertReplayable(body);
+        if (decision.dropBody) {
+          body = NO_BODY;
+          chunked = false;
+        } else {
+          assertReplayable(body);
+        }
         if (decision.removeHeaders.size > 0) {
           headers = withoutHeaders(headers, decision.removeHeaders);
         }
