@@ -32,6 +32,7 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { concatBytes } from "../src/_bytes.ts";
 
 /** A handler of {@linkcode serveHttp}. */
 export type HttpHandler = (req: Request) => Response | Promise<Response>;
@@ -188,6 +189,8 @@ export interface RawRequest {
   rawHeaders: Array<[string, string]>;
   /** The body: by `Content-Length`, or the de-chunked `Transfer-Encoding: chunked` body. */
   body: Uint8Array;
+  /** The body bytes exactly as received: still chunk-encoded (with trailers) when chunked. */
+  rawBody: Uint8Array;
   /** Trailer fields of a chunked body, by lower-case name. */
   trailers: Record<string, string>;
 }
@@ -454,10 +457,13 @@ class RawConnectionImpl implements RawConnection {
     const headers = fieldRecord(rawHeaders);
     const trailers: Array<[string, string]> = [];
     let body: Uint8Array = new Uint8Array(0);
+    let rawBody = body;
     if (/\bchunked\b/i.test(headers["transfer-encoding"] ?? "")) {
-      body = await this.#readChunked(trailers);
+      const wire: Uint8Array[] = [];
+      body = await this.#readChunked(trailers, wire);
+      rawBody = concatBytes(wire);
     } else if (headers["content-length"] !== undefined) {
-      body = await this.readBytes(Number(headers["content-length"]));
+      body = rawBody = await this.readBytes(Number(headers["content-length"]));
     }
     return {
       head,
@@ -467,27 +473,41 @@ class RawConnectionImpl implements RawConnection {
       headers,
       rawHeaders,
       body,
+      rawBody,
       trailers: fieldRecord(trailers),
     };
   }
 
-  async #readChunked(trailers: Array<[string, string]>): Promise<Uint8Array> {
-    let body: Uint8Array = new Uint8Array(0);
+  /** Reads a chunked body; `wire` collects every byte as received, framing included. */
+  async #readChunked(
+    trailers: Array<[string, string]>,
+    wire: Uint8Array[],
+  ): Promise<Uint8Array> {
+    const pieces: Uint8Array[] = [];
+    const line = async () => {
+      const text = await this.readUntil("\r\n");
+      wire.push(encodeLatin1(text));
+      return text.slice(0, -2);
+    };
     while (true) {
-      const sizeLine = (await this.readUntil("\r\n")).slice(0, -2);
+      const sizeLine = await line();
       const size = parseInt(sizeLine.split(";")[0].trim(), 16);
       if (!Number.isFinite(size)) {
         throw new Error(`bad chunk size line ${JSON.stringify(sizeLine)}`);
       }
       if (size === 0) break;
-      body = concat(body, await this.readBytes(size));
-      const crlf = latin1.decode(await this.readBytes(2));
-      if (crlf !== "\r\n") throw new Error(`chunk not followed by CRLF: ${JSON.stringify(crlf)}`);
+      const data = await this.readBytes(size);
+      pieces.push(data);
+      const crlf = await this.readBytes(2);
+      wire.push(data, crlf);
+      if (latin1.decode(crlf) !== "\r\n") {
+        throw new Error(`chunk not followed by CRLF: ${JSON.stringify(latin1.decode(crlf))}`);
+      }
     }
     while (true) {
-      const line = (await this.readUntil("\r\n")).slice(0, -2);
-      if (line === "") return body;
-      trailers.push(parseField(line));
+      const field = await line();
+      if (field === "") return concatBytes(pieces);
+      trailers.push(parseField(field));
     }
   }
 

@@ -6,6 +6,7 @@
 
 import { assert } from "./_harness.ts";
 import { type RawConnection, type RawRequest, type RawServer, rawServer } from "./_servers.ts";
+import type { ConnectionPool } from "../mod.ts";
 
 /** Decodes UTF-8 bytes. */
 export const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -46,6 +47,51 @@ export async function rejects(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new assert.AssertionError({ message: "expected a rejection" });
+}
+
+/**
+ * Asserts two byte arrays are equal. On a mismatch it says where they first differ, instead
+ * of the diff `assert.deepEqual` renders, which takes minutes for large arrays.
+ */
+export function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
+  assert.ok(actual instanceof Uint8Array, `${what}: not a Uint8Array: ${actual}`);
+  const common = Math.min(actual.length, expected.length);
+  let at = 0;
+  while (at < common && actual[at] === expected[at]) at++;
+  if (at === common && actual.length === expected.length) return;
+  const around = (bytes: Uint8Array) =>
+    JSON.stringify(String.fromCharCode(...bytes.subarray(Math.max(0, at - 8), at + 24)));
+  assert.fail(
+    `${what}: ${actual.length} bytes, expected ${expected.length}; first difference at byte ` +
+      `${at}: ${around(actual)} instead of ${around(expected)}`,
+  );
+}
+
+/** Asserts that no connection of `pool` is in use and nobody waits for one. */
+export function assertAtRest(pool: ConnectionPool): void {
+  assert.equal(pool.stats.inUse, 0, "no connection in use");
+  assert.equal(pool.stats.queued, 0, "nobody waiting");
+}
+
+/** An abort signal that bounds a wait; `clear()` it when done so no timer is left behind. */
+export interface Deadline {
+  /** Aborts after the time given, with an error that names what took too long. */
+  signal: AbortSignal;
+  /** Cancels the timer. */
+  clear(): void;
+}
+
+/**
+ * A {@linkcode Deadline} of `ms` milliseconds for `what`: pass its signal to a request that
+ * could hang when a feature is missing, so the test fails instead of stalling the suite.
+ */
+export function deadline(ms: number, what: string): Deadline {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error(`test deadline: ${what} took longer than ${ms} ms`)),
+    ms,
+  );
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
 /** A keep-alive raw server whose connections are numbered 1, 2, ... */
