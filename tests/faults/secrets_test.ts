@@ -5,7 +5,7 @@
 
 import { execFile } from "node:child_process";
 import { assert, runtime, test } from "../_harness.ts";
-import { type RawRequest, type RawServer, rawServer } from "../_servers.ts";
+import { type RawConnection, type RawRequest, type RawServer, rawServer } from "../_servers.ts";
 import { SERVER_TLS } from "../_certs.ts";
 import { makeHeaders, PoolManager } from "../../mod.ts";
 
