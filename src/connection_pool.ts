@@ -220,6 +220,14 @@ export abstract class ConnectionPool extends RequestMethods {
   constructor(host: string, options: ConnectionPoolOptions = {}, defaultPort: number) {
     super();
     if (typeof host !== "string" || host === "") throw new LocationValueError("No host specified.");
+    // The host goes into the Host header: a control character or space would split it.
+    // deno-lint-ignore no-control-regex
+    const bad = /[\x00-\x20\x7f]/.exec(host);
+    if (bad !== null) {
+      throw new LocationValueError(
+        `Invalid host ${JSON.stringify(host)}: it contains ${JSON.stringify(bad[0])}`,
+      );
+    }
     this.host = host.toLowerCase();
     this.port = checkPort(options.port ?? defaultPort);
     this.maxSize = checkPositiveInteger("maxSize", options.maxSize ?? 1);

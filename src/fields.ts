@@ -5,6 +5,8 @@
  * @module
  */
 
+import { checkHeader } from "./http1/request_head.ts";
+
 /**
  * The data of a field: text (sent as UTF-8), a number (sent as `String(n)`) or bytes.
  *
@@ -163,6 +165,12 @@ export function formatMultipartHeaderParam(name: string, value: string): string 
   }
   const escaped = value.replace(/[\n\r"]/g, (c) => c === "\n" ? "%0A" : c === "\r" ? "%0D" : "%22");
   return `${name}="${escaped}"`;
+}
+
+/** A part header line; CR, LF or NUL (say in a MIME type) would forge headers or parts. */
+function headerLine(name: string, value: string): string {
+  checkHeader(name, value);
+  return `${name}: ${value}\r\n`;
 }
 
 /**
@@ -334,11 +342,11 @@ export class RequestField {
     let out = "";
     for (const name of SORTED_HEADERS) {
       const value = this.headers[name];
-      if (value) out += `${name}: ${value}\r\n`;
+      if (value) out += headerLine(name, value);
     }
     for (const [name, value] of Object.entries(this.headers)) {
       if (value && !(SORTED_HEADERS as readonly string[]).includes(name)) {
-        out += `${name}: ${value}\r\n`;
+        out += headerLine(name, value);
       }
     }
     return out + "\r\n";

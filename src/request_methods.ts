@@ -133,15 +133,20 @@ export abstract class RequestMethods {
    * the body (other methods), and `json` into a JSON body.
    */
   request(method: string, url: string, options: RequestOptions = {}): Promise<HTTPResponse> {
-    const upper = method.toUpperCase();
-    if (options.json !== undefined) {
-      if (options.body !== undefined && options.body !== null) {
-        throw new TypeError("request() got both 'body' and 'json'; give one of them");
+    // Bad fields or json reject (never throw): callers of a Promise expect a rejection.
+    try {
+      const upper = method.toUpperCase();
+      if (options.json !== undefined) {
+        if (options.body !== undefined && options.body !== null) {
+          throw new TypeError("request() got both 'body' and 'json'; give one of them");
+        }
+        options = this.#withJson(options);
       }
-      options = this.#withJson(options);
+      if (ENCODE_URL_METHODS.has(upper)) return this.requestEncodeUrl(upper, url, options);
+      return this.requestEncodeBody(upper, url, options);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (ENCODE_URL_METHODS.has(upper)) return this.requestEncodeUrl(upper, url, options);
-    return this.requestEncodeBody(upper, url, options);
   }
 
   #withJson(options: RequestOptions): RequestOptions {

@@ -137,7 +137,12 @@ export class Exchange implements ParserEvents {
     this.#parser.start(request.method, this);
     this.#armTimers();
     this.#socket.write(request.head);
-    if (request.body !== null && request.body.length > 0) this.#socket.write(request.body);
+    if (request.body !== null && request.body.length > 0 && !this.#socket.write(request.body)) {
+      // A body larger than the socket's buffer is still going out: a response that arrives
+      // first (an early 413) must not leave the connection reusable with the body half-sent.
+      this.#bodySent = false;
+      void this.#socket.drained().then(() => this.#bodySent = true);
+    }
     if (request.bodyStream !== null) {
       this.#bodySent = false;
       void this.#sendStream(request.bodyStream, request.chunked);

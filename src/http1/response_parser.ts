@@ -260,6 +260,15 @@ export class ResponseParser {
     return this.#bytesSeen;
   }
 
+  /**
+   * Bytes held between calls (a partial head, chunk-size line or trailers): never more than
+   * `maxHeaderSize` or the 4 KiB chunk-size line limit, whatever the server sends.
+   */
+  get retainedBytes(): number {
+    const trailers = this.#state === TRAILERS ? this.#trailerBytes : 0;
+    return (this.#pendingHead?.length ?? 0) + this.#line.length + trailers;
+  }
+
   /** True once the response has ended (or before any start). */
   get done(): boolean {
     return this.#state === DONE;

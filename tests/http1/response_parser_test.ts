@@ -11,135 +11,17 @@ import {
   InvalidHeader,
   ProtocolError,
 } from "../../src/errors.ts";
+import { type ParserLimits, ResponseParser } from "../../src/http1/response_parser.ts";
 import {
-  type ParserLimits,
-  type ResponseHead,
-  ResponseParser,
-} from "../../src/http1/response_parser.ts";
-
-// ---------------------------------------------------------------------------------------
-// Driver
-
-/** Encodes a string as latin1 bytes (every char code below 256). */
-function bytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
-
-function latin1(chunk: Uint8Array): string {
-  let text = "";
-  for (const byte of chunk) text += String.fromCharCode(byte);
-  return text;
-}
-
-/** What the parser reported, normalized so that different splits compare equal. */
-interface Outcome {
-  /** Event kinds in order, consecutive body events merged. */
-  order: string[];
-  head: ResponseHead | null;
-  body: string;
-  trailers: string[] | null;
-  complete: boolean;
-  /**
-   * `extraBytes` from `onComplete`, or bytes fed after the response ended (the connection
-   * treats both the same: the socket is not reused).
-   */
-  extra: boolean;
-}
-
-interface RunOptions {
-  method?: string;
-  /** Call `finish()` at the end (the peer closed). Default false. */
-  finish?: boolean;
-  limits?: ParserLimits;
-  parser?: ResponseParser;
-}
-
-/** Feeds `pieces` as a connection would; throws what the parser throws. */
-function run(pieces: Uint8Array[], options: RunOptions = {}): Outcome {
-  const parser = options.parser ?? new ResponseParser(options.limits);
-  const outcome: Outcome = {
-    order: [],
-    head: null,
-    body: "",
-    trailers: null,
-    complete: false,
-    extra: false,
-  };
-  const note = (kind: string) => {
-    if (outcome.complete) throw new Error(`${kind} event after onComplete`);
-    if (kind === "body" && outcome.order.at(-1) === "body") return;
-    outcome.order.push(kind);
-  };
-  parser.start(options.method ?? "GET", {
-    onHead(head) {
-      note("head");
-      if (outcome.head !== null) throw new Error("onHead called twice");
-      outcome.head = head;
-    },
-    onBody(chunk) {
-      if (outcome.head === null) throw new Error("onBody before onHead");
-      note("body");
-      outcome.body += latin1(chunk);
-    },
-    onComplete(trailers, extraBytes) {
-      if (outcome.head === null) throw new Error("onComplete before onHead");
-      note("complete");
-      outcome.complete = true;
-      outcome.trailers = trailers;
-      outcome.extra ||= extraBytes;
-    },
-  });
-  for (const piece of pieces) {
-    if (parser.done) {
-      if (piece.length > 0) outcome.extra = true;
-      continue;
-    }
-    parser.execute(piece);
-  }
-  if (options.finish && !parser.done) parser.finish();
-  assert.equal(parser.done, outcome.complete, "parser.done matches onComplete");
-  return outcome;
-}
-
-function parse(text: string, options: RunOptions = {}): Outcome {
-  return run([bytes(text)], options);
-}
-
-/** The error `fn` throws; fails when it does not throw. */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof Error, `threw a non-Error: ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected an error, nothing was thrown");
-}
-
-function assertThrows(
-  fn: () => unknown,
-  kind: new (...args: never[]) => Error,
-  message?: RegExp,
-): Error {
-  const error = thrown(fn);
-  assert.equal(error.constructor, kind, `expected ${kind.name}, got ${error.name}: ${error}`);
-  if (message) assert.match(error.message, message);
-  return error;
-}
-
-function splits(data: Uint8Array): Uint8Array[][] {
-  const out: Uint8Array[][] = [];
-  for (let i = 1; i < data.length; i++) out.push([data.subarray(0, i), data.subarray(i)]);
-  return out;
-}
-
-function byteByByte(data: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < data.length; i++) out.push(data.subarray(i, i + 1));
-  return out;
-}
+  assertThrows,
+  byteByByte,
+  bytes,
+  latin1,
+  parse,
+  run,
+  splits,
+  thrown,
+} from "./_parser_driver.ts";
 
 // ---------------------------------------------------------------------------------------
 // Table of valid responses
