@@ -54,7 +54,13 @@ export { HTTPResponse } from "./src/response.ts";
 export type { ResponseInit } from "./src/response.ts";
 export { RequestMethods } from "./src/request_methods.ts";
 export type { RequestHeaders, RequestOptions, UrlopenOptions } from "./src/request_methods.ts";
-export type { PreparedBody, RequestBody } from "./src/body/request_body.ts";
+export type {
+  BodyPieces,
+  PreparedBody,
+  RequestBody,
+  StreamedBody,
+} from "./src/body/request_body.ts";
+export type { ChunkIterator } from "./src/body/content_decoder.ts";
 export {
   connectionFromUrl,
   ConnectionPool,

@@ -8,7 +8,7 @@ import { concatBytes } from "./_bytes.ts";
 import { HTTPHeaderDict } from "./headers.ts";
 import type { HTTPConnection } from "./http1/connection.ts";
 import type { Exchange } from "./http1/exchange.ts";
-import type { Pieces } from "./body/content_decoder.ts";
+import type { ChunkIterator } from "./body/content_decoder.ts";
 import { REDIRECT_STATUSES } from "./redirect.ts";
 import type { Retry } from "./retry.ts";
 
@@ -33,7 +33,7 @@ export interface ResponseInit {
   /** The exchange the body streams from, when not preloaded. */
   readonly exchange?: Exchange | null;
   /** The body decoded from `exchange`, when it has a `Content-Encoding` to undo. */
-  readonly decoded?: Pieces | null;
+  readonly decoded?: ChunkIterator | null;
   /** The connection that carries a streamed body. */
   readonly connection?: HTTPConnection | null;
 }
@@ -67,7 +67,7 @@ export class HTTPResponse {
   retries: Retry | null = null;
   #data: Uint8Array | null;
   #exchange: Exchange | null;
-  #decoded: Pieces | null;
+  #decoded: ChunkIterator | null;
   #connection: HTTPConnection | null;
   #leftover: Uint8Array = EMPTY;
   #ended: boolean;
@@ -206,6 +206,8 @@ export class HTTPResponse {
   releaseConn(): void {
     const exchange = this.#exchange;
     if (exchange !== null && !exchange.finished) exchange.cancel();
+    // An encoded body that arrived whole but was not decoded to its end: not reusable.
+    else exchange?.decodingEnded(false);
     this.#connection = null;
   }
 

@@ -9,14 +9,15 @@
 
 import { concatBytes } from "../_bytes.ts";
 import { DecodeError, HTTPError, ResponseTooLargeError } from "../errors.ts";
+import { ZstdFrameTracker } from "./_zstd_frames.ts";
 
 /** Most codings in one `Content-Encoding` chain (urllib3's `max_decode_links`). */
 export const MAX_DECODE_LINKS = 5;
 
 const CODINGS = new Set(["gzip", "x-gzip", "deflate", "br", "zstd"]);
 
-/** Body pieces, pulled one at a time. */
-export type Pieces = AsyncIterator<Uint8Array, undefined, undefined>;
+/** Body chunks, pulled one at a time (the wire side or the decoded side of a body). */
+export type ChunkIterator = AsyncIterator<Uint8Array, undefined, undefined>;
 
 /**
  * The codings to undo, in the order the server applied them, from the raw header pairs
@@ -79,8 +80,10 @@ function loadZlib(): Promise<ZlibModule> {
 export interface EncodedSource {
   /** The next piece as received, or null at the end. */
   next(): Promise<Uint8Array | null>;
-  /** Ends the exchange with `error` (closing its connection unless the body was all in). */
+  /** Ends the exchange with `error`, closing its connection. */
   fail(error: Error): void;
+  /** Everything was decoded: the connection may be reused. */
+  decodingEnded(ok: boolean): void;
 }
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
@@ -88,21 +91,22 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 /**
  * The decoded body of `source`, capped at `limit` decoded bytes (API.md difference 5).
  * Failures to decode are `DecodeError`s, a body over the cap is `ResponseTooLargeError`;
- * either ends the exchange. Errors of the wire itself (a broken connection) come through
+ * either ends the exchange and closes its connection, which is held until the body has
+ * been decoded to its end. Errors of the wire itself (a broken connection) come through
  * unchanged. Once failed, every later `next()` throws the same error.
  */
 export function decodeBody(
   source: EncodedSource,
   codings: readonly string[],
   limit: number | null,
-): Pieces {
-  const wire: Pieces = {
+): ChunkIterator {
+  const wire: ChunkIterator = {
     next: async () => {
       const piece = await source.next();
       return piece === null ? DONE : { done: false, value: piece };
     },
   };
-  let decoded: Pieces | null = null;
+  let decoded: ChunkIterator | null = null;
   let size = 0;
   let failure: Error | null = null;
   return {
@@ -111,7 +115,10 @@ export function decodeBody(
       try {
         decoded ??= await decodePieces(codings, wire);
         const result = await decoded.next();
-        if (result.done) return DONE;
+        if (result.done) {
+          source.decodingEnded(true);
+          return DONE;
+        }
         size += result.value.length;
         if (limit !== null && size > limit) throw new ResponseTooLargeError(limit, size);
         return result;
@@ -130,7 +137,7 @@ export function decodeBody(
 }
 
 /** Reads every piece and joins them. */
-export async function readAll(pieces: Pieces): Promise<Uint8Array> {
+export async function readAll(pieces: ChunkIterator): Promise<Uint8Array> {
   const all: Uint8Array[] = [];
   for (let r = await pieces.next(); !r.done; r = await pieces.next()) all.push(r.value);
   return concatBytes(all);
@@ -141,7 +148,10 @@ export async function readAll(pieces: Pieces): Promise<Uint8Array> {
  * runtime cannot decode one of them (zstd on an older runtime), the body passes through
  * undecoded, as an unknown coding does.
  */
-async function decodePieces(codings: readonly string[], wire: Pieces): Promise<Pieces> {
+async function decodePieces(
+  codings: readonly string[],
+  wire: ChunkIterator,
+): Promise<ChunkIterator> {
   const zlib = await loadZlib();
   if (codings.includes("zstd") && typeof zlib.createZstdDecompress !== "function") return wire;
   let pieces = wire;
@@ -191,22 +201,27 @@ function decodeStage(
   zlib: ZlibModule,
   codings: readonly string[],
   index: number,
-  upstream: Pieces,
-): Pieces {
+  upstream: ChunkIterator,
+): ChunkIterator {
   let stream: ZlibStream | null = null;
   let output: AsyncIterator<Uint8Array> | null = null;
   let finished = false;
 
   const pump = async (first: Uint8Array) => {
     const target = stream!;
+    // Some runtimes end a truncated zstd stream without an error: follow its frames.
+    const frames = codings[index] === "zstd" ? new ZstdFrameTracker() : null;
     try {
       let piece: Uint8Array | undefined = first;
       while (piece !== undefined && !target.destroyed) {
+        frames?.feed(piece);
         if (!target.write(piece)) await writable(target);
         piece = (await upstream.next()).value;
       }
       if (target.destroyed) await upstream.return?.();
-      else target.end();
+      else if (frames?.complete === false) {
+        target.destroy(new Error("the zstd data ends inside a frame (truncated)"));
+      } else target.end();
     } catch (error) {
       target.destroy(error instanceof Error ? error : new Error(String(error)));
     }

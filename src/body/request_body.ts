@@ -30,8 +30,8 @@ export interface PreparedBody {
   readonly contentType: string | null;
 }
 
-/** Pieces a streamed body yields (strings are sent as UTF-8). */
-type BodyPieces = AsyncIterator<Uint8Array | string, unknown, undefined>;
+/** The pieces a streamed body yields, pulled one at a time (strings are sent as UTF-8). */
+export type BodyPieces = AsyncIterator<Uint8Array | string, unknown, undefined>;
 
 /**
  * A request body that is read while it is sent, so that its size never has to fit in

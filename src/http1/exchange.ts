@@ -89,6 +89,9 @@ export class Exchange implements ParserEvents {
   #error: Error | null = null;
   #writeError: Error | null = null;
   #bodySent = true;
+  // An encoded body keeps its connection until the reader has decoded it to the end.
+  #awaitingDecoder = false;
+  #reusable = false;
   #collect = false;
   #wireLimit: number | null = null;
   // Body storage: a preallocated buffer when the length is known, otherwise pieces.
@@ -277,7 +280,7 @@ export class Exchange implements ParserEvents {
 
   /** Ends the exchange with an error and closes its connection. */
   fail(error: Error): void {
-    if (this.#finished) return;
+    if (this.#finished) return this.decodingEnded(false);
     this.#finished = true;
     this.#error = error;
     this.#clearTimers();
@@ -356,15 +359,28 @@ export class Exchange implements ParserEvents {
   /** Parser event: the response ended. */
   onComplete(trailers: string[] | null, extraBytes: boolean): void {
     if (this.#finished) return;
+    const head = this.head!;
+    if (
+      extraBytes && (this.request.method === "HEAD" || head.status === 204 || head.status === 304)
+    ) {
+      // Bytes that came with the head are a body where none may be: the server is broken.
+      const what = this.request.method === "HEAD" ? "a HEAD request" : `status ${head.status}`;
+      return this.fail(
+        new ProtocolError(`The response to ${what} must not have a body, but one was sent`),
+      );
+    }
     this.trailers = trailers;
     this.#finished = true;
     this.#clearTimers();
-    const head = this.head!;
     // Bytes after a complete response mean the peer and we disagree on framing, and a body
     // not sent in full (an early answer) leaves the request unfinished: never reuse either.
     const reusable = head.keepAlive && !extraBytes && this.#writeError === null &&
       this.#bodySent;
-    this.#owner.exchangeDone(this, reusable);
+    if (this.codings === null) this.#owner.exchangeDone(this, reusable);
+    else {
+      this.#awaitingDecoder = true;
+      this.#reusable = reusable;
+    }
     if (this.#paused) {
       this.#paused = false;
       this.#socket.resume();
@@ -386,6 +402,16 @@ export class Exchange implements ParserEvents {
   /** True once the whole body has arrived (or the exchange failed). */
   get finished(): boolean {
     return this.#finished;
+  }
+
+  /**
+   * The reader of an encoded body decoded all of it (`ok`), or failed or gave up: the
+   * connection goes back to its pool, or is closed when the body was not whole.
+   */
+  decodingEnded(ok: boolean): void {
+    if (!this.#awaitingDecoder) return;
+    this.#awaitingDecoder = false;
+    this.#owner.exchangeDone(this, this.#reusable && ok);
   }
 
   /** True when the whole body was collected for `takeBody` (preloaded and not encoded). */
