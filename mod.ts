@@ -69,6 +69,16 @@ export type {
 } from "./src/connection_pool.ts";
 export { PoolManager, request } from "./src/pool_manager.ts";
 export type { PoolContext, PoolManagerOptions } from "./src/pool_manager.ts";
+export { ProxyManager, proxyFromEnv, proxyFromUrl } from "./src/proxy_manager.ts";
+export type {
+  ProxyConfig,
+  ProxyManagerOptions,
+  ProxyOptions,
+  ProxyScheme,
+} from "./src/proxy_manager.ts";
+export { SOCKSProxyManager } from "./src/socks_proxy_manager.ts";
+export type { SOCKSProxyManagerOptions } from "./src/socks_proxy_manager.ts";
+export type { SOCKSVersion } from "./src/socks.ts";
 export { HTTPConnection } from "./src/http1/connection.ts";
 export type { ConnectionSettings, ReleaseCallback } from "./src/http1/connection.ts";
 export type { Exchange, ExchangeOwner, ExchangeRequest } from "./src/http1/exchange.ts";
@@ -83,6 +93,8 @@ export type {
   Connector,
   Socket,
   SocketHandler,
+  StartTlsOptions,
   TlsConnectOptions,
+  TlsVersion,
 } from "./src/runtime/socket.ts";
 export { VERSION } from "./src/version.ts";

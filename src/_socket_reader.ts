@@ -25,7 +25,7 @@ export class SocketReader implements SocketHandler {
   readonly #signal?: AbortSignal;
   /** What the peer closed or failed with, once it did. */
   readonly #describeEnd: () => Error;
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   #want: Want | null = null;
   #ended: Error | null = null;
 

@@ -626,6 +626,18 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 }
 
+/** Option names that only matter to HTTPS pools (HTTP pools and their keys drop them). */
+export const TLS_OPTION_NAMES: ReadonlySet<string> = new Set([
+  "caCerts",
+  "certReqs",
+  "cert",
+  "key",
+  "serverHostname",
+  "assertHostname",
+  "assertFingerprint",
+  "minVersion",
+]);
+
 const CERT_REQS = ["CERT_REQUIRED", "CERT_NONE"];
 const TLS_VERSIONS: readonly string[] = ["TLSv1.2", "TLSv1.3"];
 

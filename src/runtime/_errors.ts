@@ -30,7 +30,7 @@ export function isTlsFailure(error: unknown): boolean {
   return TLS_PATTERN.test(`${e.code ?? ""} ${e.name ?? ""} ${e.message ?? ""}`);
 }
 
-const HOSTNAME_MISMATCH = /ALTNAME|NotValidForName|hostname|does not match/i;
+const HOSTNAME_MISMATCH = /ALTNAME|NotValidForName|not valid for name|hostname|does not match/i;
 const UNKNOWN_CA = /ISSUER|LEAF_SIGNATURE|SELF_SIGNED|UnknownIssuer|unknown ca/i;
 
 /** The cause in words, before the runtime's own text: what a caller needs to act on. */

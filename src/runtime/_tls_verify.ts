@@ -65,6 +65,11 @@ export function normalizeFingerprint(fingerprint: string): string {
   return hex;
 }
 
+/** The SNI to send for `serverName`: none for an IP address (RFC 6066 section 3). */
+export function sniName(serverName: string): string | undefined {
+  return /^[\d.]+$/.test(serverName) || serverName.includes(":") ? undefined : serverName;
+}
+
 /** Chain error codes (OpenSSL's, as Node and Bun report them) that mean "unknown CA". */
 const UNKNOWN_CA = /ISSUER|LEAF_SIGNATURE|SELF_SIGNED|UnknownIssuer|unknown ca/i;
 

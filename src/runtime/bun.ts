@@ -25,6 +25,7 @@ import { abortReason, connectError, tlsError } from "./_errors.ts";
 import {
   loadTlsVerifier,
   type PeerCertificate,
+  sniName,
   type TlsVerifier,
   verifyPeer,
 } from "./_tls_verify.ts";
@@ -302,7 +303,8 @@ const TLS_VERSION_NUMBER: Record<TlsVersion, number> = { "TLSv1.2": 0x0303, "TLS
 
 async function tlsSettings(tls: TlsConnectOptions): Promise<Record<string, unknown>> {
   return {
-    serverName: tls.serverName,
+    // "" sends no SNI; leaving it out would send the IP address connected to.
+    serverName: sniName(tls.serverName) ?? "",
     rejectUnauthorized: false,
     ca: tls.caCerts ? await withRootCertificates(tls.caCerts) : undefined,
     cert: tls.cert,

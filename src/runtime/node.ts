@@ -25,6 +25,7 @@ import { abortReason, connectError } from "./_errors.ts";
 import {
   loadTlsVerifier,
   type PeerCertificate,
+  sniName,
   type TlsVerifier,
   verifyPeer,
 } from "./_tls_verify.ts";
@@ -179,7 +180,7 @@ class NodeSocket implements Socket {
 /** `node:tls` options for `settings`; the checks themselves run after the handshake. */
 function tlsConnectOptions(tls: NodeTls, settings: TlsConnectOptions): Record<string, unknown> {
   return {
-    servername: isIpLiteral(settings.serverName) ? undefined : settings.serverName,
+    servername: sniName(settings.serverName),
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
     // `ca` replaces Node's trust store; keep the built-in roots and add the caller's.
@@ -199,10 +200,6 @@ function openStream({ net, tls }: NodeModules, options: ConnectOptions): NodeStr
     port: options.port,
     ...tlsConnectOptions(tls, settings),
   });
-}
-
-function isIpLiteral(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(":");
 }
 
 /** Code of a `node:tls` chain error, with name mismatches left to {@linkcode verifyPeer}. */
