@@ -22,7 +22,7 @@ import { HTTPHeaderDict } from "./headers.ts";
 import type { RequestHeaders } from "./request_methods.ts";
 import { HTTPTunnelConnector } from "./http1/connect_tunnel.ts";
 import { SOCKSConnector, type SOCKSVersion } from "./socks.ts";
-import type { ProxyEndpoint } from "./_proxy_dial.ts";
+import { type ProxyEndpoint, proxyLegConnector } from "./_proxy_dial.ts";
 import { defaultConnector } from "./runtime/default.ts";
 import { parseUrl } from "./url.ts";
 
@@ -162,7 +162,13 @@ export function proxiedPool(
   if (forwards(proxy, scheme)) {
     // One pool for the proxy itself: its TLS options are `proxyTls`, never the targets'.
     const headers = new HTTPHeaderDict(options.headers).extend(proxy.headers);
-    const own = { ...withoutTls(options), port: proxy.port, headers, forwardToProxy: true };
+    const own = {
+      ...withoutTls(options),
+      port: proxy.port,
+      headers,
+      forwardToProxy: true,
+      connector: proxyLegConnector(base),
+    };
     return proxy.scheme === "https"
       ? new HTTPSConnectionPool(proxy.hostname, { ...own, ...proxy.tls })
       : new HTTPConnectionPool(proxy.hostname, own);

@@ -53,6 +53,17 @@ export async function dialProxy(
   }
 }
 
+/**
+ * The connector of a forwarding pool: the runtime adapter, with failures to reach the
+ * proxy reported as `ProxyError`s.
+ */
+export function proxyLegConnector(base: Connector): Connector {
+  return {
+    name: `proxy(${base.name})`,
+    connect: (options) => dialProxy(base, options, options.signal),
+  };
+}
+
 /** Starts TLS to the target on a tunnelled socket; closes the socket on failure. */
 export function startTlsThrough(
   base: Connector,

@@ -38,7 +38,9 @@ export const PROXY_VARIABLES: readonly string[] = [
 ];
 
 /** Picks the proxy settings out of environment values (lower case first; "" is unset). */
-export function proxyEnvironment(env: Readonly<Record<string, string | undefined>>): ProxyEnvironment {
+export function proxyEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+): ProxyEnvironment {
   const pick = (lower: string, upper: string) => env[lower] || env[upper] || undefined;
   return {
     http: env.http_proxy || (env.REQUEST_METHOD ? undefined : env.HTTP_PROXY) || undefined,
