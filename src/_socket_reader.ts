@@ -58,7 +58,7 @@ export class SocketReader implements SocketHandler {
     });
   }
 
-  /** Stops reading; the socket, paused, carries on with no handler. */
+  /** Stops reading; the socket carries on paused, with no handler: resume it to read on. */
   release(): Socket {
     this.#socket.setHandler(IGNORE_EVENTS);
     return this.#socket;

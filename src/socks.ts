@@ -128,10 +128,11 @@ async function socks5(
       );
     }
   } else if (method !== 0) {
+    const offered = hasCredentials
+      ? "no authentication, username/password"
+      : "no authentication only: the proxy URL has no user name and password";
     throw refused(
-      hasCredentials || method !== 2
-        ? "SOCKS5 authentication failed: the proxy accepts none of the offered methods"
-        : "SOCKS5 authentication failed: the proxy requires a user name and password (none in the proxy URL)",
+      `SOCKS5 authentication failed: the proxy accepts none of the offered methods (${offered})`,
     );
   }
   const address = isIpv4(host)
@@ -226,7 +227,10 @@ export class SOCKSConnector implements Connector {
       socket.close();
       throw proxyFailure(error, options.signal);
     }
-    if (!options.tls) return socket;
+    if (!options.tls) {
+      socket.resume(); // paused by the handshake reader
+      return socket;
+    }
     return startTlsThrough(this.#base, socket, { ...options, tls: options.tls });
   }
 

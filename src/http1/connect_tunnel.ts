@@ -122,7 +122,10 @@ export class HTTPTunnelConnector implements Connector {
       socket.close();
       throw proxyFailure(error, options.signal);
     }
-    if (!options.tls) return socket;
+    if (!options.tls) {
+      socket.resume(); // paused by the handshake reader
+      return socket;
+    }
     return startTlsThrough(this.#base, socket, { ...options, tls: options.tls });
   }
 }
