@@ -17,7 +17,7 @@ import {
   type TestServer,
   unusedPort,
 } from "./_servers.ts";
-import { rejects, text } from "./_util.ts";
+import { rejects, text, waitFor } from "./_util.ts";
 import {
   type ConnectionPool,
   makeHeaders,
@@ -318,4 +318,21 @@ test("proxy URLs: schemes checked at once, default ports, proxyFromUrl", async (
   await using https = proxyFromUrl("https://[::1]");
   assert.equal(https.proxy.url, "https://[::1]:443");
   assert.equal(https.proxy.hostname, "::1");
+});
+
+test("a proxy that never answers CONNECT: the connect timeout ends it, nothing leaks", async () => {
+  const server = await rawServer(async (conn) => {
+    await conn.readRequest();
+    await conn.closed; // silent
+  });
+  try {
+    await using manager = new ProxyManager(server.url, { timeout: 200, retries: false });
+    const error = await rejects(manager.request("GET", "https://localhost:1/"));
+    assert.ok(error instanceof ProxyError, String(error));
+    assert.match(String(error.originalError), /timed out/);
+    assertAtRest(manager.connectionFromUrl("https://localhost:1/"));
+    await waitFor(() => server.connections === 1, "the proxy to see the connection");
+  } finally {
+    await server.close();
+  }
 });

@@ -120,7 +120,10 @@ test(
             retries: false,
           });
           const missing = await refusal(anonymous, `http://127.0.0.1:${http.port}/`);
-          assert.match(missing.message, /accepts none of the offered methods.*no user name and password/);
+          assert.match(
+            missing.message,
+            /accepts none of the offered methods.*no user name and password/,
+          );
         }),
     );
   },
