@@ -69,7 +69,7 @@ export type {
 } from "./src/connection_pool.ts";
 export { PoolManager, request } from "./src/pool_manager.ts";
 export type { PoolContext, PoolManagerOptions } from "./src/pool_manager.ts";
-export { ProxyManager, proxyFromEnv, proxyFromUrl } from "./src/proxy_manager.ts";
+export { proxyFromEnv, proxyFromUrl, ProxyManager } from "./src/proxy_manager.ts";
 export type {
   ProxyConfig,
   ProxyManagerOptions,
