@@ -8,6 +8,8 @@
  *   pools (`maxSize`, `block`, `poolTimeout`).
  * - {@linkcode Retry} and {@linkcode Timeout}: urllib3's retry and timeout policies, in
  *   milliseconds.
+ * - {@linkcode ProxyManager}, {@linkcode SOCKSProxyManager}, {@linkcode proxyFromEnv}:
+ *   HTTP(S) proxies (forwarding and `CONNECT`), SOCKS4/4a/5/5h, proxies from the environment.
  * - Typed errors with stable `code`s, all subclasses of {@linkcode HTTPError}.
  *
  * @example Requests through a manager
