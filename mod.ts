@@ -8,6 +8,8 @@
  *   pools (`maxSize`, `block`, `poolTimeout`).
  * - {@linkcode Retry} and {@linkcode Timeout}: urllib3's retry and timeout policies, in
  *   milliseconds.
+ * - {@linkcode ProxyManager}, {@linkcode SOCKSProxyManager}, {@linkcode proxyFromEnv}:
+ *   HTTP(S) proxies (forwarding and `CONNECT`), SOCKS4/4a/5/5h, proxies from the environment.
  * - Typed errors with stable `code`s, all subclasses of {@linkcode HTTPError}.
  *
  * @example Requests through a manager
@@ -75,6 +77,16 @@ export type {
 } from "./src/connection_pool.ts";
 export { PoolManager, request } from "./src/pool_manager.ts";
 export type { PoolContext, PoolManagerOptions } from "./src/pool_manager.ts";
+export { proxyFromEnv, proxyFromUrl, ProxyManager } from "./src/proxy_manager.ts";
+export type {
+  ProxyConfig,
+  ProxyManagerOptions,
+  ProxyOptions,
+  ProxyScheme,
+} from "./src/proxy_manager.ts";
+export { SOCKSProxyManager } from "./src/socks_proxy_manager.ts";
+export type { SOCKSProxyManagerOptions } from "./src/socks_proxy_manager.ts";
+export type { SOCKSVersion } from "./src/socks.ts";
 export { HTTPConnection } from "./src/http1/connection.ts";
 export type { ConnectionSettings, ReleaseCallback } from "./src/http1/connection.ts";
 export type { Exchange, ExchangeOwner, ExchangeRequest } from "./src/http1/exchange.ts";
@@ -89,6 +101,8 @@ export type {
   Connector,
   Socket,
   SocketHandler,
+  StartTlsOptions,
   TlsConnectOptions,
+  TlsVersion,
 } from "./src/runtime/socket.ts";
 export { VERSION } from "./src/version.ts";

@@ -37,7 +37,8 @@ import { Retry } from "./retry.ts";
 import { Timeout } from "./timeout.ts";
 import { defaultPortFor, encodeTarget, parseUrl } from "./url.ts";
 import { defaultConnector } from "./runtime/default.ts";
-import type { Connector, TlsConnectOptions } from "./runtime/socket.ts";
+import type { Connector, TlsConnectOptions, TlsVersion } from "./runtime/socket.ts";
+import { normalizeFingerprint } from "./runtime/_tls_verify.ts";
 import { VERSION } from "./version.ts";
 
 /** TLS options of HTTPS pools and managers (ignored by HTTP pools). */
@@ -52,10 +53,18 @@ export interface TlsOptions {
   key?: string;
   /** Name for SNI and verification instead of the host connected to. */
   serverHostname?: string;
-  /** `false` skips the hostname check (the chain is still verified). */
+  /**
+   * `false` skips the hostname check (the chain is still verified); a name checks the
+   * certificate against that name instead (SNI stays `serverHostname` or the host).
+   */
   assertHostname?: string | false;
+  /**
+   * Pins the server certificate: its SHA-256, SHA-1 or MD5 digest in hex (colons and
+   * case ignored). Replaces the hostname check and works with `certReqs: "CERT_NONE"`.
+   */
+  assertFingerprint?: string;
   /** Minimum TLS version (default `"TLSv1.2"`). */
-  minVersion?: "TLSv1.2" | "TLSv1.3";
+  minVersion?: TlsVersion;
 }
 
 /** Options of a connection pool (and, through the manager, of every pool it creates). */
@@ -82,6 +91,12 @@ export interface ConnectionPoolOptions extends TlsOptions {
   maxHeaderSize?: number;
   /** Most header lines in a response head (default 128). */
   maxHeaderCount?: number;
+  /**
+   * Sends every request in absolute-form (`GET http://host/path`) with the target's
+   * `Host`: the pool then talks to a forwarding proxy, for any origin. `ProxyManager`
+   * makes such pools. Default false.
+   */
+  forwardToProxy?: boolean;
 }
 
 /** Connection counts of a pool at one moment. */
@@ -175,6 +190,8 @@ function hostHeaderValue(host: string, port: number, scheme: string): string {
 export abstract class ConnectionPool extends RequestMethods {
   /** `"http"` or `"https"`. */
   abstract readonly scheme: "http" | "https";
+  /** True for a pool of a forwarding proxy (option `forwardToProxy`). */
+  readonly forwardToProxy: boolean;
   /** Host name or IP literal (IPv6 in brackets). */
   readonly host: string;
   /** Port. */
@@ -235,6 +252,7 @@ export abstract class ConnectionPool extends RequestMethods {
     this.timeout = Timeout.from(options.timeout);
     this.retries = Retry.fromInt(options.retries ?? null);
     this.headers = new HTTPHeaderDict(options.headers);
+    this.forwardToProxy = options.forwardToProxy ?? false;
     this.#options = options;
     this.#connector = options.connector ?? defaultConnector();
     this.#limits = {
@@ -547,8 +565,8 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 
   /** `Host` first (as http.client does), then the defaults the caller did not set. */
-  #automaticLines(flags: HeaderFlags, hostPart: boolean): string {
-    if (hostPart) return flags.host ? "" : `Host: ${this.#netloc()}\r\n`;
+  #automaticLines(flags: HeaderFlags, hostPart: boolean, host = this.#netloc()): string {
+    if (hostPart) return flags.host ? "" : `Host: ${host}\r\n`;
     let lines = "";
     if (!flags.userAgent) lines += `User-Agent: ${USER_AGENT}\r\n`;
     if (!flags.acceptEncoding) lines += "Accept-Encoding: identity\r\n";
@@ -561,14 +579,23 @@ export abstract class ConnectionPool extends RequestMethods {
     let flags: HeaderFlags;
     let lines: string;
     let ascii: boolean;
-    if (attempt.headers === undefined) {
+    let target = attempt.target;
+    let host: string | undefined;
+    if (this.forwardToProxy) {
+      // The proxy reads the origin from the absolute-form target; Host names it too.
+      const url = parseUrl(attempt.url);
+      const scheme = url.scheme ?? "http";
+      host = hostHeaderValue(url.host ?? "", url.port ?? defaultPortFor(scheme) ?? 80, scheme);
+      target = `${scheme}://${host}${url.requestUri}`;
+    }
+    if (attempt.headers === undefined && host === undefined) {
       lines = this.#fixedLines();
       ascii = this.#fixedHeadAscii;
       flags = FIXED_FLAGS;
     } else {
       flags = noFlags();
-      const own = renderHeaderLines(mergeHeaders(this.headers, attempt.headers), flags);
-      lines = this.#automaticLines(flags, true) + own + this.#automaticLines(flags, false);
+      const own = renderHeaderLines(mergeHeaders(this.headers, attempt.headers ?? {}), flags);
+      lines = this.#automaticLines(flags, true, host) + own + this.#automaticLines(flags, false);
       ascii = isAscii(lines);
     }
     let bytes = body.bytes;
@@ -592,7 +619,7 @@ export abstract class ConnectionPool extends RequestMethods {
     ) {
       lines += `Content-Type: ${body.contentType}\r\n`;
     }
-    const text = `${method} ${attempt.target} HTTP/1.1\r\n${lines}\r\n`;
+    const text = `${method} ${target} HTTP/1.1\r\n${lines}\r\n`;
     return { text: ascii ? text : encodeLatin1(text), body: bytes, chunked };
   }
 
@@ -637,20 +664,71 @@ export abstract class ConnectionPool extends RequestMethods {
   override toString(): string {
     return `${this.constructor.name}(host='${this.host}', port=${this.port})`;
   }
+}
 
-  /** @internal Builds the TLS settings from the options (HTTPS pools). */
-  protected static resolveTls(pool: ConnectionPool, options: TlsOptions): TlsConnectOptions {
-    const serverName = options.serverHostname ?? pool.hostname;
-    return {
-      serverName,
-      verify: (options.certReqs ?? "CERT_REQUIRED") !== "CERT_NONE",
-      checkHostname: options.assertHostname !== false,
-      caCerts: options.caCerts,
-      cert: options.cert,
-      key: options.key,
-      alpnProtocols: ["http/1.1"],
-    };
+/** Option names that only matter to HTTPS pools (HTTP pools and their keys drop them). */
+export const TLS_OPTION_NAMES: ReadonlySet<string> = new Set([
+  "caCerts",
+  "certReqs",
+  "cert",
+  "key",
+  "serverHostname",
+  "assertHostname",
+  "assertFingerprint",
+  "minVersion",
+]);
+
+const CERT_REQS = ["CERT_REQUIRED", "CERT_NONE"];
+const TLS_VERSIONS: readonly string[] = ["TLSv1.2", "TLSv1.3"];
+
+/** A host name as TLS uses it: no IPv6 brackets or zone, no trailing dot. */
+function tlsName(host: string): string {
+  const bare = host.startsWith("[") ? host.slice(1, -1) : host;
+  return bare.replace(/%.*$/, "").replace(/\.$/, "");
+}
+
+/**
+ * Builds the TLS settings of connections to `hostname` from TLS options (those of an
+ * HTTPS pool, or `proxyTls` for the proxy leg). Throws a `TypeError` or `RangeError`
+ * naming a bad option and its value.
+ */
+export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOptions {
+  const certReqs = options.certReqs ?? "CERT_REQUIRED";
+  if (!CERT_REQS.includes(certReqs)) {
+    throw new RangeError(
+      `certReqs must be "CERT_REQUIRED" or "CERT_NONE"; got ${JSON.stringify(certReqs)}`,
+    );
   }
+  const minVersion = options.minVersion ?? "TLSv1.2";
+  if (!TLS_VERSIONS.includes(minVersion)) {
+    throw new RangeError(
+      `minVersion must be "TLSv1.2" or "TLSv1.3"; got ${JSON.stringify(minVersion)}`,
+    );
+  }
+  const { assertHostname, assertFingerprint } = options;
+  if (
+    assertHostname !== undefined && assertHostname !== false && typeof assertHostname !== "string"
+  ) {
+    throw new TypeError(
+      `assertHostname must be a host name or false; got ${JSON.stringify(assertHostname)}`,
+    );
+  }
+  const fingerprint = assertFingerprint === undefined
+    ? undefined
+    : normalizeFingerprint(assertFingerprint);
+  return {
+    serverName: tlsName(options.serverHostname ?? hostname),
+    verify: certReqs === "CERT_REQUIRED",
+    // A pinned fingerprint replaces the name check, as in urllib3.
+    checkHostname: assertHostname !== false && fingerprint === undefined,
+    assertHostname: typeof assertHostname === "string" ? tlsName(assertHostname) : undefined,
+    fingerprint,
+    minVersion: minVersion as TlsVersion,
+    caCerts: options.caCerts,
+    cert: options.cert,
+    key: options.key,
+    alpnProtocols: ["http/1.1"],
+  };
 }
 
 const FIXED_FLAGS: HeaderFlags = Object.freeze(noFlags());
@@ -724,11 +802,15 @@ export class HTTPSConnectionPool extends ConnectionPool {
    */
   constructor(host: string, options: ConnectionPoolOptions = {}) {
     super(host, options, 443);
+    // Bad TLS options fail here, at once, rather than at the first request.
+    this.#tls = resolveTls(this.hostname, options);
   }
+
+  #tls: TlsConnectOptions;
 
   /** TLS settings built from the pool's TLS options. */
   protected override tlsSettings(): TlsConnectOptions {
-    return ConnectionPool.resolveTls(this, this.options);
+    return this.#tls;
   }
 }
 

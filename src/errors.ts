@@ -525,17 +525,31 @@ export class URLSchemeUnknown extends LocationValueError {
 }
 
 /**
- * A proxy URL's scheme is not supported.
+ * A proxy URL has no scheme or one the manager does not support.
  *
  * @example
  * ```ts
  * import { ProxySchemeUnknown } from "@pooled/http";
- * console.log(new ProxySchemeUnknown("ftp").code); // "ERR_PROXY_SCHEME_UNKNOWN"
+ * const e = new ProxySchemeUnknown("ftp");
+ * console.log(e.code); // "ERR_PROXY_SCHEME_UNKNOWN"
+ * console.log(e.message); // Proxy URL had unsupported scheme ftp, should use http:// or https://
  * ```
  */
 export class ProxySchemeUnknown extends URLSchemeUnknown {
   /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_PROXY_SCHEME_UNKNOWN";
+  /**
+   * Creates an instance.
+   *
+   * @param scheme The scheme, or null when the URL had none.
+   * @param supported The schemes that would do, for the message.
+   */
+  constructor(scheme: string | null, supported = "http:// or https://") {
+    super(scheme ?? "");
+    this.message = scheme === null
+      ? `Proxy URL had no scheme, should start with ${supported}`
+      : `Proxy URL had unsupported scheme ${scheme}, should use ${supported}`;
+  }
 }
 
 /**

@@ -11,7 +11,23 @@ import {
   type ConnectionPoolOptions,
   HTTPConnectionPool,
   HTTPSConnectionPool,
+  TLS_OPTION_NAMES,
 } from "./connection_pool.ts";
+import {
+  parseProxyUrl,
+  proxiedPool,
+  proxiedPoolKey,
+  type ProxyConfig,
+  type ProxyScheme,
+  withoutTls,
+} from "./_proxy_config.ts";
+import {
+  PROXY_VARIABLES,
+  type ProxyEnvironment,
+  proxyEnvironment,
+  proxyUrlFor,
+} from "./_proxy_env.ts";
+import { readEnvironment } from "./runtime/env.ts";
 import { HTTPHeaderDict } from "./headers.ts";
 import { runRequest } from "./_request_loop.ts";
 import { RequestMethods, type RequestOptions, type UrlopenOptions } from "./request_methods.ts";
@@ -23,6 +39,12 @@ import { defaultPortFor, parseUrl } from "./url.ts";
 export interface PoolManagerOptions extends ConnectionPoolOptions {
   /** How many origins' pools to keep (least recently used dropped first). Default 10. */
   numPools?: number;
+  /**
+   * `"env"`: reach origins through the proxies named by `HTTP_PROXY`, `HTTPS_PROXY`,
+   * `ALL_PROXY` and `NO_PROXY` (read once, now; lower-case names win; curl's `NO_PROXY`
+   * matching). Default: no proxy, and the environment is not read.
+   */
+  proxy?: "env";
 }
 
 /** What identifies a pool: scheme, host, port and any pool options that differ. */
@@ -35,17 +57,15 @@ export interface PoolContext extends ConnectionPoolOptions {
   port?: number;
 }
 
-/** Option names that only matter to HTTPS pools (dropped from HTTP pools' keys). */
-const TLS_OPTIONS = new Set([
-  "caCerts",
-  "certReqs",
-  "cert",
-  "key",
-  "serverHostname",
-  "assertHostname",
-  "assertFingerprint",
-  "minVersion",
-]);
+/** Proxy schemes an environment variable may name. */
+const ENV_PROXY_SCHEMES: readonly ProxyScheme[] = [
+  "http",
+  "https",
+  "socks4",
+  "socks4a",
+  "socks5",
+  "socks5h",
+];
 
 /** Parsed URLs the manager routed recently (benchmarks and services repeat URLs). */
 const ROUTE_CACHE_SIZE = 256;
@@ -75,7 +95,7 @@ function describeOption(value: unknown): string {
 function optionsKey(options: ConnectionPoolOptions, scheme: string): string {
   const parts: string[] = [];
   for (const name of Object.keys(options).sort()) {
-    if (name === "port" || (scheme === "http" && TLS_OPTIONS.has(name))) continue;
+    if (name === "port" || (scheme === "http" && TLS_OPTION_NAMES.has(name))) continue;
     const value = describeOption((options as Record<string, unknown>)[name]);
     if (value !== "") parts.push(`${name}=${value}`);
   }
@@ -119,6 +139,8 @@ export class PoolManager extends RequestMethods {
   #retries: Retry;
   #closed = false;
   #newestKey = "";
+  #environment: ProxyEnvironment | null = null;
+  #environmentProxies = new Map<string, ProxyConfig>();
 
   /**
    * Creates an instance.
@@ -127,15 +149,49 @@ export class PoolManager extends RequestMethods {
    */
   constructor(options: PoolManagerOptions = {}) {
     super();
-    const { numPools = 10, ...poolOptions } = options;
+    const { numPools = 10, proxy, ...poolOptions } = options;
     if (!Number.isInteger(numPools) || numPools < 1) {
       throw new RangeError(`numPools must be an integer >= 1; got ${numPools}`);
     }
+    if (proxy !== undefined && proxy !== "env") {
+      throw new TypeError(
+        `proxy must be "env" (use ProxyManager or SOCKSProxyManager for one proxy); got ${
+          JSON.stringify(proxy)
+        }`,
+      );
+    }
+    if (proxy === "env") this.#environment = proxyEnvironment(readEnvironment(PROXY_VARIABLES));
     this.numPools = numPools;
     this.headers = new HTTPHeaderDict(options.headers);
     // A number or boolean becomes a Retry now, so the manager controls redirects.
     this.#retries = Retry.fromInt(options.retries ?? null);
     this.connectionPoolOptions = { ...poolOptions, retries: this.#retries };
+  }
+
+  /**
+   * The proxy to reach `scheme://host:port` through, or null to connect directly: the
+   * environment's with `proxy: "env"`. `ProxyManager` and `SOCKSProxyManager` override it.
+   */
+  protected proxyFor(scheme: string, host: string, port: number): ProxyConfig | null {
+    const environment = this.#environment;
+    if (environment === null) return null;
+    const found = proxyUrlFor(environment, scheme, host, port);
+    if (found === null) return null;
+    let proxy = this.#environmentProxies.get(found);
+    if (proxy === undefined) {
+      // curl takes a proxy without a scheme as an http:// one.
+      const url = found.includes("://") ? found : `http://${found}`;
+      proxy = parseProxyUrl(url, {}, ENV_PROXY_SCHEMES);
+      this.#environmentProxies.set(found, proxy);
+    }
+    return proxy;
+  }
+
+  /** The key of the pool for a target (with its proxy, when it has one). */
+  #keyFor(scheme: string, host: string, port: number, options: ConnectionPoolOptions): string {
+    const direct = poolKey(scheme, host, port, options);
+    const proxy = this.proxyFor(scheme, host, port);
+    return proxy === null ? direct : proxiedPoolKey(proxy, scheme, direct);
   }
 
   /** The cached pools, least recently used first. */
@@ -175,7 +231,7 @@ export class PoolManager extends RequestMethods {
     const port = rawPort ?? defaultPortFor(scheme);
     if (port === null) throw new URLSchemeUnknown(scheme);
     const host = rawHost.toLowerCase();
-    const key = poolKey(scheme, host, port, poolOptions);
+    const key = this.#keyFor(scheme, host, port, poolOptions);
     return this.connectionFromPoolKey(key, { ...poolOptions, scheme, host, port });
   }
 
@@ -215,12 +271,11 @@ export class PoolManager extends RequestMethods {
       : new HTTPHeaderDict(this.headers).extend(
         own.headers ?? {},
       );
+    if (scheme !== "https" && scheme !== "http") throw new URLSchemeUnknown(scheme);
+    const proxy = this.proxyFor(scheme, host, options.port ?? defaultPortFor(scheme)!);
+    if (proxy !== null) return proxiedPool(proxy, scheme, host, options);
     if (scheme === "https") return new HTTPSConnectionPool(host, options);
-    if (scheme === "http") {
-      for (const name of TLS_OPTIONS) delete (options as Record<string, unknown>)[name];
-      return new HTTPConnectionPool(host, options);
-    }
-    throw new URLSchemeUnknown(scheme);
+    return new HTTPConnectionPool(host, withoutTls(options));
   }
 
   #route(url: string): Route {
@@ -233,7 +288,7 @@ export class PoolManager extends RequestMethods {
     if (port === null) throw new URLSchemeUnknown(scheme);
     const host = parsed.host.toLowerCase();
     const route: Route = {
-      key: poolKey(scheme, host, port, {}),
+      key: this.#keyFor(scheme, host, port, {}),
       context: { scheme, host, port },
       target: parsed.requestUri,
     };

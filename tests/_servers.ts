@@ -228,8 +228,11 @@ export interface RawConnection {
 export interface RawServerOptions {
   /** The loopback address to listen on (default `127.0.0.1`). */
   hostname?: string;
-  /** Wrap connections in TLS (`node:tls`) with this certificate and key. */
-  tls?: ServerTls;
+  /**
+   * Wrap connections in TLS (`node:tls`) with this certificate and key, and any other
+   * `node:tls` server option (`requestCert`, `ca`, `maxVersion`, `ALPNProtocols`...).
+   */
+  tls?: ServerTls & tls.TlsOptions;
 }
 
 /** A running {@linkcode rawServer}. */
@@ -271,7 +274,7 @@ export async function rawServer(
     runHandler(onConnection, conn, errors);
   };
   const server = options.tls
-    ? tls.createServer({ cert: options.tls.cert, key: options.tls.key }, accept)
+    ? tls.createServer({ ...options.tls }, accept)
     : net.createServer(accept);
   // A failed handshake or a client reset must not crash the test process.
   server.on("tlsClientError", () => {});

@@ -30,13 +30,27 @@ export function isTlsFailure(error: unknown): boolean {
   return TLS_PATTERN.test(`${e.code ?? ""} ${e.name ?? ""} ${e.message ?? ""}`);
 }
 
-/** Wraps a TLS handshake or verification failure. */
+const HOSTNAME_MISMATCH = /ALTNAME|NotValidForName|not valid for name|hostname|does not match/i;
+const UNKNOWN_CA = /ISSUER|LEAF_SIGNATURE|SELF_SIGNED|UnknownIssuer|unknown ca/i;
+
+/** The cause in words, before the runtime's own text: what a caller needs to act on. */
+function tlsCause(detail: string): string {
+  if (HOSTNAME_MISMATCH.test(detail)) return "hostname mismatch: ";
+  if (UNKNOWN_CA.test(detail)) return "certificate verify failed: unknown CA: ";
+  return "";
+}
+
+/** Wraps a TLS handshake or verification failure (an `SSLError` passes unchanged). */
 export function tlsError(error: unknown, hostname: string, port: number): SSLError {
+  if (error instanceof SSLError) return error;
   const e = describe(error);
   const detail = [e.code, e.message].filter(Boolean).join(": ");
-  return new SSLError(`TLS handshake with ${hostname}:${port} failed: ${detail}`, {
-    cause: error,
-  });
+  return new SSLError(
+    `TLS handshake with ${hostname}:${port} failed: ${tlsCause(detail)}${detail}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 /**
@@ -53,6 +67,7 @@ export function connectError(
   const text = `${e.code ?? ""} ${e.name ?? ""} ${e.message ?? ""}`;
   const dnsCode = e.code !== undefined && DNS_CODES.has(e.code);
   // TLS before the DNS wording: a certificate message says "DNS:name" for its SANs.
+  if (error instanceof SSLError) return error;
   if (tls && !dnsCode && isTlsFailure(error)) return tlsError(error, hostname, port);
   if (dnsCode || DNS_PATTERN.test(text)) {
     return new NameResolutionError(

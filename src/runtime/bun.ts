@@ -3,12 +3,33 @@
  * sends what the kernel accepts now and returns the count; the rest is kept here and
  * sent on `drain`, so writes never block and never reorder.
  *
+ * TLS runs with `rejectUnauthorized: false` and the certificate is checked in the
+ * `handshake` handler ({@linkcode verifyPeer}): Bun reports the chain verdict and hands
+ * out the peer certificate, but ignores `checkServerIdentity`. A tunnel is upgraded with
+ * Bun's `upgradeTLS`; TLS in TLS goes through `node:tls` ({@linkcode startTlsOverSocket}).
+ *
  * @module
  */
 
-import type { ConnectOptions, Connector, Socket, SocketHandler } from "./socket.ts";
+import type {
+  ConnectOptions,
+  Connector,
+  Socket,
+  SocketHandler,
+  StartTlsOptions,
+  TlsConnectOptions,
+  TlsVersion,
+} from "./socket.ts";
 import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
+import {
+  loadTlsVerifier,
+  type PeerCertificate,
+  sniName,
+  type TlsVerifier,
+  verifyPeer,
+} from "./_tls_verify.ts";
+import { lookupHost, startTlsOverSocket } from "./node.ts";
 
 /** The subset of Bun's socket this adapter uses. */
 interface BunRawSocket {
@@ -19,6 +40,8 @@ interface BunRawSocket {
   pause(): void;
   resume(): void;
   setNoDelay?(noDelay: boolean): void;
+  getPeerCertificate?(): PeerCertificate | null;
+  upgradeTLS?(options: Record<string, unknown>): [BunRawSocket, BunRawSocket];
 }
 
 interface BunApi {
@@ -42,10 +65,11 @@ function withRootCertificates(extra: readonly string[]): Promise<string[]> {
 interface PendingConnect {
   resolve(socket: BunSocket): void;
   reject(error: Error): void;
-  tls: boolean;
-  verify: boolean;
-  /** False for `assertHostname: false`: a name mismatch alone is accepted. */
-  checkHostname: boolean;
+  /** TLS settings, checked in the `handshake` handler; null for plain TCP. */
+  tls: TlsConnectOptions | null;
+  verifier: TlsVerifier | null;
+  /** `host:port`, for messages. */
+  where: string;
 }
 
 class BunSocket implements Socket {
@@ -58,9 +82,12 @@ class BunSocket implements Socket {
   #pendingHead = 0;
   #pendingBytes = 0;
   #drainWaiters: (() => void)[] = [];
+  /** True for a TLS socket (TLS on it again goes through `node:tls`). */
+  readonly isTls: boolean;
 
   constructor(pending: PendingConnect) {
     this.pending = pending;
+    this.isTls = pending.tls !== null;
   }
 
   get closed(): boolean {
@@ -152,6 +179,18 @@ class BunSocket implements Socket {
     this.raw?.terminate();
     this.handler.onEnd();
   }
+
+  /**
+   * Hands the raw socket over (to `upgradeTLS`) when nothing is left to write; this
+   * object then ignores the raw socket's events. Returns null otherwise.
+   */
+  detach(): BunRawSocket | null {
+    const raw = this.raw;
+    if (!raw || this.#closed || this.#pendingBytes > 0 || this.pending) return null;
+    this.markClosed();
+    this.handler = IGNORE_EVENTS;
+    return raw;
+  }
 }
 
 function settleOpen(socket: BunSocket): void {
@@ -159,6 +198,21 @@ function settleOpen(socket: BunSocket): void {
   if (!pending || pending.tls) return;
   socket.pending = null;
   pending.resolve(socket);
+}
+
+/** The error to fail a finished handshake with, or null when the certificate passes. */
+function handshakeFailure(
+  raw: BunRawSocket,
+  pending: PendingConnect,
+  success: boolean,
+  authorizationError: Error | null,
+): Error | null {
+  const peer = raw.getPeerCertificate?.() ?? null;
+  const code = (authorizationError as { code?: string } | null)?.code ?? null;
+  // No certificate at all: the handshake itself failed (a protocol version refused...).
+  if (!success && !peer?.raw) return authorizationError ?? new Error("TLS handshake failed");
+  const chainError = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? null : code;
+  return verifyPeer(pending.verifier!, pending.tls!, peer, chainError, pending.where);
 }
 
 const handlers = {
@@ -174,15 +228,11 @@ const handlers = {
     const pending = socket.pending;
     if (!pending) return;
     socket.pending = null;
-    // Bun ignores `checkServerIdentity`: without the hostname check the chain is verified
-    // here (rejectUnauthorized is off then), accepting a certificate whose only fault is
-    // the name. A bad chain is reported before a name mismatch, so it is never hidden.
-    const nameOnly = !pending.checkHostname &&
-      (authorizationError as { code?: string } | null)?.code === "ERR_TLS_CERT_ALTNAME_INVALID";
-    if (pending.verify && (!success || authorizationError) && !nameOnly) {
+    const failure = handshakeFailure(raw, pending, success, authorizationError);
+    if (failure) {
       socket.markClosed();
       raw.terminate();
-      pending.reject(authorizationError ?? new Error("TLS handshake failed"));
+      pending.reject(failure);
       return;
     }
     pending.resolve(socket);
@@ -248,17 +298,75 @@ function alpnWireFormat(protocols: readonly string[]): ArrayBuffer {
   return bytes.buffer;
 }
 
-async function tlsSettings(options: ConnectOptions): Promise<Record<string, unknown> | undefined> {
-  const tls = options.tls;
-  if (!tls) return undefined;
+/** Bun takes the protocol version number (0x0303 is TLS 1.2, 0x0304 TLS 1.3). */
+const TLS_VERSION_NUMBER: Record<TlsVersion, number> = { "TLSv1.2": 0x0303, "TLSv1.3": 0x0304 };
+
+async function tlsSettings(tls: TlsConnectOptions): Promise<Record<string, unknown>> {
   return {
-    serverName: tls.serverName,
-    rejectUnauthorized: tls.verify && tls.checkHostname,
+    // "" sends no SNI; leaving it out would send the IP address connected to.
+    serverName: sniName(tls.serverName) ?? "",
+    rejectUnauthorized: false,
     ca: tls.caCerts ? await withRootCertificates(tls.caCerts) : undefined,
     cert: tls.cert,
     key: tls.key,
+    minVersion: TLS_VERSION_NUMBER[tls.minVersion],
     ALPNProtocols: alpnWireFormat(tls.alpnProtocols),
   };
+}
+
+/** What a connection attempt needs before it starts: TLS settings and the verifier. */
+async function prepare(
+  tls: TlsConnectOptions | undefined,
+): Promise<{ settings?: Record<string, unknown>; verifier: TlsVerifier | null }> {
+  if (!tls) return { verifier: null };
+  const [settings, verifier] = await Promise.all([tlsSettings(tls), loadTlsVerifier()]);
+  return { settings, verifier };
+}
+
+/**
+ * Runs one connection set-up: `start` begins it with the fresh {@linkcode BunSocket},
+ * whose `open`/`handshake`/`error` handlers settle it. `underlying` (a raw socket being
+ * upgraded) is terminated too when the set-up fails or is aborted.
+ */
+async function establish(
+  tls: TlsConnectOptions | undefined,
+  verifier: TlsVerifier | null,
+  where: { hostname: string; port: number },
+  signal: AbortSignal | undefined,
+  start: (socket: BunSocket) => void,
+  underlying?: BunRawSocket,
+): Promise<BunSocket> {
+  let socket!: BunSocket;
+  const ready = new Promise<BunSocket>((resolve, reject) => {
+    socket = new BunSocket({
+      resolve,
+      reject,
+      tls: tls ?? null,
+      verifier,
+      where: `${where.hostname}:${where.port}`,
+    });
+  });
+  const onAbort = () => {
+    const pending = socket.pending;
+    if (!pending) return;
+    socket.pending = null;
+    socket.markClosed();
+    socket.raw?.terminate();
+    pending.reject(abortReason(signal!));
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    start(socket);
+    return await ready;
+  } catch (error) {
+    underlying?.terminate();
+    if (signal?.aborted) throw abortReason(signal);
+    throw tls && socket.raw
+      ? tlsError(error, where.hostname, where.port)
+      : connectError(error, where.hostname, where.port, tls !== undefined);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
 }
 
 /**
@@ -278,44 +386,35 @@ export const bunConnector: Connector = {
     if (!bun) throw new TypeError("bunConnector needs the Bun runtime (globalThis.Bun is missing)");
     const signal = options.signal;
     if (signal?.aborted) throw abortReason(signal);
-    const tls = await tlsSettings(options);
-    // Aborted while the settings were built: the listener below would never fire.
+    const { settings, verifier } = await prepare(options.tls);
+    // Aborted while the settings were built: the abort listener would never fire.
     if (signal?.aborted) throw abortReason(signal);
-    let socket!: BunSocket;
-    const ready = new Promise<BunSocket>((resolve, reject) => {
-      socket = new BunSocket({
-        resolve,
-        reject,
-        tls: tls !== undefined,
-        verify: !!options.tls?.verify,
-        checkHostname: options.tls?.checkHostname ?? true,
-      });
-    });
-    const onAbort = () => {
-      const pending = socket.pending;
-      if (!pending) return;
-      socket.pending = null;
-      socket.markClosed();
-      socket.raw?.terminate();
-      pending.reject(abortReason(signal!));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
+    return establish(options.tls, verifier, options, signal, (socket) => {
       bun.connect({
         hostname: options.hostname,
         port: options.port,
-        tls,
+        tls: settings,
         data: socket,
         socket: handlers,
       }).catch((error: Error) => handlers.connectError({ data: socket } as BunRawSocket, error));
-      return await ready;
-    } catch (error) {
-      if (signal?.aborted) throw abortReason(signal);
-      throw tls && socket.raw
-        ? tlsError(error, options.hostname, options.port)
-        : connectError(error, options.hostname, options.port, tls !== undefined);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
+    });
   },
+  async startTls(socket: Socket, options: StartTlsOptions): Promise<Socket> {
+    const signal = options.signal;
+    const native = socket instanceof BunSocket && !socket.isTls &&
+      typeof socket.raw?.upgradeTLS === "function";
+    if (!native) return startTlsOverSocket(socket, options);
+    const { settings, verifier } = await prepare(options.tls);
+    if (signal?.aborted) {
+      socket.close();
+      throw abortReason(signal);
+    }
+    const raw = (socket as BunSocket).detach();
+    if (raw === null) return startTlsOverSocket(socket, options);
+    return establish(options.tls, verifier, options, signal, (upgraded) => {
+      // The plain half keeps `socket` as its data, whose events are now ignored.
+      raw.upgradeTLS!({ tls: settings, data: upgraded, socket: handlers });
+    }, raw);
+  },
+  lookup: lookupHost,
 };

@@ -1,17 +1,30 @@
 /**
  * The Deno adapter: `Deno.connect`, then `Deno.startTls` for HTTPS (which lets the TLS
- * name differ from the address connected to, for `serverHostname`). Settings Deno's
- * native TLS cannot express (verification off, client certificates) go through Deno's
- * built-in `node:tls` instead.
+ * name differ from the address connected to, for `serverHostname`).
+ *
+ * Deno's native TLS hands out no peer certificate and takes no client certificate,
+ * version limit or other verification name, so those connections go through Deno's
+ * built-in `node:tls` instead (verification off, `cert`/`key`, `assertFingerprint`,
+ * `assertHostname` with a name, `minVersion: "TLSv1.3"`). So does every TLS set-up that
+ * may be aborted (a connect timeout or a signal): closing a `Deno.TlsConn` whose
+ * handshake is pending leaves its TCP socket open until the peer answers
+ * (denoland/deno#14547), while `node:tls` closes it at once.
  *
  * @module
  */
 
-import type { ConnectOptions, Connector, Socket, SocketHandler } from "./socket.ts";
+import type {
+  ConnectOptions,
+  Connector,
+  Socket,
+  SocketHandler,
+  StartTlsOptions,
+  TlsConnectOptions,
+} from "./socket.ts";
 import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { concatBytes } from "../_bytes.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
-import { nodeConnector } from "./node.ts";
+import { lookupHost, nodeConnector, startTlsOverSocket } from "./node.ts";
 
 const INITIAL_READ_SIZE = 16 * 1024;
 const MAX_READ_SIZE = 256 * 1024;
@@ -29,10 +42,15 @@ class DenoSocket implements Socket {
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #flushing = false;
+  #reading = false;
   #drainWaiters: (() => void)[] = [];
 
-  constructor(conn: Deno.Conn) {
+  /** The TCP connection while no TLS runs on it (what `startTls` can take over). */
+  #tcp: Deno.TcpConn | null;
+
+  constructor(conn: Deno.TcpConn | Deno.TlsConn, tls: boolean) {
     this.#conn = conn;
+    this.#tcp = tls ? null : conn as Deno.TcpConn;
     this.#readLoop();
   }
 
@@ -52,7 +70,9 @@ class DenoSocket implements Socket {
           continue;
         }
         const buffer = this.#readBuffer;
+        this.#reading = true;
         const n = await this.#conn.read(buffer);
+        this.#reading = false;
         if (this.#closed) return;
         if (n === null) return this.#end();
         // Paused while the read was in flight: hold the bytes back until resume().
@@ -167,6 +187,19 @@ class DenoSocket implements Socket {
     this.#shutdown();
     this.#handler.onEnd();
   }
+
+  /**
+   * Hands the TCP connection over (to `Deno.startTls`) when nothing uses it: paused with
+   * no read in flight and nothing left to write. Otherwise returns null and changes nothing.
+   */
+  detachTcp(): Deno.TcpConn | null {
+    const idle = this.#paused && !this.#reading && !this.#flushing && !this.#closed;
+    if (!idle || this.#tcp === null) return null;
+    this.#closed = true;
+    this.#handler = IGNORE_EVENTS;
+    this.#wakeReader?.(); // the read loop sees #closed and ends
+    return this.#tcp;
+  }
 }
 
 async function connectTcp(options: ConnectOptions): Promise<Deno.TcpConn> {
@@ -184,46 +217,39 @@ async function connectTcp(options: ConnectOptions): Promise<Deno.TcpConn> {
   }
 }
 
-async function upgradeToTls(conn: Deno.TcpConn, options: ConnectOptions): Promise<Deno.TlsConn> {
-  const tls = options.tls!;
-  const signal = options.signal;
+/** Runs the TLS handshake natively; only for set-ups nothing can abort (see the module doc). */
+async function upgradeToTls(
+  conn: Deno.TcpConn,
+  tls: TlsConnectOptions,
+  where: { hostname: string; port: number },
+): Promise<Deno.TlsConn> {
   let tlsConn: Deno.TlsConn | undefined;
-  // `Deno.startTls` takes over the TCP resource: from then on only the TLS one can be
-  // closed (closing the TCP one throws BadResource, from an event listener: uncaught).
-  const closeQuietly = () => {
-    try {
-      (tlsConn ?? conn).close();
-    } catch {
-      // Already closed (or taken over by startTls, whose result is closed below).
-    }
-  };
-  signal?.addEventListener("abort", closeQuietly, { once: true });
   try {
-    // Aborted between the TCP connect and here: the listener above never fires.
-    if (signal?.aborted) throw abortReason(signal);
     tlsConn = await Deno.startTls(conn, {
       hostname: tls.serverName,
       caCerts: tls.caCerts ? [...tls.caCerts] : undefined,
       alpnProtocols: [...tls.alpnProtocols],
       unsafelyDisableHostnameVerification: !tls.checkHostname,
     });
-    if (signal?.aborted) throw abortReason(signal);
     await tlsConn.handshake();
-    if (signal?.aborted) throw abortReason(signal);
     return tlsConn;
   } catch (error) {
-    closeQuietly();
-    if (signal?.aborted) throw abortReason(signal);
-    throw tlsError(error, options.hostname, options.port);
-  } finally {
-    signal?.removeEventListener("abort", closeQuietly);
+    try {
+      // `Deno.startTls` took the TCP resource over: only the TLS one can be closed then.
+      (tlsConn ?? conn).close();
+    } catch {
+      // Already closed.
+    }
+    throw tlsError(error, where.hostname, where.port);
   }
 }
 
-/** True when Deno's native TLS can do what `options` ask for. */
-function nativeTlsCan(options: ConnectOptions): boolean {
-  const tls = options.tls;
-  return !tls || (tls.verify && tls.cert === undefined && tls.key === undefined);
+/** True when Deno's native TLS can do what `tls` asks for, and nothing can abort it. */
+function nativeTlsCan(tls: TlsConnectOptions | undefined, signal?: AbortSignal): boolean {
+  if (!tls) return true;
+  return tls.verify && tls.cert === undefined && tls.key === undefined &&
+    tls.fingerprint === undefined && tls.assertHostname === undefined &&
+    tls.minVersion === "TLSv1.2" && signal === undefined;
 }
 
 /**
@@ -239,9 +265,17 @@ function nativeTlsCan(options: ConnectOptions): boolean {
 export const denoConnector: Connector = {
   name: "deno",
   async connect(options: ConnectOptions): Promise<Socket> {
-    if (!nativeTlsCan(options)) return nodeConnector.connect(options);
+    if (!nativeTlsCan(options.tls, options.signal)) return nodeConnector.connect(options);
     const tcp = await connectTcp(options);
-    const conn = options.tls ? await upgradeToTls(tcp, options) : tcp;
-    return new DenoSocket(conn);
+    if (!options.tls) return new DenoSocket(tcp, false);
+    return new DenoSocket(await upgradeToTls(tcp, options.tls, options), true);
   },
+  async startTls(socket: Socket, options: StartTlsOptions): Promise<Socket> {
+    const tcp = socket instanceof DenoSocket && nativeTlsCan(options.tls, options.signal)
+      ? socket.detachTcp()
+      : null;
+    if (tcp === null) return startTlsOverSocket(socket, options);
+    return new DenoSocket(await upgradeToTls(tcp, options.tls, options), true);
+  },
+  lookup: lookupHost,
 };

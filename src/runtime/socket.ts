@@ -27,14 +27,29 @@ export interface SocketHandler {
   onWriteError(error: Error): void;
 }
 
+/** TLS protocol versions a connection may be limited to. */
+export type TlsVersion = "TLSv1.2" | "TLSv1.3";
+
 /** TLS settings for one connection, already resolved from the pool options. */
 export interface TlsConnectOptions {
   /** Name sent as SNI and used to verify the certificate. */
   readonly serverName: string;
   /** Verify the certificate chain (`certReqs: "CERT_REQUIRED"`). */
   readonly verify: boolean;
-  /** Check the certificate against `serverName` (false for `assertHostname: false`). */
+  /**
+   * Check the certificate's name (false for `assertHostname: false`, and when a
+   * fingerprint is pinned: the pin replaces the name check, as in urllib3).
+   */
   readonly checkHostname: boolean;
+  /** The name the certificate must match when it is not `serverName` (`assertHostname`). */
+  readonly assertHostname?: string;
+  /**
+   * The certificate's pinned digest (`assertFingerprint`): lower-case hex without colons,
+   * 32 (MD5), 40 (SHA-1) or 64 (SHA-256) digits. Checked even without verification.
+   */
+  readonly fingerprint?: string;
+  /** Oldest TLS version accepted. */
+  readonly minVersion: TlsVersion;
   /** Extra trusted roots (PEM), added to the runtime's trust store. */
   readonly caCerts?: readonly string[];
   /** Client certificate chain (PEM). */
@@ -54,6 +69,18 @@ export interface ConnectOptions {
   /** TLS settings, or `undefined` for plain TCP. */
   readonly tls?: TlsConnectOptions;
   /** Aborts the connection attempt (connect timeout, caller's signal). */
+  readonly signal?: AbortSignal;
+}
+
+/** How to start TLS on a socket that is already open (a proxy tunnel). */
+export interface StartTlsOptions {
+  /** The host behind the tunnel, for messages. */
+  readonly hostname: string;
+  /** The port behind the tunnel, for messages. */
+  readonly port: number;
+  /** TLS settings for the host behind the tunnel. */
+  readonly tls: TlsConnectOptions;
+  /** Aborts the handshake (connect timeout, caller's signal). */
   readonly signal?: AbortSignal;
 }
 
@@ -89,6 +116,18 @@ export interface Connector {
    * when aborted; a rejected attempt leaves nothing open.
    */
   connect(options: ConnectOptions): Promise<Socket>;
+  /**
+   * Starts TLS on a socket this connector opened (a tunnel through a proxy), TLS in TLS
+   * included. Takes `socket` over: use only the socket it resolves with; on failure
+   * `socket` is closed. Rejects like {@linkcode Connector.connect}. Proxies through
+   * connectors without it fail with {@linkcode ProxySchemeUnsupported}.
+   */
+  startTls?(socket: Socket, options: StartTlsOptions): Promise<Socket>;
+  /**
+   * Resolves a host name to one IP address (SOCKS4 and SOCKS5 resolve locally).
+   * Rejects with a {@linkcode NameResolutionError}.
+   */
+  lookup?(hostname: string): Promise<string>;
 }
 
 /** A handler that drops every event: what a socket reports before its owner sets one. */

@@ -1,0 +1,92 @@
+/**
+ * The two steps every proxy connector shares: reaching the proxy (failures become
+ * {@linkcode ProxyError}s, as in urllib3) and starting TLS to the target on the
+ * tunnelled socket (through the connector's `startTls`).
+ *
+ * @module
+ */
+
+import { ConnectTimeoutError, ProxyError, ProxySchemeUnsupported } from "./errors.ts";
+import { abortReason } from "./runtime/_errors.ts";
+import type { ConnectOptions, Connector, Socket, TlsConnectOptions } from "./runtime/socket.ts";
+
+/** Where a proxy listens, and the TLS settings for an `https://` proxy. */
+export interface ProxyEndpoint {
+  /** Host name or IP literal (IPv6 without brackets). */
+  readonly hostname: string;
+  /** Port. */
+  readonly port: number;
+  /** TLS to the proxy itself, or undefined for a plain one. */
+  readonly tls?: TlsConnectOptions;
+}
+
+/**
+ * The error for a failure while talking to the proxy: the caller's own abort passes
+ * unchanged; everything else, a connect timeout included, is a `ProxyError`.
+ */
+export function proxyFailure(error: unknown, signal: AbortSignal | undefined): Error {
+  if (error instanceof ProxyError) return error;
+  if (signal?.aborted) {
+    const reason = abortReason(signal);
+    if (!(reason instanceof ConnectTimeoutError)) return reason;
+    return new ProxyError("Unable to connect to proxy", reason);
+  }
+  const cause = error instanceof Error ? error : new Error(String(error));
+  return new ProxyError("Unable to connect to proxy", cause);
+}
+
+/** Opens a connection to the proxy (TLS for an `https://` proxy). */
+export async function dialProxy(
+  base: Connector,
+  proxy: ProxyEndpoint,
+  signal: AbortSignal | undefined,
+): Promise<Socket> {
+  try {
+    return await base.connect({
+      hostname: proxy.hostname,
+      port: proxy.port,
+      tls: proxy.tls,
+      signal,
+    });
+  } catch (error) {
+    throw proxyFailure(error, signal);
+  }
+}
+
+/**
+ * The connector of a forwarding pool: the runtime adapter, with failures to reach the
+ * proxy reported as `ProxyError`s.
+ */
+export function proxyLegConnector(base: Connector): Connector {
+  return {
+    name: `proxy(${base.name})`,
+    connect: (options) => dialProxy(base, options, options.signal),
+  };
+}
+
+/** Starts TLS to the target on a tunnelled socket; closes the socket on failure. */
+export function startTlsThrough(
+  base: Connector,
+  socket: Socket,
+  options: ConnectOptions & { tls: TlsConnectOptions },
+): Promise<Socket> {
+  if (base.startTls === undefined) {
+    socket.close();
+    return Promise.reject(
+      new ProxySchemeUnsupported(
+        `The ${base.name} connector cannot start TLS on a proxy tunnel (it has no startTls), so https://${options.hostname}:${options.port} cannot be reached through this proxy`,
+      ),
+    );
+  }
+  return base.startTls(socket, {
+    hostname: options.hostname,
+    port: options.port,
+    tls: options.tls,
+    signal: options.signal,
+  });
+}
+
+/** `host:port`, with an IPv6 host in brackets (`CONNECT [::1]:443`). */
+export function authority(hostname: string, port: number): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
