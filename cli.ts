@@ -46,7 +46,22 @@ import {
 } from "./src/cli/args.ts";
 import { formatProgress, formatSummary, LoadRecorder, summarize } from "./src/cli/load_stats.ts";
 
-/** Where the CLI writes and what it reads; {@linkcode main} defaults to the process's. */
+/**
+ * Where the CLI writes and what it reads; {@linkcode main} defaults to the process's.
+ *
+ * @example Capture what the CLI prints
+ * ```ts
+ * import { type CliIo, main } from "@pooled/http/cli";
+ * let printed = "";
+ * const io: CliIo = {
+ *   out: (text) => void (printed += typeof text === "string" ? text : new TextDecoder().decode(text)),
+ *   err: (text) => void (printed += text),
+ *   errIsTty: false,
+ *   readTextFile: () => Promise.reject(new Error("no files here")),
+ * };
+ * console.log(await main(["--version"], io), printed); // 0 "pooled 0.1.0\n"
+ * ```
+ */
 export interface CliIo {
   /** Writes to standard output. */
   out(text: string | Uint8Array): void;

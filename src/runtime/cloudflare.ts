@@ -38,7 +38,17 @@ import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { SSLError } from "../errors.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 
-/** The part of a `cloudflare:sockets` socket this adapter uses. */
+/**
+ * The part of a `cloudflare:sockets` socket this adapter uses.
+ *
+ * @example The socket `connect()` returns in a Worker
+ * ```ts
+ * import type { WorkersSocket } from "@pooled/http/runtime/cloudflare";
+ * function describe(socket: WorkersSocket): string {
+ *   return socket.readable.locked ? "in use" : "free";
+ * }
+ * ```
+ */
 export interface WorkersSocket {
   /** Bytes from the peer. */
   readonly readable: ReadableStream<Uint8Array>;
@@ -62,7 +72,23 @@ type WorkersConnect = (
 
 const encoder = new TextEncoder();
 
-/** A {@linkcode Socket} on a Workers socket. */
+/**
+ * A {@linkcode Socket} on a Workers socket.
+ *
+ * @example Upgrade a tunnel after the proxy's 200
+ * ```ts
+ * import type { CloudflareSocket } from "@pooled/http/runtime/cloudflare";
+ * async function upgrade(socket: CloudflareSocket) {
+ *   socket.pause(); // from onData, once the proxy's answer is complete
+ *   return await socket.startTls({
+ *     serverName: "127.0.0.1",
+ *     verify: true,
+ *     checkHostname: true,
+ *     alpnProtocols: ["http/1.1"],
+ *   });
+ * }
+ * ```
+ */
 export class CloudflareSocket implements Socket {
   #raw: WorkersSocket;
   #hostname: string;

@@ -136,10 +136,16 @@ function isIpLiteral(host: string): boolean {
  * Opens sockets with `node:net` and `node:tls`.
  *
  * @example Use the node:net adapter explicitly
- * ```ts ignore
- * import { HTTPConnectionPool, nodeConnector } from "@pooled/http";
- * const pool = new HTTPConnectionPool("127.0.0.1", { port: 8080, connector: nodeConnector });
- * await pool.close();
+ * ```ts
+ * import { HTTPConnectionPool } from "@pooled/http";
+ * import { nodeConnector } from "@pooled/http/runtime/node";
+ * await using server = Deno.serve({ port: 0, onListen() {} }, () => new Response("hi"));
+ * await using pool = new HTTPConnectionPool("127.0.0.1", {
+ *   port: server.addr.port,
+ *   connector: nodeConnector,
+ * });
+ * const r = await pool.request("GET", "/");
+ * console.log(r.status); // 200
  * ```
  */
 export const nodeConnector: Connector = {
