@@ -20,6 +20,7 @@ interface NodeStream {
   setNoDelay(noDelay: boolean): void;
   on(event: string, listener: (arg: never) => void): void;
   once(event: string, listener: (arg: never) => void): void;
+  off(event: string, listener: (arg: never) => void): void;
   removeAllListeners(): void;
 }
 
@@ -88,9 +89,16 @@ class NodeSocket implements Socket {
 
   drained(): Promise<void> {
     if (this.#closed || this.#stream.writableLength === 0) return Promise.resolve();
+    // Each wait removes both of its listeners: a large upload waits many times, and
+    // listeners left on "close" would pile up (Node warns past ten).
     return new Promise((resolve) => {
-      this.#stream.once("drain", () => resolve());
-      this.#stream.once("close", () => resolve());
+      const done = () => {
+        this.#stream.off("drain", done);
+        this.#stream.off("close", done);
+        resolve();
+      };
+      this.#stream.once("drain", done);
+      this.#stream.once("close", done);
     });
   }
 
