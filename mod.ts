@@ -1,6 +1,6 @@
 /**
- * **pooled**: urllib3's connection-pooling HTTP client for Deno and Bun, on the
- * runtimes' own TCP and TLS sockets.
+ * **pooled**: urllib3's connection-pooling HTTP client for Deno, Bun, Node and Cloudflare
+ * Workers, on the runtimes' own TCP and TLS sockets. Zero dependencies.
  *
  * - {@linkcode PoolManager}: one pool per origin, an LRU of `numPools` origins,
  *   redirects followed across origins with credentials stripped.
@@ -11,14 +11,29 @@
  * - {@linkcode ProxyManager}, {@linkcode SOCKSProxyManager}, {@linkcode proxyFromEnv}:
  *   HTTP(S) proxies (forwarding and `CONNECT`), SOCKS4/4a/5/5h, proxies from the environment.
  * - Typed errors with stable `code`s, all subclasses of {@linkcode HTTPError}.
+ * - One socket seam ({@linkcode Connector}); the current runtime's adapter is picked by
+ *   {@linkcode defaultConnector}. Each adapter is also its own entry point:
+ *   `@pooled/http/runtime/deno`, `/runtime/bun`, `/runtime/node`, `/runtime/cloudflare`.
+ * - A command line, `@pooled/http/cli`: httpie-style requests and a load generator.
  *
  * @example Requests through a manager
- * ```ts ignore
- * import { PoolManager } from "@pooled/http";
+ * ```ts
+ * import { PoolManager, Retry, Timeout } from "@pooled/http";
+ *
+ * // A loopback server for the example.
+ * await using server = Deno.serve({ port: 0, onListen() {} }, async (req) =>
+ *   new Response(req.method === "POST" ? await req.text() : "hello"));
+ * const origin = `http://127.0.0.1:${server.addr.port}`;
  *
  * await using manager = new PoolManager({ maxSize: 4 });
- * const r = await manager.request("GET", "http://127.0.0.1:8080/", { fields: { q: "1" } });
- * console.log(r.status, r.headers.get("content-type"), new TextDecoder().decode(r.data));
+ * const r = await manager.request("GET", `${origin}/search`, {
+ *   fields: { q: "pooled" },
+ *   timeout: new Timeout({ connect: 2_000, read: 5_000 }),
+ *   retries: new Retry({ total: 3, statusForcelist: [503] }),
+ * });
+ * console.log(r.status, new TextDecoder().decode(r.data)); // 200 hello
+ * const posted = await manager.request("POST", `${origin}/items`, { json: { a: 1 } });
+ * console.log(new TextDecoder().decode(posted.data)); // {"a":1}
  * ```
  *
  * @module
@@ -96,6 +111,7 @@ export { defaultConnector } from "./src/runtime/default.ts";
 export { denoConnector } from "./src/runtime/deno.ts";
 export { bunConnector } from "./src/runtime/bun.ts";
 export { nodeConnector } from "./src/runtime/node.ts";
+export { cloudflareConnector } from "./src/runtime/cloudflare.ts";
 export type {
   ConnectOptions,
   Connector,

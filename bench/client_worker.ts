@@ -1,16 +1,18 @@
 /**
- * The benchmark client, run by each runtime under test (`deno run -A` or `bun run`) as a
- * child of `compare.ts`. It takes one JSON argument ({@linkcode WorkerConfig}), measures
- * requests per second of the runtime's own `fetch` and of pooled's `PoolManager` against the
- * benchmark server, prints progress on stderr and one JSON {@linkcode WorkerResult} on stdout.
+ * The benchmark client, run by each runtime under test (`deno run -A`, `bun run` or
+ * `node --import tsx`) as a child of `compare.ts`. It takes one JSON argument
+ * ({@linkcode WorkerConfig}), measures requests per second of the runtime's peer client (Deno's
+ * and Bun's own `fetch`; undici's `Pool.request` on Node) and of pooled's `PoolManager` against
+ * the benchmark server, prints progress on stderr and one JSON {@linkcode WorkerResult} on
+ * stdout.
  *
  * @module
  */
 
 /** A benchmark case: the plain HTTP or the TLS listener. */
 export type BenchCase = "plain" | "tls";
-/** A client under test. */
-export type BenchClient = "fetch" | "pooled";
+/** A client under test: the runtime's peer client, or pooled. */
+export type BenchClient = "peer" | "pooled";
 
 /** What `compare.ts` asks a worker to measure. */
 export interface WorkerConfig {
@@ -56,10 +58,12 @@ export interface Measurement {
 
 /** What a worker prints. */
 export interface WorkerResult {
-  /** `deno` or `bun`. */
+  /** `deno`, `bun` or `node`. */
   runtime: string;
   /** The runtime's version. */
   version: string;
+  /** What the peer client is: `fetch` or `undici.Pool`. */
+  peer: string;
   /** Why pooled could not be loaded, if it could not. */
   pooledError?: string;
   /** Every run, in order. */
@@ -87,11 +91,16 @@ type PooledModule = typeof import("../mod.ts");
 const g = globalThis as unknown as {
   Deno?: DenoApi;
   Bun?: { version: string };
-  process?: { argv: string[]; exit(code: number): never };
+  process?: { argv: string[]; exit(code: number): never; versions: { node?: string } };
 };
-const runtime = g.Deno ? "deno" : g.Bun ? "bun" : "unknown";
-const version = g.Deno?.version.deno ?? g.Bun?.version ?? "unknown";
+const runtime = g.Deno ? "deno" : g.Bun ? "bun" : g.process?.versions.node ? "node" : "unknown";
+const version = g.Deno?.version.deno ?? g.Bun?.version ?? g.process?.versions.node ?? "unknown";
+const peer = runtime === "node" ? "undici.Pool" : "fetch";
 const EXPECTED_LENGTH = 12;
+
+function name(client: BenchClient): string {
+  return client === "peer" ? peer : client;
+}
 
 function log(message: string): void {
   console.error(`[${runtime}] ${message}`);
@@ -121,6 +130,29 @@ function fetchSession(url: string, caPem: string, tls: boolean): ClientSession {
       checkBody(res.status, body.byteLength);
     },
     close: () => Promise.resolve(release()),
+  };
+}
+
+type Undici = typeof import("undici");
+
+/**
+ * undici's `Pool` (Node's peer: what Node's own `fetch` is built on, without the fetch
+ * layer), `maxSize` connections, trusting `caPem`.
+ */
+function undiciSession(
+  undici: Undici,
+  url: string,
+  caPem: string,
+  maxSize: number,
+): ClientSession {
+  const { origin, pathname } = new URL(url);
+  const pool = new undici.Pool(origin, { connections: maxSize, connect: { ca: caPem } });
+  return {
+    send: async () => {
+      const { statusCode, body } = await pool.request({ method: "GET", path: pathname });
+      checkBody(statusCode, (await body.arrayBuffer()).byteLength);
+    },
+    close: () => pool.close(),
   };
 }
 
@@ -208,7 +240,8 @@ async function loadPooled(): Promise<PooledModule | string> {
 
 async function run(config: WorkerConfig): Promise<WorkerResult> {
   const pooled = await loadPooled();
-  const result: WorkerResult = { runtime, version, measurements: [] };
+  const undici = runtime === "node" ? await import("undici") : undefined;
+  const result: WorkerResult = { runtime, version, peer, measurements: [] };
   if (typeof pooled === "string") {
     result.pooledError = pooled;
     log(`pooled: n/a (${pooled})`);
@@ -219,7 +252,7 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
       const tls = benchCase === "tls";
       for (const concurrency of config.concurrency) {
         // Alternate which client goes first, so neither always runs on a warmer machine.
-        const order: BenchClient[] = round % 2 === 0 ? ["fetch", "pooled"] : ["pooled", "fetch"];
+        const order: BenchClient[] = round % 2 === 0 ? ["peer", "pooled"] : ["pooled", "peer"];
         for (const client of order) {
           const base = { client, case: benchCase, concurrency, round };
           if (client === "pooled" && typeof pooled === "string") {
@@ -232,15 +265,19 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
             });
             continue;
           }
-          const open = client === "fetch"
-            ? () => fetchSession(url, config.caPem, tls)
+          const open = client === "peer"
+            ? undici
+              ? () => undiciSession(undici, url, config.caPem, config.maxSize)
+              : () => fetchSession(url, config.caPem, tls)
             : () => pooledSession(pooled as PooledModule, url, config.caPem, config.maxSize);
           try {
             const { requests, seconds } = await measureOnce(open, config, concurrency);
             const rps = requests / seconds;
             result.measurements.push({ ...base, requests, seconds, rps });
             log(
-              `round ${round + 1} ${benchCase} c=${concurrency} ${client}: ${rps.toFixed(0)} req/s`,
+              `round ${round + 1} ${benchCase} c=${concurrency} ${name(client)}: ${
+                rps.toFixed(0)
+              } req/s`,
             );
           } catch (error) {
             const message = describe(error);
@@ -251,7 +288,11 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
               rps: null,
               error: message,
             });
-            log(`round ${round + 1} ${benchCase} c=${concurrency} ${client}: failed: ${message}`);
+            log(
+              `round ${round + 1} ${benchCase} c=${concurrency} ${
+                name(client)
+              }: failed: ${message}`,
+            );
           }
         }
       }

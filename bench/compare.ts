@@ -1,14 +1,15 @@
 /**
- * End-to-end comparison of pooled with each runtime's own `fetch`.
+ * End-to-end comparison of pooled with each runtime's peer client: Deno's and Bun's own
+ * `fetch`, and undici's `Pool.request` on Node (Node 20 runs the worker through tsx).
  *
  * ```sh
  * deno task bench
- * node_modules/.bin/deno run -A bench/compare.ts --rounds 3 --seconds 2 --runtimes deno,bun --cases plain,tls
+ * node_modules/.bin/deno run -A bench/compare.ts --rounds 3 --seconds 2 --runtimes deno,bun,node --cases plain,tls
  * ```
  *
  * It starts one server process (nginx when installed, else `canned_server.ts`) answering
  * `hello world\n` over plain HTTP and TLS (a fresh self-signed certificate), then runs
- * `client_worker.ts` under each runtime, which alternates `fetch` and pooled runs for every
+ * `client_worker.ts` under each runtime, which alternates peer and pooled runs for every
  * case and concurrency. It prints a markdown table of the medians and a line describing the
  * machine, and writes everything as JSON to `bench/results/`.
  *
@@ -28,7 +29,7 @@ const USAGE = `usage: deno run -A bench/compare.ts [options]
   --rounds N          rounds of every measurement; medians are reported (default 3)
   --seconds S         measured seconds per run (default 2)
   --warmup S          warm-up seconds before each run (default 0.5)
-  --runtimes LIST     runtimes to compare, of deno,bun (default deno,bun)
+  --runtimes LIST     runtimes to compare, of deno,bun,node (default deno,bun,node)
   --cases LIST        of plain,tls (default plain,tls)
   --concurrency LIST  parallel request loops (default 1,32)
   --max-size N        pooled's PoolManager maxSize (default 32)
@@ -36,7 +37,7 @@ const USAGE = `usage: deno run -A bench/compare.ts [options]
   --no-save           do not write bench/results/*.json
 `;
 
-const RUNTIMES = ["deno", "bun"] as const;
+const RUNTIMES = ["deno", "bun", "node"] as const;
 type Runtime = typeof RUNTIMES[number];
 
 /** Parsed command line. */
@@ -81,7 +82,7 @@ function parseOptions(args: string[]): Options {
       rounds: { type: "string", default: "3" },
       seconds: { type: "string", default: "2" },
       warmup: { type: "string", default: "0.5" },
-      runtimes: { type: "string", default: "deno,bun" },
+      runtimes: { type: "string", default: "deno,bun,node" },
       cases: { type: "string", default: "plain,tls" },
       concurrency: { type: "string", default: "1,32" },
       "max-size": { type: "string", default: "32" },
@@ -120,6 +121,7 @@ async function startServer(kind: Options["server"], dir: string, cert: SelfSigne
 
 function runtimeCommand(runtime: Runtime, worker: string, config: string): [string, string[]] {
   if (runtime === "deno") return [Deno.execPath(), ["run", "-A", worker, config]];
+  if (runtime === "node") return ["node", ["--import", "tsx", worker, config]];
   const local = new URL("../node_modules/.bin/bun", import.meta.url).pathname;
   let bun = "bun";
   try {

@@ -8,17 +8,19 @@ import type { BenchCase, Measurement, WorkerResult } from "./client_worker.ts";
 
 /** The medians of one runtime, case and concurrency. */
 export interface Row {
-  /** `deno` or `bun`. */
+  /** `deno`, `bun` or `node`. */
   runtime: string;
+  /** The peer client: `fetch` or `undici.Pool`. */
+  peer: string;
   /** The case. */
   case: BenchCase;
   /** Parallel request loops. */
   concurrency: number;
-  /** Median req/s of the runtime's `fetch`, or null when every run failed. */
-  fetch: number | null;
+  /** Median req/s of the peer client, or null when every run failed. */
+  peerRps: number | null;
   /** Median req/s of pooled, or null when every run failed. */
   pooled: number | null;
-  /** `pooled / fetch`, or null. */
+  /** `pooled / peer`, or null. */
   ratio: number | null;
   /** Distinct error messages of failed runs. */
   errors: string[];
@@ -47,16 +49,23 @@ export function rowsOf(result: WorkerResult): Row[] {
     const runs = result.measurements.filter((r) =>
       r.case === m.case && r.concurrency === m.concurrency
     );
-    const fetch = medianOf(runs.filter((r) => r.client === "fetch"));
+    const peerRps = medianOf(runs.filter((r) => r.client === "peer"));
     const pooled = medianOf(runs.filter((r) => r.client === "pooled"));
     rows.push({
       runtime: result.runtime,
+      peer: result.peer,
       case: m.case,
       concurrency: m.concurrency,
-      fetch,
+      peerRps,
       pooled,
-      ratio: fetch && pooled !== null ? pooled / fetch : null,
-      errors: [...new Set(runs.flatMap((r) => r.error ? [`${r.client}: ${r.error}`] : []))],
+      ratio: peerRps && pooled !== null ? pooled / peerRps : null,
+      errors: [
+        ...new Set(
+          runs.flatMap((r) =>
+            r.error ? [`${r.client === "peer" ? result.peer : r.client}: ${r.error}`] : []
+          ),
+        ),
+      ],
     });
   }
   return rows;
@@ -69,13 +78,13 @@ function rate(value: number | null): string {
 /** The markdown table of the rows. */
 export function markdownTable(rows: Row[]): string {
   const lines = [
-    "| runtime | case | concurrency | fetch req/s | pooled req/s | ratio (pooled/fetch) |",
-    "| --- | --- | ---: | ---: | ---: | ---: |",
+    "| runtime | peer | case | concurrency | peer req/s | pooled req/s | ratio (pooled/peer) |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
   ];
   for (const row of rows) {
     const ratio = row.ratio === null ? "n/a" : `${row.ratio.toFixed(2)}x`;
     lines.push(
-      `| ${row.runtime} | ${row.case} | ${row.concurrency} | ${rate(row.fetch)} | ${
+      `| ${row.runtime} | ${row.peer} | ${row.case} | ${row.concurrency} | ${rate(row.peerRps)} | ${
         rate(row.pooled)
       } | ${ratio} |`,
     );

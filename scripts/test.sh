@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs the test suite (tests/**/*_test.ts) under Deno and Bun and sums the results.
+# Runs the test suite (tests/**/*_test.ts) under Deno, Bun and Node and sums the results.
 #
 #   bash scripts/test.sh                  # every test file, every runtime  (= npm test)
 #   bash scripts/test.sh tests/http1      # only the test files under these paths
 #   POOLED_TEST_RUNTIMES=bun bash scripts/test.sh
 #
 # Environment:
-#   POOLED_TEST_RUNTIMES  runtimes to run, space- or comma-separated (default "deno bun")
+#   POOLED_TEST_RUNTIMES  runtimes to run, space- or comma-separated (default "deno bun node")
 #   POOLED_TEST_TIMEOUT   seconds one runtime may take before it is killed (default 300)
 #
 # Prints each runner's own output, then one summary line per runtime, and last, alone on its
@@ -18,11 +18,11 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 
-runtimes=${POOLED_TEST_RUNTIMES:-deno bun}
+runtimes=${POOLED_TEST_RUNTIMES:-deno bun node}
 runtimes=${runtimes//,/ }
 limit=${POOLED_TEST_TIMEOUT:-300}
 if [ -z "${runtimes// /}" ]; then
-  echo "scripts/test.sh: POOLED_TEST_RUNTIMES names no runtime (use \"deno bun\")" >&2
+  echo "scripts/test.sh: POOLED_TEST_RUNTIMES names no runtime (use \"deno bun node\")" >&2
   echo "0 passed, 1 failed"
   exit 1
 fi
@@ -64,6 +64,16 @@ parse_deno() {
   failed=$(sed -nE 's/.*\| ([0-9]+) failed.*/\1/p' <<<"$line")
 }
 
+# node:test's spec reporter ends with "ℹ pass N", "ℹ fail N", "ℹ cancelled N".
+parse_node() {
+  local clean cancelled
+  clean=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
+  passed=$(sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' <<<"$clean" | tail -n 1)
+  failed=$(sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' <<<"$clean" | tail -n 1)
+  cancelled=$(sed -nE 's/^ℹ cancelled ([0-9]+)$/\1/p' <<<"$clean" | tail -n 1)
+  [ -n "$failed" ] && failed=$((failed + ${cancelled:-0}))
+}
+
 parse_bun() {
   local clean errors
   clean=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
@@ -84,8 +94,13 @@ for rt in $runtimes; do
       run_logged node_modules/.bin/bun test "${bun_files[@]}"
       parse_bun
       ;;
+    node)
+      # Node 20 cannot run TypeScript itself: tsx (a pinned devDependency) strips the types.
+      run_logged node --import tsx --test --test-reporter=spec "${files[@]}"
+      parse_node
+      ;;
     *)
-      echo "scripts/test.sh: unknown runtime '$rt' in POOLED_TEST_RUNTIMES (use deno, bun)" >&2
+      echo "scripts/test.sh: unknown runtime '$rt' in POOLED_TEST_RUNTIMES (use deno, bun, node)" >&2
       status=2 passed="" failed=""
       ;;
   esac

@@ -5,7 +5,16 @@
  * @module
  */
 
-/** What an error needs to know about the pool it came from (for messages only). */
+/**
+ * What an error needs to know about the pool it came from (for messages only).
+ *
+ * @example Errors name the pool they came from
+ * ```ts
+ * import { EmptyPoolError, type PoolDescription } from "@pooled/http";
+ * const pool: PoolDescription = { scheme: "http", host: "127.0.0.1", port: 8080 };
+ * console.log(new EmptyPoolError(pool, "Pool is empty.").message);
+ * ```
+ */
 export interface PoolDescription {
   /** `"http"` or `"https"`. */
   readonly scheme: string;

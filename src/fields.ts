@@ -53,7 +53,16 @@ export type Fields =
   | Record<string, FieldValue>
   | ReadonlyArray<readonly [string, FieldValue]>;
 
-/** Options of {@linkcode RequestField.makeMultipart}. */
+/**
+ * Options of {@linkcode RequestField.makeMultipart}.
+ *
+ * @example Set a part's headers
+ * ```ts
+ * import { RequestField } from "@pooled/http";
+ * const field = new RequestField("file", "hello", "hello.txt");
+ * field.makeMultipart({ contentType: "text/plain" });
+ * ```
+ */
 export interface MakeMultipartOptions {
   /** Content-Disposition type; default `"form-data"`. */
   contentDisposition?: string;
@@ -418,7 +427,16 @@ function utf8Length(text: string): number {
   return length;
 }
 
-/** The result of {@linkcode encodeMultipartFormdata}. */
+/**
+ * The result of {@linkcode encodeMultipartFormdata}.
+ *
+ * @example Send a multipart body
+ * ```ts
+ * import { encodeMultipartFormdata } from "@pooled/http";
+ * const { body, contentType } = encodeMultipartFormdata({ name: "pooled" });
+ * console.log(contentType.startsWith("multipart/form-data; boundary="), body.length > 0);
+ * ```
+ */
 export interface MultipartBody {
   /** The encoded body. */
   body: Uint8Array;

@@ -23,7 +23,17 @@ export type HeadersInit =
   | Record<string, string | readonly string[] | undefined>
   | Iterable<readonly [string, string]>;
 
-/** Options of {@linkcode HTTPHeaderDict.add}. */
+/**
+ * Options of {@linkcode HTTPHeaderDict.add}.
+ *
+ * @example Join a value onto the last line
+ * ```ts
+ * import { HTTPHeaderDict } from "@pooled/http";
+ * const headers = new HTTPHeaderDict({ Accept: "text/html" });
+ * headers.add("accept", "application/json", { combine: true });
+ * console.log(headers.get("accept")); // "text/html, application/json"
+ * ```
+ */
 export interface AddOptions {
   /** Append `", value"` to the header's last value instead of adding a new line. */
   combine?: boolean;

@@ -29,7 +29,16 @@ export const SKIP_HEADER = "@@@SKIP_HEADER@@@";
  */
 export const ACCEPT_ENCODING = "gzip,deflate,br";
 
-/** Options of {@linkcode makeHeaders}; each one left out (or false/empty) adds nothing. */
+/**
+ * Options of {@linkcode makeHeaders}; each one left out (or false/empty) adds nothing.
+ *
+ * @example Common request headers
+ * ```ts
+ * import { makeHeaders } from "@pooled/http";
+ * const headers = makeHeaders({ keepAlive: true, userAgent: "me/1.0", basicAuth: "user:pass" });
+ * console.log(headers.authorization); // "Basic dXNlcjpwYXNz"
+ * ```
+ */
 export interface MakeHeadersOptions {
   /** `true` adds `connection: keep-alive`. */
   keepAlive?: boolean;

@@ -35,7 +35,16 @@ import type { HTTPResponse } from "./response.ts";
 import { Retry } from "./retry.ts";
 import { defaultPortFor, parseUrl } from "./url.ts";
 
-/** Options of a {@linkcode PoolManager}: `numPools` plus options for every pool. */
+/**
+ * Options of a {@linkcode PoolManager}: `numPools` plus options for every pool.
+ *
+ * @example Ten origins, four connections each
+ * ```ts
+ * import { PoolManager, type PoolManagerOptions } from "@pooled/http";
+ * const options: PoolManagerOptions = { numPools: 10, maxSize: 4, block: true, timeout: 5_000 };
+ * await using manager = new PoolManager(options);
+ * ```
+ */
 export interface PoolManagerOptions extends ConnectionPoolOptions {
   /** How many origins' pools to keep (least recently used dropped first). Default 10. */
   numPools?: number;
@@ -47,7 +56,17 @@ export interface PoolManagerOptions extends ConnectionPoolOptions {
   proxy?: "env";
 }
 
-/** What identifies a pool: scheme, host, port and any pool options that differ. */
+/**
+ * What identifies a pool: scheme, host, port and any pool options that differ.
+ *
+ * @example The key of a pool
+ * ```ts
+ * import { PoolManager } from "@pooled/http";
+ * await using manager = new PoolManager();
+ * const pool = manager.connectionFromContext({ scheme: "http", host: "127.0.0.1", port: 8080 });
+ * console.log(pool.port); // 8080
+ * ```
+ */
 export interface PoolContext extends ConnectionPoolOptions {
   /** `"http"` or `"https"` (any case). */
   scheme: string;
@@ -118,13 +137,16 @@ function poolKey(
  * LRU of `numPools`; an evicted pool closes once its running requests end.
  *
  * @example Three origins with room for two pools
- * ```ts ignore
+ * ```ts
  * import { PoolManager } from "@pooled/http";
+ * // A server on loopback for the example (Deno.serve; any HTTP/1.1 server will do).
+ * await using server = Deno.serve({ hostname: "::", port: 0, onListen() {} }, () => new Response("hi"));
+ * const port = server.addr.port;
  * await using manager = new PoolManager({ numPools: 2 });
- * await manager.request("GET", "http://127.0.0.1:8080/");
- * await manager.request("GET", "http://localhost:8080/");
- * await manager.request("GET", "http://[::1]:8080/");
- * console.log(manager.pools.size); // 2
+ * await manager.request("GET", `http://127.0.0.1:${port}/`);
+ * await manager.request("GET", `http://localhost:${port}/`);
+ * const r = await manager.request("GET", `http://[::1]:${port}/`);
+ * console.log(r.status, manager.pools.size); // 200 2
  * ```
  */
 export class PoolManager extends RequestMethods {
@@ -361,10 +383,11 @@ const TOP_LEVEL_TIMEOUT_MS = 3_000;
  * caller). The default timeout here is 3000 ms, unlike pools, which wait forever.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { request } from "@pooled/http";
- * const r = await request("GET", "http://127.0.0.1:8080/", { fields: { q: "1" } });
- * console.log(r.status);
+ * await using server = Deno.serve({ port: 0, onListen() {} }, (req) => new Response(req.url));
+ * const r = await request("GET", `http://127.0.0.1:${server.addr.port}/`, { fields: { q: "1" } });
+ * console.log(r.status, new TextDecoder().decode(r.data)); // 200 http://127.0.0.1:.../?q=1
  * ```
  */
 export function request(

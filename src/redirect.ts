@@ -59,7 +59,22 @@ export const CONTENT_SPECIFIC_HEADERS: ReadonlySet<string> = readonlySet([
   "transfer-encoding",
 ]);
 
-/** What to do for a redirect. Returned by {@linkcode decideRedirect}. */
+/**
+ * What to do for a redirect. Returned by {@linkcode decideRedirect}.
+ *
+ * @example Follow a 303 as a GET without the body
+ * ```ts
+ * import { decideRedirect } from "@pooled/http";
+ * const next = decideRedirect({
+ *   status: 303,
+ *   location: "/done",
+ *   method: "POST",
+ *   url: "http://127.0.0.1/form",
+ *   removeHeadersOnRedirect: ["authorization"],
+ * });
+ * console.log(next.method, next.url, next.dropBody); // GET http://127.0.0.1/done true
+ * ```
+ */
 export interface RedirectDecision {
   /** The absolute URL to request next, without a fragment. */
   readonly url: string;
@@ -73,7 +88,22 @@ export interface RedirectDecision {
   readonly crossOrigin: boolean;
 }
 
-/** Arguments of {@linkcode decideRedirect}. */
+/**
+ * Arguments of {@linkcode decideRedirect}.
+ *
+ * @example Credentials are dropped across origins
+ * ```ts
+ * import { decideRedirect, type RedirectArgs } from "@pooled/http";
+ * const args: RedirectArgs = {
+ *   status: 302,
+ *   location: "https://other.example/",
+ *   method: "GET",
+ *   url: "http://127.0.0.1/",
+ *   removeHeadersOnRedirect: ["authorization"],
+ * };
+ * console.log(decideRedirect(args).removeHeaders.has("authorization")); // true
+ * ```
+ */
 export interface RedirectArgs {
   /** The response status; one of {@linkcode REDIRECT_STATUSES}. */
   status: number;

@@ -16,10 +16,26 @@ import type { Timeout } from "./timeout.ts";
 /**
  * Headers for one request: merged over the pool's and manager's headers; a header given
  * as `undefined` removes an inherited one.
+ *
+ * @example Per-request headers; undefined removes an inherited one
+ * ```ts
+ * import type { RequestHeaders } from "@pooled/http";
+ * const headers: RequestHeaders = { "X-Trace": "1", "User-Agent": undefined } as RequestHeaders;
+ * console.log(Object.keys(headers)); // ["X-Trace", "User-Agent"]
+ * ```
  */
 export type RequestHeaders = HeadersInit;
 
-/** Options of `urlopen` (the body is already encoded). */
+/**
+ * Options of `urlopen` (the body is already encoded).
+ *
+ * @example An encoded body, no redirects, a 2 s timeout
+ * ```ts
+ * import type { UrlopenOptions } from "@pooled/http";
+ * const options: UrlopenOptions = { body: '{"a":1}', redirect: false, timeout: 2_000, retries: 0 };
+ * console.log(options.redirect); // false
+ * ```
+ */
 export interface UrlopenOptions {
   /** Request headers, merged over the pool's (API.md difference 6). */
   headers?: RequestHeaders;
@@ -51,7 +67,18 @@ export interface UrlopenOptions {
   maxResponseSize?: number | null;
 }
 
-/** Options of `request`: `urlopen`'s plus the ways to build a body. */
+/**
+ * Options of `request`: `urlopen`'s plus the ways to build a body.
+ *
+ * @example JSON, form fields or query fields
+ * ```ts
+ * import type { RequestOptions } from "@pooled/http";
+ * const json: RequestOptions = { json: { a: 1 } };
+ * const query: RequestOptions = { fields: { q: "pooled" } }; // GET: into the query
+ * const form: RequestOptions = { fields: { a: "1" }, encodeMultipart: false }; // POST: urlencoded
+ * console.log(json.json, query.fields, form.encodeMultipart);
+ * ```
+ */
 export interface RequestOptions extends UrlopenOptions {
   /** Form fields: in the query for GET, HEAD, DELETE and OPTIONS, in the body otherwise. */
   fields?: Fields;
@@ -123,6 +150,13 @@ function appendQuery(url: string, query: string): string {
 
 /**
  * The request helpers shared by pools and managers. Subclasses provide `urlopen`.
+ *
+ * @example Pools and managers share these helpers
+ * ```ts
+ * import { PoolManager, RequestMethods } from "@pooled/http";
+ * await using manager = new PoolManager();
+ * console.log(manager instanceof RequestMethods); // true
+ * ```
  */
 export abstract class RequestMethods {
   /** Sends one request (see the subclass). */

@@ -23,6 +23,14 @@ import {
 /**
  * One entry of {@linkcode Retry.history}: what happened on an attempt that led to a retry
  * or a followed redirect. urllib3's `RequestHistory`.
+ *
+ * @example Read what the retries went through
+ * ```ts
+ * import { Retry } from "@pooled/http";
+ * const next = new Retry({ total: 3 }).increment({ method: "GET", url: "/x", error: new Error("reset") });
+ * const entry = next.history[0];
+ * console.log(entry.method, entry.url, entry.error?.message); // GET /x reset
+ * ```
  */
 export interface RequestHistory {
   /** The request method, or `null` if the caller did not give it. */
@@ -37,7 +45,20 @@ export interface RequestHistory {
   readonly redirectLocation: string | null;
 }
 
-/** The parts of a response that the retry logic looks at. `HTTPResponse` fits it. */
+/**
+ * The parts of a response that the retry logic looks at. `HTTPResponse` fits it.
+ *
+ * @example Anything with a status, headers and a redirect location fits
+ * ```ts
+ * import { Retry, type RetryResponse } from "@pooled/http";
+ * const response: RetryResponse = {
+ *   status: 503,
+ *   headers: new Headers({ "retry-after": "1" }),
+ *   getRedirectLocation: () => false,
+ * };
+ * console.log(new Retry({ statusForcelist: [503] }).isRetry("GET", response.status)); // true
+ * ```
+ */
 export interface RetryResponse {
   /** The status code. */
   readonly status: number;
@@ -47,7 +68,16 @@ export interface RetryResponse {
   getRedirectLocation(): string | null | false;
 }
 
-/** Options of {@linkcode Retry}. Every one is optional; see each for its default. */
+/**
+ * Options of {@linkcode Retry}. Every one is optional; see each for its default.
+ *
+ * @example A policy for flaky servers
+ * ```ts
+ * import { Retry, type RetryOptions } from "@pooled/http";
+ * const options: RetryOptions = { total: 5, backoffFactor: 100, statusForcelist: [502, 503] };
+ * console.log(new Retry(options).total); // 5
+ * ```
+ */
 export interface RetryOptions {
   /**
    * Retries of any kind allowed. Takes precedence over the other counters. Default `10`.
@@ -113,7 +143,16 @@ export interface RetryOptions {
   removeHeadersOnRedirect?: Iterable<string>;
 }
 
-/** What {@linkcode Retry.increment} needs to know about the failed attempt. */
+/**
+ * What {@linkcode Retry.increment} needs to know about the failed attempt.
+ *
+ * @example Count a failed attempt
+ * ```ts
+ * import { Retry } from "@pooled/http";
+ * const retry = new Retry({ total: 2 }).increment({ method: "GET", error: new Error("reset") });
+ * console.log(retry.total); // 1
+ * ```
+ */
 export interface IncrementContext {
   /** The request method. A read error without a method is thrown unwrapped. */
   method?: string;

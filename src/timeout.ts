@@ -6,7 +6,16 @@
  * @module
  */
 
-/** Options of {@linkcode Timeout}; milliseconds, `null` or `undefined` = no limit. */
+/**
+ * Options of {@linkcode Timeout}; milliseconds, `null` or `undefined` = no limit.
+ *
+ * @example Limits in milliseconds
+ * ```ts
+ * import { Timeout, type TimeoutOptions } from "@pooled/http";
+ * const options: TimeoutOptions = { connect: 2_000, read: 5_000 };
+ * console.log(new Timeout(options).connectTimeout); // 2000
+ * ```
+ */
 export interface TimeoutOptions {
   /** Limit on connecting (TCP connect, TLS handshake, proxy set-up). */
   connect?: number | null;

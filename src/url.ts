@@ -7,7 +7,16 @@
 
 import { LocationParseError } from "./errors.ts";
 
-/** The parts of a {@linkcode Url}; every part is optional and defaults to `null`. */
+/**
+ * The parts of a {@linkcode Url}; every part is optional and defaults to `null`.
+ *
+ * @example Build a URL from its parts
+ * ```ts
+ * import { Url } from "@pooled/http";
+ * const url = new Url({ scheme: "https", host: "example.com", path: "/a", query: "b=1" });
+ * console.log(url.toString()); // "https://example.com/a?b=1"
+ * ```
+ */
 export interface UrlInit {
   /** Scheme, for example `"https"`; lower-cased by the constructor. */
   scheme?: string | null;

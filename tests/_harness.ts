@@ -1,6 +1,7 @@
 /**
- * One test API for Deno and Bun. Under Deno it is `Deno.test` with the op and resource
- * sanitizers on (a test that leaks a timer or a socket fails); under Bun it is `bun:test`.
+ * One test API for Deno, Bun and Node. Under Deno it is `Deno.test` with the op and resource
+ * sanitizers on (a test that leaks a timer or a socket fails); under Bun it is `bun:test`;
+ * under Node (run through `tsx`) it is `node:test`.
  *
  * @module
  */
@@ -10,7 +11,7 @@ export interface TestOptions {
   /** Skip the test. */
   ignore?: boolean;
   /** Run only under this runtime. */
-  only?: "deno" | "bun";
+  only?: "deno" | "bun" | "node";
 }
 
 type TestFn = () => void | Promise<void>;

@@ -1,7 +1,8 @@
 /**
- * Loopback test servers that work the same under Deno and Bun.
+ * Loopback test servers that work the same under Deno, Bun and Node.
  *
- * - {@linkcode serveHttp}: a real HTTP/1.1 server (`Deno.serve` / `Bun.serve`) driven by a
+ * - {@linkcode serveHttp}: a real HTTP/1.1 server (`Deno.serve` / `Bun.serve` /
+ *   `node:http`) driven by a
  *   `Request => Response` handler, optionally over TLS.
  * - {@linkcode rawServer}: a raw TCP (or TLS) server on `node:net` / `node:tls` that hands each
  *   accepted connection to a callback as a {@linkcode RawConnection}, for exact bytes on the
@@ -30,7 +31,10 @@
  * @module
  */
 
+import * as http from "node:http";
+import * as https from "node:https";
 import * as net from "node:net";
+import { Readable } from "node:stream";
 import * as tls from "node:tls";
 import { concatBytes } from "../src/_bytes.ts";
 
@@ -106,7 +110,8 @@ function handlerError(error: unknown): Response {
 
 /**
  * Starts an HTTP/1.1 server on a free loopback port: `Deno.serve` under Deno, `Bun.serve`
- * under Bun. A handler that throws answers 500 with the error in the body.
+ * under Bun, `node:http` / `node:https` under Node. A handler that throws answers 500 with
+ * the error in the body.
  *
  * @param handler answers each request.
  * @param options `tls` for HTTPS, `hostname` for the address (default `127.0.0.1`).
@@ -120,7 +125,7 @@ export function serveHttp(
   const g = globalThis as unknown as { Deno?: DenoServeApi; Bun?: BunServeApi };
   if (g.Deno) return Promise.resolve(serveDeno(g.Deno, handler, hostname, options.tls));
   if (g.Bun) return Promise.resolve(serveBun(g.Bun, handler, hostname, options.tls));
-  return Promise.reject(new Error("serveHttp needs Deno or Bun"));
+  return serveNode(handler, hostname, options.tls);
 }
 
 function serveDeno(
@@ -167,6 +172,121 @@ function serveBun(
     hostname,
     close: () => closing ??= Promise.resolve(server.stop(true)),
   };
+}
+
+async function serveNode(
+  handler: HttpHandler,
+  hostname: string,
+  serverTls: ServerTls | undefined,
+): Promise<TestServer> {
+  const scheme = serverTls ? "https" : "http";
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    answerNode(handler, req, res, originOf(scheme, hostname, port));
+  };
+  const server = serverTls
+    ? https.createServer({ cert: serverTls.cert, key: serverTls.key }, onRequest)
+    : http.createServer(onRequest);
+  server.on("tlsClientError", () => {});
+  const port = await listen(server, hostname);
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    return stopped;
+  };
+  return {
+    url: originOf(scheme, hostname, port),
+    port,
+    hostname,
+    close: () => closing ??= close(),
+  };
+}
+
+/** Runs `handler` on a `node:http` request, as `Deno.serve` and `Bun.serve` would. */
+async function answerNode(
+  handler: HttpHandler,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  origin: string,
+): Promise<void> {
+  const aborted = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) aborted.abort();
+  });
+  const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  let response: Response;
+  try {
+    const headers = new Headers();
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+    }
+    response = await handler(
+      new Request(`${origin}${req.url}`, {
+        method: req.method,
+        headers,
+        body: hasBody ? Readable.toWeb(req) as ReadableStream<Uint8Array> : undefined,
+        signal: aborted.signal,
+        duplex: "half",
+      } as RequestInit),
+    );
+  } catch (error) {
+    response = handlerError(error);
+  }
+  await sendNode(response, res);
+}
+
+/**
+ * Writes a `Response`: with a `Content-Length` when its whole body is at hand before the next
+ * event-loop turn (a string or bytes, as `Deno.serve` does), else chunked as it streams.
+ */
+async function sendNode(response: Response, res: http.ServerResponse): Promise<void> {
+  const headers: string[] = [];
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") headers.push(name, value);
+  });
+  for (const cookie of response.headers.getSetCookie()) headers.push("set-cookie", cookie);
+  if (response.statusText) res.statusMessage = response.statusText;
+  try {
+    if (!response.body) {
+      res.writeHead(response.status, headers).end();
+      return;
+    }
+    const reader = response.body.getReader();
+    const { chunks, pending } = await readAvailable(reader);
+    if (!pending && !response.headers.has("content-length")) {
+      headers.push("content-length", String(chunks.reduce((sum, c) => sum + c.length, 0)));
+    }
+    res.writeHead(response.status, headers);
+    for (const chunk of chunks) res.write(chunk);
+    for (let next = pending; next; next = reader.read()) {
+      const { value, done } = await next;
+      if (done) break;
+      if (!res.write(value)) await new Promise((resolve) => res.once("drain", resolve));
+    }
+    res.end();
+  } catch {
+    res.destroy();
+  }
+}
+
+/**
+ * Reads what the stream yields before the event loop turns. `pending` is the read still
+ * waiting when it turned; without one, the chunks are the whole body.
+ */
+async function readAvailable(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<{ chunks: Uint8Array[]; pending?: Promise<ReadableStreamReadResult<Uint8Array>> }> {
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const next = reader.read();
+    let timer: ReturnType<typeof setImmediate> | undefined;
+    const turned = new Promise<null>((resolve) => timer = setImmediate(resolve, null));
+    const result = await Promise.race([next, turned]);
+    clearImmediate(timer);
+    if (result === null) return { chunks, pending: next };
+    if (result.done) return { chunks };
+    chunks.push(result.value);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /**
- * Proves the test servers of `_servers.ts` work under Deno and Bun, using only the runtime's
- * own `fetch` and `node:net`.
+ * Proves the test servers of `_servers.ts` work under Deno, Bun and Node, using only the
+ * runtime's own `fetch` (undici's under Node, for its TLS options) and `node:net`.
  */
 
 import * as net from "node:net";
@@ -12,8 +12,12 @@ interface DenoClientApi {
   createHttpClient(options: { caCerts: string[] }): { close(): void };
 }
 
-/** `fetch` trusting `ca`: a `Deno.HttpClient` under Deno, the `tls.ca` option under Bun. */
+/**
+ * `fetch` trusting `ca`: a `Deno.HttpClient` under Deno, the `tls.ca` option under Bun, an
+ * undici `Agent` under Node.
+ */
 async function fetchTrusting(url: string, ca: string): Promise<Response> {
+  if (runtime === "node") return await undiciFetchTrusting(url, ca);
   const deno = (globalThis as unknown as { Deno?: DenoClientApi }).Deno;
   if (!deno) return await fetch(url, { tls: { ca } } as RequestInit);
   const client = deno.createHttpClient({ caCerts: [ca] });
@@ -23,6 +27,18 @@ async function fetchTrusting(url: string, ca: string): Promise<Response> {
     return new Response(body, { status: res.status, headers: res.headers });
   } finally {
     client.close();
+  }
+}
+
+async function undiciFetchTrusting(url: string, ca: string): Promise<Response> {
+  const undici = await import("undici");
+  const dispatcher = new undici.Agent({ connect: { ca } });
+  try {
+    const res = await undici.fetch(url, { dispatcher });
+    const body = await res.arrayBuffer();
+    return new Response(body, { status: res.status, headers: res.headers as Headers });
+  } finally {
+    await dispatcher.close();
   }
 }
 
@@ -222,5 +238,5 @@ test("unusedPort gives a port that refuses connections", async () => {
 });
 
 test("the harness names the runtime", () => {
-  assert.equal(["deno", "bun"].includes(runtime), true);
+  assert.equal(["deno", "bun", "node"].includes(runtime), true);
 });

@@ -11,7 +11,21 @@ import type { Connector, Socket, SocketHandler, TlsConnectOptions } from "../run
 import { Exchange, type ExchangeOwner, type ExchangeRequest } from "./exchange.ts";
 import { type ParserLimits, ResponseParser } from "./response_parser.ts";
 
-/** Where a connection goes and how. */
+/**
+ * Where a connection goes and how.
+ *
+ * @example Settings a pool builds for its connections
+ * ```ts
+ * import { type ConnectionSettings, defaultConnector } from "@pooled/http";
+ * const settings: ConnectionSettings = {
+ *   hostname: "127.0.0.1",
+ *   port: 8080,
+ *   connector: defaultConnector(),
+ *   limits: { maxHeaderSize: 65536, maxHeaderCount: 128 },
+ * };
+ * console.log(settings.port); // 8080
+ * ```
+ */
 export interface ConnectionSettings {
   /** Host to connect to (IPv6 without brackets). */
   readonly hostname: string;
@@ -25,12 +39,32 @@ export interface ConnectionSettings {
   readonly limits: ParserLimits;
 }
 
-/** Told when the connection's current exchange ends. */
+/**
+ * Told when the connection's current exchange ends.
+ *
+ * @example Told whether the connection may be reused
+ * ```ts
+ * import type { ReleaseCallback } from "@pooled/http";
+ * const onRelease: ReleaseCallback = (_connection, reusable) => console.log({ reusable });
+ * ```
+ */
 export type ReleaseCallback = (connection: HTTPConnection, reusable: boolean) => void;
 
 /**
  * A reusable HTTP/1.1 connection. Pools create and hand these out; most code never
  * touches one directly.
+ *
+ * @example A connection that opens its socket on connect
+ * ```ts
+ * import { defaultConnector, HTTPConnection } from "@pooled/http";
+ * const connection = new HTTPConnection({
+ *   hostname: "127.0.0.1",
+ *   port: 8080,
+ *   connector: defaultConnector(),
+ *   limits: { maxHeaderSize: 65536, maxHeaderCount: 128 },
+ * });
+ * connection.close(); // nothing was opened yet
+ * ```
  */
 export class HTTPConnection implements SocketHandler, ExchangeOwner {
   /** Where it connects. */

@@ -20,7 +20,15 @@ import {
 } from "../errors.ts";
 import { concatBytes } from "../_bytes.ts";
 
-/** Limits on what one response head may hold. */
+/**
+ * Limits on what one response head may hold.
+ *
+ * @example Tighter limits for one pool
+ * ```ts
+ * import { HTTPConnectionPool } from "@pooled/http";
+ * await using pool = new HTTPConnectionPool("127.0.0.1", { maxHeaderSize: 16_384, maxHeaderCount: 64 });
+ * ```
+ */
 export interface ParserLimits {
   /** Bytes in the status line plus all header lines (and, separately, all trailers). */
   readonly maxHeaderSize: number;
@@ -34,7 +42,24 @@ export const DEFAULT_PARSER_LIMITS: ParserLimits = {
   maxHeaderCount: 128,
 };
 
-/** What the head of a final (non-1xx) response says. */
+/**
+ * What the head of a final (non-1xx) response says.
+ *
+ * @example What the parser reports for a head
+ * ```ts
+ * import type { ResponseHead } from "@pooled/http";
+ * const head: ResponseHead = {
+ *   version: 11,
+ *   status: 200,
+ *   reason: "OK",
+ *   rawHeaders: ["Content-Length", "2"],
+ *   contentLength: 2,
+ *   chunked: false,
+ *   keepAlive: true,
+ * };
+ * console.log(head.status); // 200
+ * ```
+ */
 export interface ResponseHead {
   /** 11 for HTTP/1.1 (and later 1.x), 10 for HTTP/1.0. */
   readonly version: 10 | 11;
@@ -52,7 +77,19 @@ export interface ResponseHead {
   readonly keepAlive: boolean;
 }
 
-/** Receives what the parser finds. */
+/**
+ * Receives what the parser finds.
+ *
+ * @example A receiver of parser events
+ * ```ts
+ * import type { ParserEvents, ResponseHead } from "@pooled/http";
+ * const events: ParserEvents = {
+ *   onHead: (head: ResponseHead) => console.log(head.status),
+ *   onBody: (chunk) => console.log(chunk.length),
+ *   onComplete: (_trailers, extraBytes) => console.log({ extraBytes }),
+ * };
+ * ```
+ */
 export interface ParserEvents {
   /** The final head arrived. */
   onHead(head: ResponseHead): void;

@@ -1,16 +1,20 @@
 /**
- * Picks the adapter for the runtime the code runs on.
+ * Picks the adapter for the runtime the code runs on. No adapter loads a runtime module
+ * statically: `node:net`/`node:tls` and `cloudflare:sockets` are imported on first connect,
+ * so this module imports cleanly everywhere.
  *
  * @module
  */
 
 import type { Connector } from "./socket.ts";
 import { bunConnector } from "./bun.ts";
+import { cloudflareConnector } from "./cloudflare.ts";
 import { denoConnector } from "./deno.ts";
 import { nodeConnector } from "./node.ts";
 
 /**
- * The connector for the current runtime: Deno's, Bun's, or `node:net`'s elsewhere.
+ * The connector for the current runtime: Deno's, Bun's, Cloudflare Workers' (when
+ * `navigator.userAgent` is `"Cloudflare-Workers"`), or `node:net`'s elsewhere (Node).
  *
  * @example
  * ```ts
@@ -21,5 +25,7 @@ import { nodeConnector } from "./node.ts";
 export function defaultConnector(): Connector {
   if ("Deno" in globalThis) return denoConnector;
   if ("Bun" in globalThis) return bunConnector;
+  const agent = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent;
+  if (agent === "Cloudflare-Workers") return cloudflareConnector;
   return nodeConnector;
 }

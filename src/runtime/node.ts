@@ -41,6 +41,7 @@ interface NodeStream {
   setNoDelay?(noDelay: boolean): void;
   on(event: string, listener: (arg: never) => void): void;
   once(event: string, listener: (arg: never) => void): void;
+  off(event: string, listener: (arg: never) => void): void;
   removeAllListeners(): void;
 }
 
@@ -158,9 +159,16 @@ class NodeSocket implements Socket {
 
   drained(): Promise<void> {
     if (this.#closed || this.#stream.writableLength === 0) return Promise.resolve();
+    // Each wait removes both of its listeners: a large upload waits many times, and
+    // listeners left on "close" would pile up (Node warns past ten).
     return new Promise((resolve) => {
-      this.#stream.once("drain", () => resolve());
-      this.#stream.once("close", () => resolve());
+      const done = () => {
+        this.#stream.off("drain", done);
+        this.#stream.off("close", done);
+        resolve();
+      };
+      this.#stream.once("drain", done);
+      this.#stream.once("close", done);
     });
   }
 
@@ -347,10 +355,16 @@ export async function lookupHost(hostname: string): Promise<string> {
  * Opens sockets with `node:net` and `node:tls`.
  *
  * @example Use the node:net adapter explicitly
- * ```ts ignore
- * import { HTTPConnectionPool, nodeConnector } from "@pooled/http";
- * const pool = new HTTPConnectionPool("127.0.0.1", { port: 8080, connector: nodeConnector });
- * await pool.close();
+ * ```ts
+ * import { HTTPConnectionPool } from "@pooled/http";
+ * import { nodeConnector } from "@pooled/http/runtime/node";
+ * await using server = Deno.serve({ port: 0, onListen() {} }, () => new Response("hi"));
+ * await using pool = new HTTPConnectionPool("127.0.0.1", {
+ *   port: server.addr.port,
+ *   connector: nodeConnector,
+ * });
+ * const r = await pool.request("GET", "/");
+ * console.log(r.status); // 200
  * ```
  */
 export const nodeConnector: Connector = {

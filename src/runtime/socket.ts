@@ -9,7 +9,20 @@
  * @module
  */
 
-/** Receives what happens on a socket. Set with {@linkcode Socket.setHandler}. */
+/**
+ * Receives what happens on a socket. Set with {@linkcode Socket.setHandler}.
+ *
+ * @example Print what arrives
+ * ```ts
+ * import type { SocketHandler } from "@pooled/http";
+ * const handler: SocketHandler = {
+ *   onData: (chunk) => console.log(new TextDecoder().decode(chunk)),
+ *   onEnd: () => console.log("closed"),
+ *   onError: (error) => console.error(error),
+ *   onWriteError: (error) => console.error(error),
+ * };
+ * ```
+ */
 export interface SocketHandler {
   /**
    * Bytes arrived. The view is only valid during the call: adapters may reuse the
@@ -30,7 +43,21 @@ export interface SocketHandler {
 /** TLS protocol versions a connection may be limited to. */
 export type TlsVersion = "TLSv1.2" | "TLSv1.3";
 
-/** TLS settings for one connection, already resolved from the pool options. */
+/**
+ * TLS settings for one connection, already resolved from the pool options.
+ *
+ * @example Verified TLS with an extra root
+ * ```ts
+ * import type { TlsConnectOptions } from "@pooled/http";
+ * const tls: TlsConnectOptions = {
+ *   serverName: "localhost",
+ *   verify: true,
+ *   checkHostname: true,
+ *   caCerts: [],
+ *   alpnProtocols: ["http/1.1"],
+ * };
+ * ```
+ */
 export interface TlsConnectOptions {
   /** Name sent as SNI and used to verify the certificate. */
   readonly serverName: string;
@@ -60,7 +87,19 @@ export interface TlsConnectOptions {
   readonly alpnProtocols: readonly string[];
 }
 
-/** Where and how to connect. */
+/**
+ * Where and how to connect.
+ *
+ * @example A plain TCP connection with a deadline
+ * ```ts
+ * import type { ConnectOptions } from "@pooled/http";
+ * const options: ConnectOptions = {
+ *   hostname: "127.0.0.1",
+ *   port: 8080,
+ *   signal: AbortSignal.timeout(2_000),
+ * };
+ * ```
+ */
 export interface ConnectOptions {
   /** Host name or IP literal (IPv6 without brackets). */
   readonly hostname: string;
@@ -84,7 +123,17 @@ export interface StartTlsOptions {
   readonly signal?: AbortSignal;
 }
 
-/** An open, bidirectional byte stream. */
+/**
+ * An open, bidirectional byte stream.
+ *
+ * @example Send bytes on a socket from a connector
+ * ```ts
+ * import { defaultConnector } from "@pooled/http";
+ * // A connection nobody accepts is refused with a typed error.
+ * const refused = await defaultConnector().connect({ hostname: "127.0.0.1", port: 1 }).catch((e) => e);
+ * console.log(refused.code); // "ERR_NEW_CONNECTION"
+ * ```
+ */
 export interface Socket {
   /** Installs the receiver of data, end and errors. Replaces the previous one. */
   setHandler(handler: SocketHandler): void;
@@ -106,7 +155,25 @@ export interface Socket {
   readonly closed: boolean;
 }
 
-/** Opens sockets on one runtime. The `connector` pool option takes one. */
+/**
+ * Opens sockets on one runtime. The `connector` pool option takes one.
+ *
+ * @example Count the connections a pool opens
+ * ```ts
+ * import { type Connector, defaultConnector, PoolManager } from "@pooled/http";
+ * const inner = defaultConnector();
+ * let opened = 0;
+ * const counting: Connector = {
+ *   name: inner.name,
+ *   connect: (options) => {
+ *     opened++;
+ *     return inner.connect(options);
+ *   },
+ * };
+ * await using manager = new PoolManager({ connector: counting });
+ * console.log(opened); // 0: nothing was requested yet
+ * ```
+ */
 export interface Connector {
   /** Short name of the runtime adapter, for messages (`"deno"`, `"bun"`, `"node"`). */
   readonly name: string;
