@@ -32,6 +32,7 @@ import type {
   Connector,
   Socket,
   SocketHandler,
+  StartTlsOptions,
   TlsConnectOptions,
 } from "./socket.ts";
 import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
@@ -84,6 +85,7 @@ const encoder = new TextEncoder();
  *     serverName: "127.0.0.1",
  *     verify: true,
  *     checkHostname: true,
+ *     minVersion: "TLSv1.2",
  *     alpnProtocols: ["http/1.1"],
  *   });
  * }
@@ -250,6 +252,9 @@ function refuseUnsupportedTls(tls: TlsConnectOptions): void {
   const unsupported = [
     !tls.verify && 'certReqs: "CERT_NONE"',
     !tls.checkHostname && "assertHostname: false",
+    tls.assertHostname !== undefined && "assertHostname",
+    tls.fingerprint !== undefined && "assertFingerprint",
+    tls.minVersion === "TLSv1.3" && 'minVersion: "TLSv1.3"',
     tls.caCerts !== undefined && "caCerts",
     (tls.cert !== undefined || tls.key !== undefined) && "a client certificate",
   ].filter((setting): setting is string => typeof setting === "string");
@@ -335,5 +340,11 @@ export const cloudflareConnector: Connector = {
     const secure = raw.startTls();
     await waitOpen(secure, signal, (error) => tlsError(error, hostname, port));
     return new CloudflareSocket(secure, hostname, port);
+  },
+  startTls(socket: Socket, options: StartTlsOptions): Promise<Socket> {
+    if (!(socket instanceof CloudflareSocket)) {
+      throw new TypeError("cloudflareConnector.startTls takes a socket it opened itself");
+    }
+    return socket.startTls(options.tls, options.signal);
   },
 };

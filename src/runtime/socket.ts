@@ -53,6 +53,7 @@ export type TlsVersion = "TLSv1.2" | "TLSv1.3";
  *   serverName: "localhost",
  *   verify: true,
  *   checkHostname: true,
+ *   minVersion: "TLSv1.2",
  *   caCerts: [],
  *   alpnProtocols: ["http/1.1"],
  * };

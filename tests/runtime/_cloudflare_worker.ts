@@ -103,6 +103,7 @@ async function tunnel(query: URLSearchParams): Promise<unknown> {
     serverName: target.split(":")[0],
     verify: true,
     checkHostname: true,
+    minVersion: "TLSv1.2",
     alpnProtocols: ["http/1.1"],
   });
   const reply = new Collector();
