@@ -123,3 +123,8 @@ export async function keepAliveServer(
   });
   return { server, closed };
 }
+
+/** `text` with every RegExp metacharacter escaped (what `RegExp.escape` does on newer runtimes). */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|\/-]/g, "\\$&");
+}

@@ -30,7 +30,8 @@ import { bunConnector } from "../src/runtime/bun.ts";
 import { denoConnector } from "../src/runtime/deno.ts";
 import { nodeConnector } from "../src/runtime/node.ts";
 
-const CONNECTORS = [runtime === "bun" ? bunConnector : denoConnector, nodeConnector];
+const NATIVE = { deno: [denoConnector], bun: [bunConnector], node: [] }[runtime];
+const CONNECTORS = [...NATIVE, nodeConnector];
 
 /** What the server saw of one connection, sent back as the response body. */
 interface Seen {

@@ -5,7 +5,7 @@
  */
 
 import { assert, test } from "../_harness.ts";
-import { sleep, text } from "../_util.ts";
+import { escapeRegExp, sleep, text } from "../_util.ts";
 import { IncompleteRead, InvalidChunkLength, InvalidHeader, ProtocolError } from "../../mod.ts";
 import { answerEvery, answerOnce, expectError, withFault } from "./_fault.ts";
 
@@ -30,7 +30,7 @@ for (
           manager.request("GET", url),
           InvalidChunkLength,
           "ERR_INVALID_CHUNK_LENGTH",
-          new RegExp(`^Invalid chunk length: ${RegExp.escape(JSON.stringify(shown))}$`),
+          new RegExp(`^Invalid chunk length: ${escapeRegExp(JSON.stringify(shown))}$`),
         );
         assert.ok(error instanceof ProtocolError);
       },
@@ -130,7 +130,7 @@ test("faults/framing: a Content-Length that is not a number is InvalidHeader", a
           manager.request("GET", url),
           InvalidHeader,
           "ERR_INVALID_HEADER",
-          new RegExp(`^Invalid Content-Length header: "${RegExp.escape(value)}"$`),
+          new RegExp(`^Invalid Content-Length header: "${escapeRegExp(value)}"$`),
         );
       },
       { rest: { open: 0 } },

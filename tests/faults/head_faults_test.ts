@@ -4,7 +4,7 @@
  */
 
 import { assert, test } from "../_harness.ts";
-import { sleep, text } from "../_util.ts";
+import { escapeRegExp, sleep, text } from "../_util.ts";
 import { HeadersTooLargeError, InvalidHeader, ProtocolError } from "../../mod.ts";
 import { answerEvery, answerOnce, expectError, readRequest, withFault } from "./_fault.ts";
 
@@ -17,7 +17,7 @@ for (const line of ["HTTP/1.1 OK", "HTTP/1.1 20 OK", "ICY 200 OK", "HTTP/2 200 O
           manager.request("GET", url),
           ProtocolError,
           "ERR_PROTOCOL",
-          new RegExp(`^Invalid status line: ${RegExp.escape(JSON.stringify(line))}$`),
+          new RegExp(`^Invalid status line: ${escapeRegExp(JSON.stringify(line))}$`),
         );
       },
       { rest: { open: 0 } },

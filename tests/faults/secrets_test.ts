@@ -107,7 +107,9 @@ test("secrets: basic auth made from URL userinfo stays on its origin; userinfo i
 /** Runs `tests/faults/_tls_env_child.ts` under this runtime with `env` added. */
 function runChild(port: number, env: Record<string, string>): Promise<string> {
   const script = new URL("./_tls_env_child.ts", import.meta.url).pathname;
-  const args = runtime === "deno" ? ["run", "-A", script, String(port)] : [script, String(port)];
+  // Node 20 runs TypeScript through tsx, as scripts/test.sh does.
+  const prefix = runtime === "deno" ? ["run", "-A"] : runtime === "node" ? ["--import", "tsx"] : [];
+  const args = [...prefix, script, String(port)];
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
