@@ -64,8 +64,24 @@ export function proxyLegConnector(base: Connector): Connector {
   };
 }
 
+/**
+ * Hands over a tunnel whose proxy handshake is done: TLS to the target started through it
+ * for https, or the socket itself (resumed: the handshake reader paused it) for http.
+ */
+export function openedTunnel(
+  base: Connector,
+  socket: Socket,
+  options: ConnectOptions,
+): Socket | Promise<Socket> {
+  if (!options.tls) {
+    socket.resume();
+    return socket;
+  }
+  return startTlsThrough(base, socket, { ...options, tls: options.tls });
+}
+
 /** Starts TLS to the target on a tunnelled socket; closes the socket on failure. */
-export function startTlsThrough(
+function startTlsThrough(
   base: Connector,
   socket: Socket,
   options: ConnectOptions & { tls: TlsConnectOptions },

@@ -16,9 +16,9 @@ import { SocketReader } from "./_socket_reader.ts";
 import {
   authority,
   dialProxy,
+  openedTunnel,
   type ProxyEndpoint,
   proxyFailure,
-  startTlsThrough,
 } from "./_proxy_dial.ts";
 import type { ConnectOptions, Connector, Socket } from "./runtime/socket.ts";
 
@@ -227,11 +227,7 @@ export class SOCKSConnector implements Connector {
       socket.close();
       throw proxyFailure(error, options.signal);
     }
-    if (!options.tls) {
-      socket.resume(); // paused by the handshake reader
-      return socket;
-    }
-    return startTlsThrough(this.#base, socket, { ...options, tls: options.tls });
+    return openedTunnel(this.#base, socket, options);
   }
 
   /** The address to send: the name for remote DNS, else an IP resolved here. */

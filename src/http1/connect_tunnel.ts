@@ -12,9 +12,9 @@ import { SocketReader } from "../_socket_reader.ts";
 import {
   authority,
   dialProxy,
+  openedTunnel,
   type ProxyEndpoint,
   proxyFailure,
-  startTlsThrough,
 } from "../_proxy_dial.ts";
 import type { ConnectOptions, Connector, Socket } from "../runtime/socket.ts";
 import { noFlags, renderHeaderLines } from "./request_head.ts";
@@ -122,10 +122,6 @@ export class HTTPTunnelConnector implements Connector {
       socket.close();
       throw proxyFailure(error, options.signal);
     }
-    if (!options.tls) {
-      socket.resume(); // paused by the handshake reader
-      return socket;
-    }
-    return startTlsThrough(this.#base, socket, { ...options, tls: options.tls });
+    return openedTunnel(this.#base, socket, options);
   }
 }
