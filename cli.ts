@@ -33,10 +33,11 @@ import {
   HTTPResponse,
   PoolManager,
   type PoolManagerOptions,
+  ProxyManager,
+  SOCKSProxyManager,
   Timeout,
   VERSION,
 } from "./mod.ts";
-import * as pooled from "./mod.ts";
 import {
   type CliCommand,
   type LoadSettings,
@@ -161,13 +162,7 @@ async function managerFor(
     ...(command.retries === undefined ? {} : { retries: command.retries }),
   };
   if (command.proxy === undefined) return new PoolManager(options);
-  // ProxyManager arrives with the proxy issue; until it is exported, --proxy says so.
-  const ProxyManager = (pooled as unknown as Record<string, unknown>).ProxyManager as
-    | (new (proxyUrl: string, options: PoolManagerOptions) => PoolManager)
-    | undefined;
-  if (typeof ProxyManager !== "function") {
-    throw new Error(`--proxy ${command.proxy}: this build of pooled has no ProxyManager yet`);
-  }
+  if (/^socks/i.test(command.proxy)) return new SOCKSProxyManager(command.proxy, options);
   return new ProxyManager(command.proxy, options);
 }
 

@@ -6,6 +6,7 @@
 import { assert, test } from "./_harness.ts";
 import { CA_CERT, SERVER_TLS } from "./_certs.ts";
 import { serveHttp, unusedPort } from "./_servers.ts";
+import { missingBinary, startMicrosocks, startTinyproxy } from "./_proxies.ts";
 import { type CliIo, main } from "../cli.ts";
 import {
   normalizeUrl,
@@ -351,4 +352,25 @@ test("cli: --help and --version exit 0", async () => {
   const version = capture();
   assert.equal(await main(["--version"], version), 0);
   assert.match(version.stdout, /^pooled \d+\.\d+\.\d+\n$/);
+});
+
+test("cli: --proxy sends the request through a real HTTP proxy (tinyproxy) or SOCKS5 (microsocks)", async () => {
+  const server = await echoServer();
+  const proxies = [
+    missingBinary("tinyproxy") ? null : await startTinyproxy(),
+    missingBinary("microsocks") ? null : await startMicrosocks(),
+  ].filter((proxy) => proxy !== null);
+  try {
+    for (const proxy of proxies) {
+      const url = proxy.url.startsWith("socks")
+        ? proxy.url.replace(/^socks5/, "socks5h")
+        : proxy.url;
+      const io = capture();
+      assert.equal(await main(["--proxy", url, "-b", `${server.url}/via`], io), 0, io.stderr);
+      assert.equal(JSON.parse(io.stdout).path, "/via", url);
+    }
+  } finally {
+    for (const proxy of proxies) await proxy.close();
+    await server.close();
+  }
 });
