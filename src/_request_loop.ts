@@ -6,13 +6,7 @@
  * @module
  */
 
-import {
-  ProtocolError,
-  ProxyError,
-  SSLError,
-  TimeoutError,
-  UnrewindableBodyError,
-} from "./errors.ts";
+import { ProtocolError, ProxyError, SSLError, TimeoutError } from "./errors.ts";
 import { NO_BODY, prepareBody, prepareBodySync, type PreparedBody } from "./body/request_body.ts";
 import type { ConnectionPool } from "./connection_pool.ts";
 import { StaleConnectionError } from "./http1/exchange.ts";
@@ -50,18 +44,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/**
- * A body read from a one-shot stream cannot be sent a second time: the retry or redirect
- * the policy allowed ends in `UnrewindableBodyError` (with what caused it as `cause`).
- */
-function assertReplayable(body: PreparedBody, cause?: Error): void {
-  if (body.stream === null || body.stream.canSend) return;
-  throw new UnrewindableBodyError(
-    "Unable to send the request body again for a retry or redirect: it is a stream that was already read",
-    { cause },
-  );
 }
 
 /** The origin-form target of an absolute URL: path and query, never the fragment. */
@@ -143,11 +125,11 @@ export async function runRequest(
           error instanceof StaleConnectionError && staleLeft-- > 0 &&
           retries.isRetryableMethod(method)
         ) {
-          assertReplayable(body, error);
+          body.stream?.assertCanSend(error);
           continue;
         }
         retries = retries.increment({ method, url, error, pool });
-        assertReplayable(body, error);
+        body.stream?.assertCanSend(error);
         await sleep(retries.getBackoffTime(), signal);
         continue;
       }
@@ -179,7 +161,7 @@ export async function runRequest(
           body = NO_BODY;
           chunked = false;
         } else {
-          assertReplayable(body);
+          body.stream?.assertCanSend();
         }
         if (decision.removeHeaders.size > 0) {
           headers = withoutHeaders(headers, decision.removeHeaders);
@@ -209,7 +191,7 @@ export async function runRequest(
           return response;
         }
         await response.drainConn();
-        assertReplayable(body);
+        body.stream?.assertCanSend();
         await sleep(next.sleepTime(response), signal);
         retries = next;
         continue;

@@ -54,23 +54,21 @@ export class StreamedBody {
     this.rewindable = rewindable;
   }
 
-  /** True once a send has started reading the source. */
-  get started(): boolean {
-    return this.#started;
-  }
-
-  /** True when the body can be sent (again) from its beginning. */
-  get canSend(): boolean {
-    return this.rewindable || !this.#started;
+  /**
+   * Throws `UnrewindableBodyError` (with `cause`, what called for another send) when the
+   * body is a one-shot source that a send has already started to read.
+   */
+  assertCanSend(cause?: Error): void {
+    if (this.rewindable || !this.#started) return;
+    throw new UnrewindableBodyError(
+      "Unable to send the request body again for a retry or redirect: it is a stream that was already read",
+      { cause },
+    );
   }
 
   /** Starts reading the source from its beginning. */
   open(): BodyPieces {
-    if (!this.canSend) {
-      throw new UnrewindableBodyError(
-        "Unable to send the request body again: it is a stream that was already read in part",
-      );
-    }
+    this.assertCanSend();
     this.#started = true;
     return this.#open();
   }
