@@ -156,7 +156,9 @@ async function decodePieces(
   if (codings.includes("zstd") && typeof zlib.createZstdDecompress !== "function") return wire;
   let pieces = wire;
   // Codings are listed in the order they were applied: undo the last one first.
-  for (let i = codings.length - 1; i >= 0; i--) pieces = decodeStage(zlib, codings, i, pieces);
+  for (let i = codings.length - 1; i >= 0; i--) {
+    pieces = decodeStage(zlib, codings[i], codings, pieces);
+  }
   return pieces;
 }
 
@@ -194,13 +196,14 @@ function writable(stream: ZlibStream): Promise<void> {
 }
 
 /**
- * One decoding stage: pulls from `upstream` only as fast as the stream's buffers empty.
+ * One decoding stage, undoing `coding` (one of `chain`, named in errors): pulls from
+ * `upstream` only as fast as the stream's buffers empty.
  * No stream is made until the first bytes arrive, so an empty body (HEAD, 204) stays empty.
  */
 function decodeStage(
   zlib: ZlibModule,
-  codings: readonly string[],
-  index: number,
+  coding: string,
+  chain: readonly string[],
   upstream: ChunkIterator,
 ): ChunkIterator {
   let stream: ZlibStream | null = null;
@@ -210,7 +213,7 @@ function decodeStage(
   const pump = async (first: Uint8Array) => {
     const target = stream!;
     // Some runtimes end a truncated zstd stream without an error: follow its frames.
-    const frames = codings[index] === "zstd" ? new ZstdFrameTracker() : null;
+    const frames = coding === "zstd" ? new ZstdFrameTracker() : null;
     try {
       let piece: Uint8Array | undefined = first;
       while (piece !== undefined && !target.destroyed) {
@@ -230,13 +233,13 @@ function decodeStage(
   const start = async (): Promise<boolean> => {
     let first = (await upstream.next()).value;
     // Deflate needs two bytes to tell a zlib header from raw data.
-    while (first !== undefined && first.length < 2 && codings[index] === "deflate") {
+    while (first !== undefined && first.length < 2 && coding === "deflate") {
       const more = (await upstream.next()).value;
       if (more === undefined) break;
       first = concatBytes([first, more]);
     }
     if (first === undefined || first.length === 0) return false;
-    stream = openStream(zlib, codings[index], first);
+    stream = openStream(zlib, coding, first);
     // Errors reach the reader through the iterator; this keeps them from being unhandled.
     stream.on("error", () => {});
     output = stream[Symbol.asyncIterator]();
@@ -258,7 +261,7 @@ function decodeStage(
         return DONE;
       } catch (error) {
         finished = true;
-        throw asDecodeError(error, codings);
+        throw asDecodeError(error, chain);
       }
     },
     async return() {
