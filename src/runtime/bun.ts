@@ -21,6 +21,7 @@ import type {
   TlsVersion,
 } from "./socket.ts";
 import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { DrainWaiters } from "./_drain_waiters.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 import {
   loadTlsVerifier,
@@ -81,7 +82,7 @@ class BunSocket implements Socket {
   #pendingWrites: (Uint8Array | string)[] = [];
   #pendingHead = 0;
   #pendingBytes = 0;
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters = new DrainWaiters();
   /** True for a TLS socket (TLS on it again goes through `node:tls`). */
   readonly isTls: boolean;
 
@@ -135,27 +136,20 @@ class BunSocket implements Socket {
     }
     this.#pendingWrites = [];
     this.#pendingHead = 0;
-    this.#releaseDrainWaiters();
+    this.#drainWaiters.release();
   }
 
   #failWrite(error: Error): void {
     this.#pendingWrites = [];
     this.#pendingHead = 0;
     this.#pendingBytes = 0;
-    this.#releaseDrainWaiters();
+    this.#drainWaiters.release();
     this.handler.onWriteError(error);
-  }
-
-  #releaseDrainWaiters(): void {
-    const waiters = this.#drainWaiters;
-    if (waiters.length === 0) return;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
   }
 
   drained(): Promise<void> {
     if (this.#pendingBytes === 0 || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.#drainWaiters.wait();
   }
 
   pause(): void {
@@ -170,7 +164,7 @@ class BunSocket implements Socket {
   markClosed(): boolean {
     if (this.#closed) return false;
     this.#closed = true;
-    this.#releaseDrainWaiters();
+    this.#drainWaiters.release();
     return true;
   }
 

@@ -36,6 +36,7 @@ import type {
   TlsConnectOptions,
 } from "./socket.ts";
 import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { DrainWaiters } from "./_drain_waiters.ts";
 import { SSLError } from "../errors.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 
@@ -103,7 +104,7 @@ export class CloudflareSocket implements Socket {
   #reading = false;
   #wakeReader: (() => void) | null = null;
   #queuedBytes = 0;
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters = new DrainWaiters();
 
   /** Wraps an opened Workers socket to `hostname:port` and starts reading from it. */
   constructor(raw: WorkersSocket, hostname: string, port: number) {
@@ -161,7 +162,7 @@ export class CloudflareSocket implements Socket {
     this.#closed = true;
     this.#raw.close().catch(() => {});
     this.#wakeReader?.();
-    this.#releaseDrainWaiters();
+    this.#drainWaiters.release();
   }
 
   /** Queues bytes; `false` once more than the high-water mark waits to be sent. */
@@ -175,11 +176,11 @@ export class CloudflareSocket implements Socket {
     this.#writer.write(bytes).then(
       () => {
         this.#queuedBytes -= bytes.length;
-        if (this.#queuedBytes === 0) this.#releaseDrainWaiters();
+        if (this.#queuedBytes === 0) this.#drainWaiters.release();
       },
       (error: unknown) => {
         this.#queuedBytes = 0;
-        this.#releaseDrainWaiters();
+        this.#drainWaiters.release();
         if (!this.#closed) {
           this.#handler.onWriteError(error instanceof Error ? error : new Error(String(error)));
         }
@@ -188,17 +189,10 @@ export class CloudflareSocket implements Socket {
     return this.#queuedBytes < WRITE_HIGH_WATER_MARK;
   }
 
-  #releaseDrainWaiters(): void {
-    const waiters = this.#drainWaiters;
-    if (waiters.length === 0) return;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
   /** Resolves once everything written so far was handed to the runtime. */
   drained(): Promise<void> {
     if (this.#queuedBytes === 0 || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.#drainWaiters.wait();
   }
 
   /** Holds incoming data back until {@linkcode resume}. */
@@ -238,7 +232,7 @@ export class CloudflareSocket implements Socket {
     refuseOtherName(tls, this.#hostname);
     this.#closed = true;
     this.#wakeReader?.();
-    this.#releaseDrainWaiters();
+    this.#drainWaiters.release();
     this.#reader.releaseLock();
     this.#writer.releaseLock();
     const secure = this.#raw.startTls();

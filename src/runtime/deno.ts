@@ -22,6 +22,7 @@ import type {
   TlsConnectOptions,
 } from "./socket.ts";
 import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { DrainWaiters } from "./_drain_waiters.ts";
 import { concatBytes } from "../_bytes.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 import { lookupHost, nodeConnector, startTlsOverSocket } from "./node.ts";
@@ -43,7 +44,7 @@ class DenoSocket implements Socket {
   #queuedBytes = 0;
   #flushing = false;
   #reading = false;
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters = new DrainWaiters();
 
   /** The TCP connection while no TLS runs on it (what `startTls` can take over). */
   #tcp: Deno.TcpConn | null;
@@ -106,7 +107,7 @@ class DenoSocket implements Socket {
       // Already closed by the runtime.
     }
     this.#wakeReader?.();
-    this.#releaseDrainWaiters();
+    this.#drainWaiters.release();
   }
 
   write(data: Uint8Array | string): boolean {
@@ -143,7 +144,7 @@ class DenoSocket implements Socket {
       }
     } finally {
       this.#flushing = false;
-      this.#releaseDrainWaiters();
+      this.#drainWaiters.release();
     }
   }
 
@@ -158,16 +159,9 @@ class DenoSocket implements Socket {
     return concatBytes(queue.splice(0, count));
   }
 
-  #releaseDrainWaiters(): void {
-    const waiters = this.#drainWaiters;
-    if (waiters.length === 0) return;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
   drained(): Promise<void> {
     if (!this.#flushing || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.#drainWaiters.wait();
   }
 
   pause(): void {
