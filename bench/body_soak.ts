@@ -28,6 +28,7 @@ import { parseArgs } from "node:util";
 import * as zlib from "node:zlib";
 import { request } from "../mod.ts";
 import { PORT_MARK } from "./_body_soak_server.ts";
+import { listOption } from "./_args.ts";
 
 const USAGE =
   `usage: deno run -A bench/body_soak.ts [options]   (or: bun bench/body_soak.ts [options])
@@ -107,22 +108,11 @@ function parseSize(text: string): number {
   return value;
 }
 
-function parseList<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
-  const items = text.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const item of items) {
-    if (!allowed.includes(item as T)) {
-      throw new Error(`--${name}: unknown ${JSON.stringify(item)} (use ${allowed.join(",")})`);
-    }
-  }
-  if (items.length === 0) throw new Error(`--${name} is empty`);
-  return items as T[];
-}
-
 function parseOptions(values: Record<string, string | boolean | undefined>): Options {
   return {
     size: parseSize(String(values.size ?? "1GiB")),
-    runtimes: parseList("runtimes", String(values.runtimes ?? runtime), RUNTIMES),
-    checks: parseList("checks", String(values.checks ?? CHECKS.join(",")), CHECKS),
+    runtimes: listOption("runtimes", String(values.runtimes ?? runtime), RUNTIMES),
+    checks: listOption("checks", String(values.checks ?? CHECKS.join(",")), CHECKS),
   };
 }
 

@@ -17,6 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { listOption } from "./_args.ts";
 import type { BenchCase, WorkerConfig, WorkerResult } from "./client_worker.ts";
 import { startCannedServer } from "./canned_server.ts";
 import { findNginx, startNginx } from "./nginx.ts";
@@ -64,17 +65,6 @@ function positive(name: string, text: string, integer: boolean, allowZero = fals
   return value;
 }
 
-function list<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
-  const items = text.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const item of items) {
-    if (!allowed.includes(item as T)) {
-      throw new Error(`--${name}: unknown ${JSON.stringify(item)} (use ${allowed.join(",")})`);
-    }
-  }
-  if (items.length === 0) throw new Error(`--${name} is empty`);
-  return items as T[];
-}
-
 function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
     args,
@@ -95,13 +85,13 @@ function parseOptions(args: string[]): Options {
     console.log(USAGE);
     Deno.exit(0);
   }
-  const server = list("server", values.server, ["auto", "nginx", "canned"] as const);
+  const server = listOption("server", values.server, ["auto", "nginx", "canned"] as const);
   return {
     rounds: positive("rounds", values.rounds, true),
     seconds: positive("seconds", values.seconds, false),
     warmup: positive("warmup", values.warmup, false, true),
-    runtimes: list("runtimes", values.runtimes, RUNTIMES),
-    cases: list("cases", values.cases, ["plain", "tls"] as const),
+    runtimes: listOption("runtimes", values.runtimes, RUNTIMES),
+    cases: listOption("cases", values.cases, ["plain", "tls"] as const),
     concurrency: values.concurrency.split(",").map((c) => positive("concurrency", c, true)),
     maxSize: positive("max-size", values["max-size"], true),
     server: server[0],

@@ -19,6 +19,7 @@
 import * as net from "node:net";
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { prng } from "../tests/_prng.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -36,17 +37,6 @@ const RATES = {
 };
 const PADDING = "x".repeat(200);
 
-/** mulberry32, so a run can be repeated exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 const random = prng(Number(values.seed));
 
 type Fate = "answer" | "close" | "reset" | "stall";

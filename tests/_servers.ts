@@ -128,6 +128,25 @@ export function serveHttp(
   return serveNode(handler, hostname, options.tls);
 }
 
+/**
+ * Runs `fn` with an HTTP and an HTTPS server (`SERVER_TLS` certificates from
+ * `tests/_certs.ts`, passed in as `tls`) on 127.0.0.1 answering with `handler`, and
+ * closes both afterwards.
+ */
+export async function withHttpAndHttps(
+  handler: HttpHandler,
+  tls: ServerTls,
+  fn: (http: TestServer, https: TestServer) => Promise<void>,
+): Promise<void> {
+  const http = await serveHttp(handler);
+  const https = await serveHttp(handler, { tls });
+  try {
+    await fn(http, https);
+  } finally {
+    await Promise.all([http.close(), https.close()]);
+  }
+}
+
 function serveDeno(
   deno: DenoServeApi,
   handler: HttpHandler,

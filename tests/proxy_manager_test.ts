@@ -16,6 +16,7 @@ import {
   serveHttp,
   type TestServer,
   unusedPort,
+  withHttpAndHttps,
 } from "./_servers.ts";
 import { rejects, text, waitFor } from "./_util.ts";
 import {
@@ -47,16 +48,8 @@ const echo = (req: Request) => {
 };
 
 /** An http and an https echo origin on 127.0.0.1. */
-async function withOrigins(
-  fn: (http: TestServer, https: TestServer) => Promise<void>,
-): Promise<void> {
-  const http = await serveHttp(echo);
-  const https = await serveHttp(echo, { tls: SERVER_TLS });
-  try {
-    await fn(http, https);
-  } finally {
-    await Promise.all([http.close(), https.close()]);
-  }
+function withOrigins(fn: (http: TestServer, https: TestServer) => Promise<void>): Promise<void> {
+  return withHttpAndHttps(echo, SERVER_TLS, fn);
 }
 
 async function withTinyproxy(

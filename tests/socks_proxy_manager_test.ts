@@ -8,7 +8,7 @@
 import { assert, test } from "./_harness.ts";
 import { CA_CERT, SERVER_TLS } from "./_certs.ts";
 import { missingBinary, type ProxyServer, startDante, startMicrosocks } from "./_proxies.ts";
-import { serveHttp, type TestServer, unusedPort } from "./_servers.ts";
+import { type TestServer, unusedPort, withHttpAndHttps } from "./_servers.ts";
 import { rejects, text } from "./_util.ts";
 import {
   type ConnectionPool,
@@ -24,16 +24,8 @@ const NO_DANTE = { ignore: missingBinary("danted") !== undefined };
 
 const echo = (req: Request) => new Response(`${req.method} ${new URL(req.url).pathname}`);
 
-async function withOrigins(
-  fn: (http: TestServer, https: TestServer) => Promise<void>,
-): Promise<void> {
-  const http = await serveHttp(echo);
-  const https = await serveHttp(echo, { tls: SERVER_TLS });
-  try {
-    await fn(http, https);
-  } finally {
-    await Promise.all([http.close(), https.close()]);
-  }
+function withOrigins(fn: (http: TestServer, https: TestServer) => Promise<void>): Promise<void> {
+  return withHttpAndHttps(echo, SERVER_TLS, fn);
 }
 
 async function withProxy(

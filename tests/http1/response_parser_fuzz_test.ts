@@ -22,6 +22,7 @@ import { assert, test } from "../_harness.ts";
 import { ProtocolError } from "../../src/errors.ts";
 import { type ParserLimits, ResponseParser } from "../../src/http1/response_parser.ts";
 import { bytes, type Outcome, run, type RunOptions, splits } from "./_parser_driver.ts";
+import { prng } from "../_prng.ts";
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process
   ?.env ?? {};
@@ -36,18 +37,6 @@ if (!(SECONDS > 0) || !Number.isInteger(FIRST_SEED)) {
 }
 /** The longest chunk-size line the parser keeps (response_parser.ts MAX_CHUNK_SIZE_LINE). */
 const MAX_CHUNK_SIZE_LINE = 4096;
-
-/** mulberry32: a small, fast PRNG; the same seed gives the same run on every runtime. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 type Random = () => number;
 const below = (random: Random, n: number) => Math.floor(random() * n);

@@ -1,0 +1,21 @@
+/**
+ * Command-line helpers shared by the benchmark and soak scripts.
+ *
+ * @module
+ */
+
+/** The comma-separated items of option `--name`, each one of `allowed`; throws otherwise. */
+export function listOption<T extends string>(
+  name: string,
+  text: string,
+  allowed: readonly T[],
+): T[] {
+  const items = text.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!allowed.includes(item as T)) {
+      throw new Error(`--${name}: unknown ${JSON.stringify(item)} (use ${allowed.join(",")})`);
+    }
+  }
+  if (items.length === 0) throw new Error(`--${name} is empty`);
+  return items as T[];
+}
