@@ -178,7 +178,10 @@ export async function runRequest(
         continue;
       }
 
-      if (retries.isRetry(method, response.status, response.headers.has("retry-after"))) {
+      // Only these statuses look at Retry-After: other responses skip the header lookup.
+      const hasRetryAfter = Retry.RETRY_AFTER_STATUS_CODES.has(response.status) &&
+        response.headers.has("retry-after");
+      if (retries.isRetry(method, response.status, hasRetryAfter)) {
         let next: Retry;
         try {
           next = retries.increment({ method, url, response, pool });

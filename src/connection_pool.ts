@@ -457,10 +457,9 @@ export abstract class ConnectionPool extends RequestMethods {
   async attempt(attempt: Attempt): Promise<HTTPResponse> {
     const head = this.#buildHead(attempt);
     try {
-      const connection = await this.#getConn(
-        attempt.poolTimeout ?? this.#poolTimeout,
-        attempt.signal,
-      );
+      let connection = this.#getConn(attempt.poolTimeout ?? this.#poolTimeout, attempt.signal);
+      // An idle connection is handed out at once: awaiting it would cost a turn for nothing.
+      if (connection instanceof Promise) connection = await connection;
       const exchange = await this.#send(connection, attempt, head);
       const responseHead = exchange.head!;
       const codings = exchange.codings;
@@ -515,7 +514,6 @@ export abstract class ConnectionPool extends RequestMethods {
     head: RequestHead,
   ): Promise<Exchange> {
     const { timeout } = attempt;
-    const started = performance.now();
     const request = {
       method: attempt.method,
       head: head.text,
@@ -526,7 +524,7 @@ export abstract class ConnectionPool extends RequestMethods {
       decodeContent: attempt.decodeContent,
       enforceContentLength: attempt.enforceContentLength,
       readTimeout: timeout.read,
-      deadline: timeout.total === null ? null : started + timeout.total,
+      deadline: timeout.total === null ? null : performance.now() + timeout.total,
       maxResponseSize: attempt.maxResponseSize ?? this.#maxResponseSize,
       signal: attempt.signal,
       url: attempt.url,

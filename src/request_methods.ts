@@ -198,9 +198,10 @@ export abstract class RequestMethods {
     url: string,
     options: RequestOptions = {},
   ): Promise<HTTPResponse> {
+    // Without fields, the body options are unused and urlopen ignores them: pass as given.
+    if (options.fields === undefined) return this.urlopen(method, url, options);
     const { fields, json: _json, encodeMultipart: _m, multipartBoundary: _b, ...rest } = options;
-    const target = fields === undefined ? url : appendQuery(url, encodeUrlencoded(fields));
-    return this.urlopen(method, target, rest);
+    return this.urlopen(method, appendQuery(url, encodeUrlencoded(fields)), rest);
   }
 
   /** Sends a request with `fields` encoded as multipart/form-data or urlencoded body. */

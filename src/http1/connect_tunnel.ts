@@ -17,7 +17,8 @@ import {
   proxyFailure,
 } from "../_proxy_dial.ts";
 import type { ConnectOptions, Connector, Socket } from "../runtime/socket.ts";
-import { noFlags, renderHeaderLines } from "./request_head.ts";
+import { headBytes, noFlags, renderHeaderLines } from "./request_head.ts";
+import { decodeLatin1 } from "../_bytes.ts";
 
 /** Longest `CONNECT` answer head accepted. */
 const MAX_ANSWER_HEAD = 64 * 1024;
@@ -39,9 +40,13 @@ export async function openConnectTunnel(
     () => new ProxyError(`The proxy closed the connection before answering CONNECT ${target}`),
   );
   socket.write(
-    `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${renderHeaderLines(headers, noFlags())}\r\n`,
+    headBytes(
+      `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${
+        renderHeaderLines(headers, noFlags())
+      }\r\n`,
+    ),
   );
-  const head = latin1(
+  const head = decodeLatin1(
     await reader.readUntil(
       "\r\n\r\n",
       MAX_ANSWER_HEAD,
@@ -65,12 +70,6 @@ export async function openConnectTunnel(
     throw new ProxyError(`The proxy sent bytes after its answer to CONNECT ${target}`);
   }
   reader.release();
-}
-
-function latin1(bytes: Uint8Array): string {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return text;
 }
 
 /**

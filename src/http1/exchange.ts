@@ -7,7 +7,7 @@
  */
 
 import { HTTPError, ProtocolError, ReadTimeoutError, ResponseTooLargeError } from "../errors.ts";
-import { concatBytes } from "../_bytes.ts";
+import { allocBytes, concatBytes } from "../_bytes.ts";
 import { abortReason } from "../runtime/_errors.ts";
 import type { Socket } from "../runtime/socket.ts";
 import { contentCodings } from "../body/content_decoder.ts";
@@ -317,7 +317,7 @@ export class Exchange implements ParserEvents {
     this.#collect = request.preload && this.codings === null;
     if (this.#collect) {
       if (head.contentLength > 0 && head.contentLength <= PREALLOCATE_LIMIT) {
-        this.#whole = new Uint8Array(head.contentLength);
+        this.#whole = allocBytes(head.contentLength);
       }
       return;
     }

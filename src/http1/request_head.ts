@@ -133,6 +133,14 @@ export function encodeLatin1(head: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * A request head as the socket takes it: the string itself when ASCII (sockets send an
+ * ASCII string as its bytes), else its ISO-8859-1 bytes.
+ */
+export function headBytes(head: string): string | Uint8Array {
+  return isAscii(head) ? head : encodeLatin1(head);
+}
+
 /** True when `text` holds only ASCII characters. */
 export function isAscii(text: string): boolean {
   // deno-lint-ignore no-control-regex

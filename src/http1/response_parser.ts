@@ -18,7 +18,8 @@ import {
   InvalidHeader,
   ProtocolError,
 } from "../errors.ts";
-import { concatBytes } from "../_bytes.ts";
+import { concatBytes, decodeLatin1 } from "../_bytes.ts";
+import { addFieldLine, framingOf, parseStatusLine, shorten } from "./_response_head.ts";
 
 /**
  * Limits on what one response head may hold.
@@ -116,145 +117,10 @@ const CR = 13;
 const MAX_CHUNK_SIZE_LINE = 4096;
 const MAX_HEX_DIGITS = 12; // 256 TiB: beyond any real chunk, well inside Number's exact range.
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// deno-lint-ignore no-control-regex
-const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
 // deno-lint-ignore no-control-regex
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]+)[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
-const DIGITS = /^\d+$/;
-const asciiDecoder = new TextDecoder();
-
-/** Decodes bytes as ISO-8859-1, which is what header bytes are (RFC 9110 section 5.5). */
-function latin1(bytes: Uint8Array): string {
-  let ascii = true;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) return asciiDecoder.decode(bytes);
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return text;
-}
-
-function shorten(text: string): string {
-  return JSON.stringify(text.length > 80 ? text.slice(0, 80) + "…" : text);
-}
-
-/** Splits a head or trailer block into lines, rejecting bare CR and NUL. */
-function splitLines(block: string): string[] {
-  if (block.includes("\0")) throw new InvalidHeader("Response head contains a NUL byte");
-  const lines = block.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i];
-    if (line.endsWith("\r")) line = lines[i] = line.slice(0, -1);
-    if (line.includes("\r")) {
-      throw new InvalidHeader(`Bare CR in response header line ${shorten(line)}`);
-    }
-  }
-  return lines;
-}
-
-/** `text.slice(start)` without leading and trailing SP and HTAB (RFC 9110 OWS). */
-function trimWhitespace(text: string, start: number): string {
-  let end = text.length;
-  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) {
-    start++;
-  }
-  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) {
-    end--;
-  }
-  return text.slice(start, end);
-}
-
-/** Parses `name: value` lines (with obsolete folding unfolded) into flat pairs. */
-function parseFieldLines(lines: string[], first: number, last: number, limits: ParserLimits) {
-  const pairs: string[] = [];
-  for (let i = first; i < last; i++) {
-    const line = lines[i];
-    const c = line.charCodeAt(0);
-    if (c === 0x20 || c === 0x09) {
-      // obs-fold (RFC 9112 section 5.2): replace the fold with one space.
-      if (pairs.length === 0) {
-        throw new InvalidHeader(`Folded line without a header: ${shorten(line)}`);
-      }
-      // OWS around the value is trimmed as for any line (so a fold after an empty value
-      // leaves no leading space); only SP and HTAB count, never other latin1 whitespace.
-      const folded = trimWhitespace(line, 0);
-      const previous = pairs[pairs.length - 1];
-      pairs[pairs.length - 1] = previous === ""
-        ? folded
-        : folded === ""
-        ? previous
-        : `${previous} ${folded}`;
-      continue;
-    }
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon) : "";
-    if (!TOKEN.test(name)) throw new InvalidHeader(`Malformed header line ${shorten(line)}`);
-    if (pairs.length >= limits.maxHeaderCount * 2) {
-      throw new HeadersTooLargeError(
-        `Response has more than ${limits.maxHeaderCount} header lines (maxHeaderCount)`,
-      );
-    }
-    pairs.push(name, trimWhitespace(line, colon + 1));
-  }
-  return pairs;
-}
-
-/** The framing facts gathered from the header lines. */
-interface Framing {
-  contentLength: number; // -1 when absent
-  transferEncoding: string | null; // lower-cased last coding
-  close: boolean;
-  keepAliveToken: boolean;
-}
-
-function parseContentLength(value: string, previous: number): number {
-  let length = previous;
-  for (const part of value.split(",")) {
-    const text = part.trim();
-    if (!DIGITS.test(text) || text.length > 15) {
-      throw new InvalidHeader(`Invalid Content-Length header: ${shorten(value)}`);
-    }
-    const n = Number(text);
-    if (length !== -1 && n !== length) {
-      throw new InvalidHeader(`Content-Length headers disagree: ${length} and ${n}`);
-    }
-    length = n;
-  }
-  return length;
-}
-
-function framingOf(pairs: string[]): Framing {
-  const framing: Framing = {
-    contentLength: -1,
-    transferEncoding: null,
-    close: false,
-    keepAliveToken: false,
-  };
-  for (let i = 0; i < pairs.length; i += 2) {
-    const name = pairs[i];
-    // Compare lengths first so that only a few names are ever lower-cased.
-    if (name.length === 14 && name.toLowerCase() === "content-length") {
-      framing.contentLength = parseContentLength(pairs[i + 1], framing.contentLength);
-    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
-      const codings = pairs[i + 1].split(",");
-      framing.transferEncoding = codings[codings.length - 1].trim().toLowerCase();
-    } else if (name.length === 10 && name.toLowerCase() === "connection") {
-      for (const token of pairs[i + 1].split(",")) {
-        const t = token.trim().toLowerCase();
-        if (t === "close") framing.close = true;
-        else if (t === "keep-alive") framing.keepAliveToken = true;
-      }
-    }
-  }
-  return framing;
-}
+/** Line-end slots kept between heads; a parser that met a huge head lets its array go. */
+const KEPT_LINE_SLOTS = 256;
 
 /**
  * Parses one response at a time from a byte stream. Call {@linkcode ResponseParser.start}
@@ -270,7 +136,13 @@ export class ResponseParser {
   #remaining = 0;
   #received = 0;
   #pendingHead: Uint8Array | null = null;
+  // The head scan, resumable across pieces: where it stopped, where each line ends (the
+  // index of its LF), whether a bare CR is in the current line, and whether all is ASCII.
   #scanFrom = 0;
+  #lineEnds: number[] = [];
+  #lineCount = 0;
+  #bareCr = false;
+  #headAscii = true;
   #line = "";
   #trailerLines: string[] = [];
   #trailerBytes = 0;
@@ -285,8 +157,7 @@ export class ResponseParser {
     this.#events = events;
     this.#state = HEAD;
     this.#bodiless = method === "HEAD";
-    this.#pendingHead = null;
-    this.#scanFrom = 0;
+    this.#resetHeadScan();
     this.#line = "";
     this.#received = 0;
     this.#bytesSeen = 0;
@@ -377,22 +248,27 @@ export class ResponseParser {
     }
   }
 
+  #resetHeadScan(): void {
+    this.#pendingHead = null;
+    this.#scanFrom = 0;
+    this.#lineCount = 0;
+    this.#bareCr = false;
+    this.#headAscii = true;
+    if (this.#lineEnds.length > KEPT_LINE_SLOTS) this.#lineEnds = [];
+  }
+
   #readHead(data: Uint8Array, offset: number): number {
     const pending = this.#pendingHead;
     const buffer = pending ? concatBytes([pending, data.subarray(offset)]) : data.subarray(offset);
-    const end = this.#findHeadEnd(buffer);
+    const end = this.#scanHead(buffer);
     const limit = this.#limits.maxHeaderSize;
     if (end === -1) {
       if (buffer.length > limit) throw this.#headTooLarge(buffer.length);
       this.#pendingHead = pending ? buffer : buffer.slice();
-      this.#scanFrom = Math.max(0, buffer.length - 3);
       return data.length;
     }
-    if (end > limit) throw this.#headTooLarge(end);
-    this.#pendingHead = null;
-    this.#scanFrom = 0;
     const consumed = end - (pending ? pending.length : 0);
-    this.#onHeadBlock(latin1(buffer.subarray(0, end)), offset + consumed === data.length);
+    this.#onHeadBlock(buffer, end, offset + consumed === data.length);
     return offset + consumed;
   }
 
@@ -402,35 +278,70 @@ export class ResponseParser {
     );
   }
 
-  /** Index just past the blank line that ends the head, or -1. Accepts LF line ends too. */
-  #findHeadEnd(buffer: Uint8Array): number {
-    let from = this.#scanFrom;
-    for (;;) {
-      const lf = buffer.indexOf(LF, from);
-      if (lf === -1 || lf + 1 >= buffer.length) return -1;
-      const next = buffer[lf + 1];
-      if (next === LF) return lf + 2;
-      if (next === CR) {
-        if (lf + 2 >= buffer.length) return -1;
-        if (buffer[lf + 2] === LF) return lf + 3;
+  /**
+   * Scans head bytes from where the previous piece stopped, never past `maxHeaderSize`:
+   * records where each line ends, rejects NUL and bare CR, and returns the index just past
+   * the blank line that ends the head (CRLF or bare LF line ends), or -1 when it has not
+   * arrived yet. One pass over bytes, so a head split anywhere is scanned exactly once.
+   */
+  #scanHead(buffer: Uint8Array): number {
+    const limit = Math.min(buffer.length, this.#limits.maxHeaderSize);
+    const ends = this.#lineEnds;
+    let count = this.#lineCount;
+    let lineStart = count === 0 ? 0 : ends[count - 1] + 1;
+    let ascii = this.#headAscii;
+    let i = this.#scanFrom;
+    for (; i < limit; i++) {
+      const byte = buffer[i];
+      if (byte > CR) {
+        if (byte > 0x7f) ascii = false;
+        continue;
       }
-      from = lf + 1;
+      if (byte === LF) {
+        if (this.#bareCr) {
+          const line = decodeLatin1(buffer.subarray(lineStart, buffer[i - 1] === CR ? i - 1 : i));
+          throw new InvalidHeader(`Bare CR in response header line ${shorten(line)}`);
+        }
+        const blank = i === lineStart || (i === lineStart + 1 && buffer[lineStart] === CR);
+        if (blank && count > 0) {
+          this.#lineCount = count;
+          this.#headAscii = ascii;
+          return i + 1;
+        }
+        ends[count++] = i;
+        lineStart = i + 1;
+      } else if (byte === CR) {
+        // Whether this CR is bare depends on the byte after it, which may be in the next piece.
+        if (i + 1 === buffer.length) break;
+        if (buffer[i + 1] !== LF) this.#bareCr = true;
+      } else if (byte === 0) {
+        throw new InvalidHeader("Response head contains a NUL byte");
+      }
     }
+    this.#scanFrom = i;
+    this.#lineCount = count;
+    this.#headAscii = ascii;
+    return -1;
   }
 
-  #onHeadBlock(block: string, atEnd: boolean): void {
-    const lines = splitLines(block);
-    const match = STATUS_LINE.exec(lines[0]);
-    if (!match) throw new ProtocolError(`Invalid status line: ${shorten(lines[0])}`);
-    const status = Number(match[2]);
-    if (status < 100) throw new ProtocolError(`Invalid status code: ${status}`);
-    // The block ends with an empty line (two empty strings after the split on "\n").
-    const pairs = parseFieldLines(lines, 1, lines.length - 2, this.#limits);
+  /** Parses the head in `buffer[0, end)`, whose line ends `#scanHead` recorded. */
+  #onHeadBlock(buffer: Uint8Array, end: number, atEnd: boolean): void {
+    const text = decodeLatin1(buffer.subarray(0, end), this.#headAscii);
+    const ends = this.#lineEnds;
+    const count = this.#lineCount;
+    this.#resetHeadScan();
+    const statusLine = parseStatusLine(text, contentEnd(text, 0, ends[0]));
+    const status = statusLine.status;
+    const pairs: string[] = [];
+    for (let k = 1; k < count; k++) {
+      const start = ends[k - 1] + 1;
+      addFieldLine(text, start, contentEnd(text, start, ends[k]), pairs, this.#limits);
+    }
     if (status < 200) {
       if (status === 101) throw new ProtocolError("Unexpected 101 Switching Protocols response");
       return; // Interim response (100 Continue, 103 Early Hints): the final one follows.
     }
-    const version = match[1] === "0" ? 10 : 11;
+    const version = statusLine.version;
     const framing = framingOf(pairs);
     const bodiless = this.#bodiless || status === 204 || status === 304;
     let keepAlive = version === 11 ? !framing.close : framing.keepAliveToken && !framing.close;
@@ -450,7 +361,7 @@ export class ResponseParser {
     this.#events!.onHead({
       version,
       status,
-      reason: match[3] ?? "",
+      reason: statusLine.reason,
       rawHeaders: pairs,
       contentLength,
       chunked,
@@ -483,7 +394,7 @@ export class ResponseParser {
   #readLine(data: Uint8Array, offset: number): number {
     const lf = data.indexOf(LF, offset);
     const end = lf === -1 ? data.length : lf;
-    const piece = latin1(data.subarray(offset, end));
+    const piece = decodeLatin1(data.subarray(offset, end));
     this.#line += piece;
     if (this.#state === TRAILERS) {
       // An unterminated trailer line must not grow without bound either.
@@ -545,9 +456,10 @@ export class ResponseParser {
     }
     const lines = this.#trailerLines;
     this.#trailerLines = [];
-    const trailers = lines.length > 0
-      ? parseFieldLines(lines, 0, lines.length, this.#limits)
-      : null;
+    let trailers: string[] | null = null;
+    for (const trailer of lines) {
+      addFieldLine(trailer, 0, trailer.length, trailers ??= [], this.#limits);
+    }
     this.#complete(trailers, moreBytes);
   }
 
@@ -555,4 +467,9 @@ export class ResponseParser {
     this.#state = DONE;
     this.#events!.onComplete(trailers, extraBytes);
   }
+}
+
+/** Where the line `text[start, lf)` ends without its CR. */
+function contentEnd(text: string, start: number, lf: number): number {
+  return lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
 }

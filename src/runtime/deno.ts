@@ -23,14 +23,16 @@ import type {
 } from "./socket.ts";
 import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { DrainWaiters } from "./_drain_waiters.ts";
-import { concatBytes } from "../_bytes.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 import { lookupHost, nodeConnector, startTlsOverSocket } from "./node.ts";
 
 const INITIAL_READ_SIZE = 16 * 1024;
 const MAX_READ_SIZE = 256 * 1024;
-/** Writes smaller than this are copied together into one write call. */
-const COALESCE_LIMIT = 64 * 1024;
+/**
+ * Queued writes are copied together into one reusable buffer of this size and sent with
+ * one write call; a piece larger than it goes out as it is.
+ */
+const WRITE_BUFFER_SIZE = 16 * 1024;
 const encoder = new TextEncoder();
 
 class DenoSocket implements Socket {
@@ -40,8 +42,11 @@ class DenoSocket implements Socket {
   #paused = false;
   #wakeReader: (() => void) | null = null;
   #readBuffer = new Uint8Array(INITIAL_READ_SIZE);
-  #queue: Uint8Array[] = [];
+  // Unsent pieces, oldest first from `#queueHead`; strings are ASCII (one byte per char).
+  #queue: (Uint8Array | string)[] = [];
+  #queueHead = 0;
   #queuedBytes = 0;
+  #writeBuffer: Uint8Array | null = null;
   #flushing = false;
   #reading = false;
   #drainWaiters = new DrainWaiters();
@@ -115,9 +120,8 @@ class DenoSocket implements Socket {
       queueMicrotask(() => this.#handler.onWriteError(new Error("write after the socket closed")));
       return false;
     }
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
+    this.#queue.push(data);
+    this.#queuedBytes += data.length;
     if (!this.#flushing) {
       this.#flushing = true;
       // Wait one microtask so that a head and a body written together go out as one write.
@@ -128,7 +132,7 @@ class DenoSocket implements Socket {
 
   async #flush(): Promise<void> {
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
+      while (this.#queueHead < this.#queue.length && !this.#closed) {
         const chunk = this.#takeCoalesced();
         let offset = 0;
         while (offset < chunk.length) {
@@ -137,26 +141,41 @@ class DenoSocket implements Socket {
         this.#queuedBytes -= chunk.length;
       }
     } catch (error) {
-      this.#queue.length = 0;
       this.#queuedBytes = 0;
       if (!this.#closed) {
         this.#handler.onWriteError(error instanceof Error ? error : new Error(String(error)));
       }
     } finally {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
       this.#flushing = false;
       this.#drainWaiters.release();
     }
   }
 
+  /**
+   * The next bytes to send: the queued pieces that fit, copied into the reusable write
+   * buffer (no allocation per request), or the first piece alone when it is too big. The
+   * buffer is only refilled after the write of its previous contents has finished.
+   */
   #takeCoalesced(): Uint8Array {
     const queue = this.#queue;
-    let count = 0;
-    let size = 0;
-    while (count < queue.length && (count === 0 || size + queue[count].length <= COALESCE_LIMIT)) {
-      size += queue[count].length;
-      count++;
+    const first = queue[this.#queueHead];
+    if (first.length > WRITE_BUFFER_SIZE) {
+      queue[this.#queueHead++] = "";
+      return typeof first === "string" ? encoder.encode(first) : first;
     }
-    return concatBytes(queue.splice(0, count));
+    const buffer = this.#writeBuffer ??= new Uint8Array(WRITE_BUFFER_SIZE);
+    let size = 0;
+    while (this.#queueHead < queue.length) {
+      const piece = queue[this.#queueHead];
+      if (size + piece.length > WRITE_BUFFER_SIZE) break;
+      if (typeof piece === "string") encoder.encodeInto(piece, buffer.subarray(size));
+      else buffer.set(piece, size);
+      size += piece.length;
+      queue[this.#queueHead++] = "";
+    }
+    return buffer.subarray(0, size);
   }
 
   drained(): Promise<void> {
