@@ -162,13 +162,23 @@ export function framingOf(pairs: readonly string[]): Framing {
   };
   for (let i = 0; i < pairs.length; i += 2) {
     const name = pairs[i];
-    if (equalsIgnoringCase(name, 0, name.length, "content-length")) {
-      framing.contentLength = parseContentLength(pairs[i + 1], framing.contentLength);
-    } else if (equalsIgnoringCase(name, 0, name.length, "transfer-encoding")) {
-      const codings = pairs[i + 1].split(",");
-      framing.transferEncoding = codings[codings.length - 1].trim().toLowerCase();
-    } else if (equalsIgnoringCase(name, 0, name.length, "connection")) {
-      readConnectionTokens(pairs[i + 1], framing);
+    // The length picks the one name worth comparing.
+    switch (name.length) {
+      case 14:
+        if (equalsIgnoringCase(name, 0, 14, "content-length")) {
+          framing.contentLength = parseContentLength(pairs[i + 1], framing.contentLength);
+        }
+        break;
+      case 17:
+        if (equalsIgnoringCase(name, 0, 17, "transfer-encoding")) {
+          const codings = pairs[i + 1].split(",");
+          framing.transferEncoding = codings[codings.length - 1].trim().toLowerCase();
+        }
+        break;
+      case 10:
+        if (equalsIgnoringCase(name, 0, 10, "connection")) {
+          readConnectionTokens(pairs[i + 1], framing);
+        }
     }
   }
   return framing;

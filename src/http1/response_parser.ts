@@ -259,7 +259,8 @@ export class ResponseParser {
 
   #readHead(data: Uint8Array, offset: number): number {
     const pending = this.#pendingHead;
-    const buffer = pending ? concatBytes([pending, data.subarray(offset)]) : data.subarray(offset);
+    const rest = offset === 0 ? data : data.subarray(offset);
+    const buffer = pending ? concatBytes([pending, rest]) : rest;
     const end = this.#scanHead(buffer);
     const limit = this.#limits.maxHeaderSize;
     if (end === -1) {
@@ -289,14 +290,12 @@ export class ResponseParser {
     const ends = this.#lineEnds;
     let count = this.#lineCount;
     let lineStart = count === 0 ? 0 : ends[count - 1] + 1;
-    let ascii = this.#headAscii;
+    let allBits = 0; // OR of every byte: above 0x7f when one is not ASCII
     let i = this.#scanFrom;
     for (; i < limit; i++) {
       const byte = buffer[i];
-      if (byte > CR) {
-        if (byte > 0x7f) ascii = false;
-        continue;
-      }
+      allBits |= byte;
+      if (byte > CR) continue;
       if (byte === LF) {
         if (this.#bareCr) {
           const line = decodeLatin1(buffer.subarray(lineStart, buffer[i - 1] === CR ? i - 1 : i));
@@ -305,7 +304,7 @@ export class ResponseParser {
         const blank = i === lineStart || (i === lineStart + 1 && buffer[lineStart] === CR);
         if (blank && count > 0) {
           this.#lineCount = count;
-          this.#headAscii = ascii;
+          this.#headAscii &&= allBits <= 0x7f;
           return i + 1;
         }
         ends[count++] = i;
@@ -320,7 +319,7 @@ export class ResponseParser {
     }
     this.#scanFrom = i;
     this.#lineCount = count;
-    this.#headAscii = ascii;
+    this.#headAscii &&= allBits <= 0x7f;
     return -1;
   }
 
