@@ -82,6 +82,8 @@ export async function runRequest(
 ): Promise<HTTPResponse> {
   let retries = options.retries instanceof Retry
     ? options.retries
+    : options.retries === undefined && options.redirect === undefined
+    ? defaultRetries
     : Retry.fromInt(options.retries ?? null, {
       redirect: options.redirect,
       default: defaultRetries,
@@ -97,7 +99,7 @@ export async function runRequest(
   // The first attempt goes to the pool the caller picked; after a redirect `route` decides.
   // The pool in use is held, so a pool the manager evicts meanwhile stays open for us.
   let pool = firstPool;
-  let release = pool.hold();
+  pool.hold();
   try {
     for (;;) {
       let response: HTTPResponse;
@@ -171,9 +173,9 @@ export async function runRequest(
         target = requestTarget(url);
         const nextPool = route(url);
         if (nextPool !== pool) {
-          release();
+          pool.unhold();
           pool = nextPool;
-          release = pool.hold();
+          pool.hold();
         }
         continue;
       }
@@ -205,6 +207,6 @@ export async function runRequest(
       return response;
     }
   } finally {
-    release();
+    pool.unhold();
   }
 }

@@ -224,6 +224,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #poolTimeout: number | null;
   #maxResponseSize: number | null;
   #fixedHeaderLines: string | null = null;
+  #netlocValue: string | null = null;
   #fixedHeadAscii = true;
   #tls: TlsConnectOptions | undefined;
 
@@ -343,7 +344,7 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 
   #netloc(): string {
-    return hostHeaderValue(this.host, this.port, this.scheme);
+    return this.#netlocValue ??= hostHeaderValue(this.host, this.port, this.scheme);
   }
 
   // ---- connection slots -------------------------------------------------------------
@@ -487,17 +488,17 @@ export abstract class ConnectionPool extends RequestMethods {
 
   /**
    * Marks a request (with all its retries and redirects) as running on this pool, so
-   * that a retiring pool stays open for it. Returns the function that ends the mark.
+   * that a retiring pool stays open for it. Each call needs exactly one
+   * {@linkcode ConnectionPool.unhold} later.
    */
-  hold(): () => void {
+  hold(): void {
     this.#activeCalls++;
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.#activeCalls--;
-      this.#closeIfRetired();
-    };
+  }
+
+  /** Ends one {@linkcode ConnectionPool.hold}. */
+  unhold(): void {
+    this.#activeCalls--;
+    this.#closeIfRetired();
   }
 
   /** A retired pool closes once no request runs on it and no connection is out. */

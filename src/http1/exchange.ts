@@ -329,19 +329,20 @@ export class Exchange implements ParserEvents {
     this.#settle();
   }
 
-  /** Parser event: body bytes arrived. */
-  onBody(chunk: Uint8Array): void {
-    this.#received += chunk.length;
+  /** Parser event: body bytes `data[start, end)` arrived. */
+  onBody(data: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    this.#received += length;
     const max = this.#wireLimit;
     if (max !== null && this.#received > max) throw new ResponseTooLargeError(max, this.#received);
     const whole = this.#whole;
     if (whole !== null) {
-      whole.set(chunk, this.#wholeLength);
-      this.#wholeLength += chunk.length;
+      copyInto(whole, this.#wholeLength, data, start, end);
+      this.#wholeLength += length;
       return;
     }
-    // The chunk is a view of the socket's read buffer: copy what outlives this call.
-    const copy = chunk.slice();
+    // The data is the socket's read buffer: copy what outlives this call.
+    const copy = data.slice(start, end);
     const waiter = this.#waiter;
     if (waiter !== null) {
       this.#waiter = null;
@@ -458,6 +459,24 @@ export class Exchange implements ParserEvents {
     if (this.#error !== null) return Promise.reject(this.#error);
     if (this.#finished) return Promise.resolve(null);
     return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
+  }
+}
+
+/** Below this many bytes a loop copies faster than making a view for `set`. */
+const SMALL_COPY = 64;
+
+/** Copies `source[start, end)` into `target` at `offset`. */
+function copyInto(
+  target: Uint8Array,
+  offset: number,
+  source: Uint8Array,
+  start: number,
+  end: number,
+): void {
+  if (end - start <= SMALL_COPY) {
+    for (let i = start; i < end; i++) target[offset++] = source[i];
+  } else {
+    target.set(start === 0 && end === source.length ? source : source.subarray(start, end), offset);
   }
 }
 

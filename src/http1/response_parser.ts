@@ -86,7 +86,7 @@ export interface ResponseHead {
  * import type { ParserEvents, ResponseHead } from "@pooled/http";
  * const events: ParserEvents = {
  *   onHead: (head: ResponseHead) => console.log(head.status),
- *   onBody: (chunk) => console.log(chunk.length),
+ *   onBody: (data, start, end) => console.log(end - start),
  *   onComplete: (_trailers, extraBytes) => console.log({ extraBytes }),
  * };
  * ```
@@ -94,8 +94,11 @@ export interface ResponseHead {
 export interface ParserEvents {
   /** The final head arrived. */
   onHead(head: ResponseHead): void;
-  /** Body bytes (a view valid only during the call). */
-  onBody(chunk: Uint8Array): void;
+  /**
+   * Body bytes arrived: `data[start, end)`. Only valid during the call (the socket may
+   * reuse the memory), and passed as a range so that no view is made per piece.
+   */
+  onBody(data: Uint8Array, start: number, end: number): void;
   /**
    * The response ended. `trailers` holds chunked trailer lines (flat pairs) or is null;
    * `extraBytes` is true when bytes followed the response that no request asked for.
@@ -205,7 +208,7 @@ export class ResponseParser {
           break;
         case UNTIL_CLOSE:
           this.#received += data.length - offset;
-          this.#events!.onBody(offset === 0 ? data : data.subarray(offset));
+          this.#events!.onBody(data, offset, data.length);
           return;
         default:
           // Bytes after the end of the response were already reported as `extraBytes`.
@@ -378,9 +381,7 @@ export class ResponseParser {
     const n = Math.min(this.#remaining, data.length - offset);
     this.#remaining -= n;
     this.#received += n;
-    this.#events!.onBody(
-      offset === 0 && n === data.length ? data : data.subarray(offset, offset + n),
-    );
+    this.#events!.onBody(data, offset, offset + n);
     offset += n;
     if (this.#remaining === 0) {
       if (this.#state === CHUNK_DATA) this.#state = CHUNK_DATA_END;

@@ -78,10 +78,10 @@ export function run(pieces: Uint8Array[], options: RunOptions = {}): Outcome {
       if (outcome.head !== null) throw new Error("onHead called twice");
       outcome.head = head;
     },
-    onBody(chunk) {
+    onBody(data, start, end) {
       if (outcome.head === null) throw new Error("onBody before onHead");
       note("body");
-      outcome.body += latin1(chunk);
+      outcome.body += latin1(data.subarray(start, end));
     },
     onComplete(trailers, extraBytes) {
       if (outcome.head === null) throw new Error("onComplete before onHead");

@@ -441,7 +441,7 @@ test("ResponseParser: a body is reported before the response ends (streaming)", 
   const seen: string[] = [];
   parser.start("GET", {
     onHead: (head) => seen.push(`head ${head.status}`),
-    onBody: (chunk) => seen.push(`body ${latin1(chunk)}`),
+    onBody: (data, start, end) => seen.push(`body ${latin1(data.subarray(start, end))}`),
     onComplete: () => seen.push("complete"),
   });
   parser.execute(bytes("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab"));
