@@ -14,6 +14,9 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import type { PortsServerStats } from "./ports_server.ts";
 
+/** `GET /bytes/N` on any port of `ports_server.ts` answers N bytes of `x`. */
+export const BYTES_PATH = "/bytes/";
+
 /** The runtime running this script: `deno`, `bun` or `node`. */
 export const RUNTIME: "deno" | "bun" | "node" = "Deno" in globalThis
   ? "deno"

@@ -4,7 +4,8 @@
  * runs under Deno, Bun and Node.
  *
  * Every port answers `GET /anything` with the body `PORT /anything`, so a client can check
- * that each response came from the origin and path it asked for. `GET /_stats` answers JSON
+ * that each response came from the origin and path it asked for, and `GET /bytes/N` with N
+ * bytes of `x`. `GET /_stats` answers JSON
  * {@linkcode PortsServerStats} (counting connections on every port) and `GET /_reset`
  * resets the counters; both are meant for a connection of their own with
  * `Connection: close`, which the stats leave out. Request bodies are not supported.
@@ -22,6 +23,7 @@ import { Buffer } from "node:buffer";
 import * as net from "node:net";
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { BYTES_PATH } from "./_ports_server.ts";
 
 /** What `GET /_stats` answers. */
 export interface PortsServerStats {
@@ -67,7 +69,8 @@ function answer(socket: net.Socket, port: number, head: string, served: number):
     stats.requests++;
     stats.peakOpen = Math.max(stats.peakOpen, stats.open);
     stats.maxRequestsPerConnection = Math.max(stats.maxRequestsPerConnection, served);
-    reply(socket, `${port} ${target}`, close);
+    const size = target.startsWith(BYTES_PATH) ? Number(target.slice(BYTES_PATH.length)) : NaN;
+    reply(socket, Number.isInteger(size) ? "x".repeat(size) : `${port} ${target}`, close);
   }
   return !close;
 }
