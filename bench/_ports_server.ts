@@ -28,7 +28,7 @@ export const RUNTIME: "deno" | "bun" | "node" = "Deno" in globalThis
 export function scriptArgs(script: string): string[] {
   if (RUNTIME === "deno") return ["run", "-A", script];
   if (RUNTIME === "bun") return [script];
-  return [...process.execArgv, script];
+  return ["--import", "tsx", script];
 }
 
 /** A running `ports_server.ts`. */
@@ -108,9 +108,10 @@ function openFileLimits(): { soft: number; hard: number } | null {
 }
 
 /**
- * Makes sure this process (and the children it starts after) may open `need` files: raises
- * the soft limit with util-linux `prlimit` on our own pid when it is lower (up to the hard
- * limit; above it only with root's CAP_SYS_RESOURCE). Throws with the fix when it cannot.
+ * Makes sure this process (and the children it starts after) may open `need` files. Deno,
+ * Bun and Node already raise their soft limit to the hard one at start; past the hard limit
+ * this tries util-linux `prlimit` on our own pid (works for root with CAP_SYS_RESOURCE).
+ * Throws with the fix when the limit stays too low.
  */
 export function ensureOpenFiles(need: number): string {
   const before = openFileLimits();

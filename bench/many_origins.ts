@@ -15,9 +15,9 @@
  * Prints a table: time, req/s, errors, peak RSS (the kernel's `VmHWM`, reset before each
  * run), the server's peak open connections, and what was left open after closing.
  *
- * It needs about `requests + origins + 1,000` open files in this process and in the server
- * process (it raises the soft limit with `prlimit` when it is lower; above the hard limit
- * only root can raise it: `ulimit -n 65536`).
+ * It needs about `requests + origins + 1,000` open files (12,000) in this process and in the
+ * server process. The runtimes raise their soft limit to the hard one themselves; when the
+ * hard limit is lower, it tries `prlimit`, else stops and says to run `ulimit -n 12000` first.
  *
  * ```sh
  * deno task bench:origins                 # Deno, then Bun

@@ -31,7 +31,7 @@ export interface PortsServerStats {
   open: number;
   /** The most connections open when a request was answered, since the last reset. */
   peakOpen: number;
-  /** Connections accepted since the last reset. */
+  /** Connections accepted since the last reset (other than the one asking). */
   accepted: number;
   /** Requests answered since the last reset (not counting `/_stats` and `/_reset`). */
   requests: number;
@@ -60,7 +60,11 @@ function answer(socket: net.Socket, port: number, head: string, served: number):
   const target = head.slice(head.indexOf(" ") + 1, head.indexOf(" HTTP/"));
   const close = /\r\nconnection:\s*close/i.test(head);
   if (target === "/_stats") {
-    reply(socket, JSON.stringify({ ...stats, open: stats.open - 1 }), close);
+    reply(
+      socket,
+      JSON.stringify({ ...stats, open: stats.open - 1, accepted: stats.accepted - 1 }),
+      close,
+    );
   } else if (target === "/_reset") {
     stats.peakOpen = 0;
     stats.accepted = stats.requests = stats.maxRequestsPerConnection = 0;
