@@ -9,8 +9,14 @@
  * @module
  */
 
-/** A benchmark case: the plain HTTP or the TLS listener. */
-export type BenchCase = "plain" | "tls";
+import { BODY, fixedBytes, LARGE_BODY_BYTES, POST_BODY_BYTES } from "./server.ts";
+import { caseRate, caseUnit } from "./report.ts";
+
+/**
+ * A benchmark case: keep-alive GETs of the small body over the plain HTTP or the TLS
+ * listener, GETs of the 1 MiB body (`large`), or POSTs of a 64 KiB body (`post`), both plain.
+ */
+export type BenchCase = "plain" | "tls" | "large" | "post";
 /** A client under test: the runtime's peer client, or pooled. */
 export type BenchClient = "peer" | "pooled";
 
@@ -20,12 +26,18 @@ export interface WorkerConfig {
   plainUrl: string;
   /** The HTTPS URL. */
   tlsUrl: string;
+  /** The URL of the 1 MiB body. */
+  largeUrl: string;
+  /** The URL that takes the POSTs. */
+  postUrl: string;
   /** The server certificate (PEM) to trust. */
   caPem: string;
   /** The cases to run. */
   cases: BenchCase[];
-  /** The concurrency levels (parallel request loops) to run. */
+  /** The concurrency levels (parallel request loops) to run, except for `large`. */
   concurrency: number[];
+  /** The concurrency levels of the `large` case. */
+  largeConcurrency: number[];
   /** How many rounds of each measurement. */
   rounds: number;
   /** Seconds measured per run. */
@@ -96,7 +108,41 @@ const g = globalThis as unknown as {
 const runtime = g.Deno ? "deno" : g.Bun ? "bun" : g.process?.versions.node ? "node" : "unknown";
 const version = g.Deno?.version.deno ?? g.Bun?.version ?? g.process?.versions.node ?? "unknown";
 const peer = runtime === "node" ? "undici.Pool" : "fetch";
-const EXPECTED_LENGTH = 12;
+
+/** What one case sends, where, how many at once, and the body length it expects back. */
+interface CaseSpec {
+  url: string;
+  tls: boolean;
+  method: "GET" | "POST";
+  body?: Uint8Array<ArrayBuffer>;
+  expectedLength: number;
+  concurrency: number[];
+}
+
+function caseSpec(benchCase: BenchCase, config: WorkerConfig): CaseSpec {
+  const small = { method: "GET", tls: false, expectedLength: BODY.length } as const;
+  switch (benchCase) {
+    case "plain":
+      return { ...small, url: config.plainUrl, concurrency: config.concurrency };
+    case "tls":
+      return { ...small, url: config.tlsUrl, tls: true, concurrency: config.concurrency };
+    case "large":
+      return {
+        ...small,
+        url: config.largeUrl,
+        expectedLength: LARGE_BODY_BYTES,
+        concurrency: config.largeConcurrency,
+      };
+    case "post":
+      return {
+        ...small,
+        url: config.postUrl,
+        method: "POST",
+        body: fixedBytes(POST_BODY_BYTES, 2),
+        concurrency: config.concurrency,
+      };
+  }
+}
 
 function name(client: BenchClient): string {
   return client === "peer" ? peer : client;
@@ -106,28 +152,31 @@ function log(message: string): void {
   console.error(`[${runtime}] ${message}`);
 }
 
-function checkBody(status: number, length: number): void {
-  if (status !== 200 || length !== EXPECTED_LENGTH) {
-    throw new Error(`unexpected response: status ${status}, ${length} body bytes`);
+function checkBody(spec: CaseSpec, status: number, length: number): void {
+  if (status !== 200 || length !== spec.expectedLength) {
+    throw new Error(
+      `unexpected response: status ${status}, ${length} body bytes (expected ${spec.expectedLength})`,
+    );
   }
 }
 
 /** The runtime's `fetch`, trusting `caPem` for TLS (Deno: an HttpClient; Bun: `tls.ca`). */
-function fetchSession(url: string, caPem: string, tls: boolean): ClientSession {
-  let init: RequestInit = {};
+function fetchSession(spec: CaseSpec, caPem: string): ClientSession {
+  const { url, tls } = spec;
+  let init: RequestInit = { method: spec.method, body: spec.body };
   let release = () => {};
   if (tls && g.Deno) {
     const client = g.Deno.createHttpClient({ caCerts: [caPem] });
-    init = { client } as RequestInit;
+    init = { ...init, client } as RequestInit;
     release = () => client.close();
   } else if (tls) {
-    init = { tls: { ca: caPem } } as RequestInit;
+    init = { ...init, tls: { ca: caPem } } as RequestInit;
   }
   return {
     send: async () => {
       const res = await fetch(url, init);
       const body = await res.arrayBuffer();
-      checkBody(res.status, body.byteLength);
+      checkBody(spec, res.status, body.byteLength);
     },
     close: () => Promise.resolve(release()),
   };
@@ -141,16 +190,17 @@ type Undici = typeof import("undici");
  */
 function undiciSession(
   undici: Undici,
-  url: string,
+  spec: CaseSpec,
   caPem: string,
   maxSize: number,
 ): ClientSession {
-  const { origin, pathname } = new URL(url);
+  const { origin, pathname } = new URL(spec.url);
+  const { method, body } = spec;
   const pool = new undici.Pool(origin, { connections: maxSize, connect: { ca: caPem } });
   return {
     send: async () => {
-      const { statusCode, body } = await pool.request({ method: "GET", path: pathname });
-      checkBody(statusCode, (await body.arrayBuffer()).byteLength);
+      const response = await pool.request({ method, path: pathname, body });
+      checkBody(spec, response.statusCode, (await response.body.arrayBuffer()).byteLength);
     },
     close: () => pool.close(),
   };
@@ -159,15 +209,17 @@ function undiciSession(
 /** pooled's PoolManager, trusting `caPem`. */
 function pooledSession(
   pooled: PooledModule,
-  url: string,
+  spec: CaseSpec,
   caPem: string,
   maxSize: number,
 ): ClientSession {
   const manager = new pooled.PoolManager({ maxSize, caCerts: [caPem] });
+  const { method, url } = spec;
+  const options = spec.body ? { body: spec.body } : undefined;
   return {
     send: async () => {
-      const r = await manager.request("GET", url);
-      checkBody(r.status, r.data.length);
+      const r = await manager.request(method, url, options);
+      checkBody(spec, r.status, r.data.length);
     },
     close: () => manager.close(),
   };
@@ -248,9 +300,8 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
   }
   for (let round = 0; round < config.rounds; round++) {
     for (const benchCase of config.cases) {
-      const url = benchCase === "tls" ? config.tlsUrl : config.plainUrl;
-      const tls = benchCase === "tls";
-      for (const concurrency of config.concurrency) {
+      const spec = caseSpec(benchCase, config);
+      for (const concurrency of spec.concurrency) {
         // Alternate which client goes first, so neither always runs on a warmer machine.
         const order: BenchClient[] = round % 2 === 0 ? ["peer", "pooled"] : ["pooled", "peer"];
         for (const client of order) {
@@ -267,17 +318,17 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
           }
           const open = client === "peer"
             ? undici
-              ? () => undiciSession(undici, url, config.caPem, config.maxSize)
-              : () => fetchSession(url, config.caPem, tls)
-            : () => pooledSession(pooled as PooledModule, url, config.caPem, config.maxSize);
+              ? () => undiciSession(undici, spec, config.caPem, config.maxSize)
+              : () => fetchSession(spec, config.caPem)
+            : () => pooledSession(pooled as PooledModule, spec, config.caPem, config.maxSize);
           try {
             const { requests, seconds } = await measureOnce(open, config, concurrency);
             const rps = requests / seconds;
             result.measurements.push({ ...base, requests, seconds, rps });
             log(
               `round ${round + 1} ${benchCase} c=${concurrency} ${name(client)}: ${
-                rps.toFixed(0)
-              } req/s`,
+                caseRate(benchCase, rps).toFixed(0)
+              } ${caseUnit(benchCase)}`,
             );
           } catch (error) {
             const message = describe(error);

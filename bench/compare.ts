@@ -4,14 +4,15 @@
  *
  * ```sh
  * deno task bench
- * node_modules/.bin/deno run -A bench/compare.ts --rounds 3 --seconds 2 --runtimes deno,bun,node --cases plain,tls
+ * node_modules/.bin/deno run -A bench/compare.ts --rounds 3 --seconds 2 --runtimes deno,bun,node --cases plain,tls,large,post
  * ```
  *
  * It starts one server process (nginx when installed, else `canned_server.ts`) answering
- * `hello world\n` over plain HTTP and TLS (a fresh self-signed certificate), then runs
- * `client_worker.ts` under each runtime, which alternates peer and pooled runs for every
- * case and concurrency. It prints a markdown table of the medians and a line describing the
- * machine, and writes everything as JSON to `bench/results/`.
+ * `hello world\n` over plain HTTP and TLS (a fresh self-signed certificate), a 1 MiB body at
+ * `/large` and POSTs at `/post`, then runs `client_worker.ts` under each runtime, which
+ * alternates peer and pooled runs for every case and concurrency. It prints markdown tables
+ * of the medians (req/s; MB/s for the large body) and a line describing the machine, and
+ * writes everything as JSON to `bench/results/`.
  *
  * @module
  */
@@ -21,9 +22,9 @@ import { listOption } from "./_args.ts";
 import type { BenchCase, WorkerConfig, WorkerResult } from "./client_worker.ts";
 import { startCannedServer } from "./canned_server.ts";
 import { findNginx, startNginx } from "./nginx.ts";
-import { cpuModel, markdownTable, type Row, rowsOf } from "./report.ts";
+import { BENCH_CASES, cpuModel, markdownTables, type Row, rowsOf } from "./report.ts";
 import { generateSelfSignedCert, type SelfSignedCert } from "./self_signed.ts";
-import type { BenchServer } from "./server.ts";
+import { type BenchServer, fixedBytes, LARGE_BODY_BYTES, LARGE_FILE } from "./server.ts";
 
 const USAGE = `usage: deno run -A bench/compare.ts [options]
 
@@ -31,8 +32,10 @@ const USAGE = `usage: deno run -A bench/compare.ts [options]
   --seconds S         measured seconds per run (default 2)
   --warmup S          warm-up seconds before each run (default 0.5)
   --runtimes LIST     runtimes to compare, of deno,bun,node (default deno,bun,node)
-  --cases LIST        of plain,tls (default plain,tls)
-  --concurrency LIST  parallel request loops (default 1,32)
+  --cases LIST        of plain,tls,large,post (default all four): keep-alive GETs of 12 bytes
+                      over HTTP and TLS, GETs of 1 MiB (MB/s), POSTs of 64 KiB (req/s)
+  --concurrency LIST  parallel request loops (default 1,32), except for large
+  --large-concurrency LIST  parallel request loops of the large case (default 4)
   --max-size N        pooled's PoolManager maxSize (default 32)
   --server KIND       auto (nginx if installed), nginx or canned (default auto)
   --no-save           do not write bench/results/*.json
@@ -49,6 +52,7 @@ interface Options {
   runtimes: Runtime[];
   cases: BenchCase[];
   concurrency: number[];
+  largeConcurrency: number[];
   maxSize: number;
   server: "auto" | "nginx" | "canned";
   save: boolean;
@@ -73,8 +77,9 @@ function parseOptions(args: string[]): Options {
       seconds: { type: "string", default: "2" },
       warmup: { type: "string", default: "0.5" },
       runtimes: { type: "string", default: "deno,bun,node" },
-      cases: { type: "string", default: "plain,tls" },
+      cases: { type: "string", default: BENCH_CASES.join(",") },
       concurrency: { type: "string", default: "1,32" },
+      "large-concurrency": { type: "string", default: "4" },
       "max-size": { type: "string", default: "32" },
       server: { type: "string", default: "auto" },
       "no-save": { type: "boolean", default: false },
@@ -91,22 +96,31 @@ function parseOptions(args: string[]): Options {
     seconds: positive("seconds", values.seconds, false),
     warmup: positive("warmup", values.warmup, false, true),
     runtimes: listOption("runtimes", values.runtimes, RUNTIMES),
-    cases: listOption("cases", values.cases, ["plain", "tls"] as const),
+    cases: listOption("cases", values.cases, BENCH_CASES),
     concurrency: values.concurrency.split(",").map((c) => positive("concurrency", c, true)),
+    largeConcurrency: values["large-concurrency"].split(",").map((c) =>
+      positive("large-concurrency", c, true)
+    ),
     maxSize: positive("max-size", values["max-size"], true),
     server: server[0],
     save: !values["no-save"],
   };
 }
 
+/**
+ * Writes the large body into `dir` and starts the server. Both servers answer `/large` with
+ * that file, so every client reads the same bytes.
+ */
 async function startServer(kind: Options["server"], dir: string, cert: SelfSignedCert) {
+  const largeFile = `${dir}/${LARGE_FILE}`;
+  await Deno.writeFile(largeFile, fixedBytes(LARGE_BODY_BYTES));
   if (kind !== "canned") {
     const nginx = await findNginx();
     if (nginx) return await startNginx(nginx, dir, cert);
     if (kind === "nginx") throw new Error("--server nginx: nginx is not installed");
     console.error("nginx is not installed: using the canned reply server");
   }
-  return await startCannedServer(cert);
+  return await startCannedServer(cert, largeFile);
 }
 
 function runtimeCommand(runtime: Runtime, worker: string, config: string): [string, string[]] {
@@ -185,9 +199,12 @@ async function main(): Promise<number> {
     const config: WorkerConfig = {
       plainUrl: server.plainUrl,
       tlsUrl: server.tlsUrl,
+      largeUrl: server.largeUrl,
+      postUrl: server.postUrl,
       caPem: cert.certPem,
       cases: options.cases,
       concurrency: options.concurrency,
+      largeConcurrency: options.largeConcurrency,
       rounds: options.rounds,
       seconds: options.seconds,
       warmup: options.warmup,
@@ -204,7 +221,7 @@ async function main(): Promise<number> {
     }
     const rows: Row[] = results.flatMap(rowsOf);
     console.log();
-    console.log(markdownTable(rows));
+    console.log(markdownTables(rows));
     console.log();
     const machine = machineLine(results, server, options);
     console.log(machine);

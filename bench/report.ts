@@ -5,6 +5,23 @@
  */
 
 import type { BenchCase, Measurement, WorkerResult } from "./client_worker.ts";
+import { LARGE_BODY_BYTES } from "./server.ts";
+
+/** Every case, in report order. */
+export const BENCH_CASES: readonly BenchCase[] = ["plain", "tls", "large", "post"];
+
+/** The unit a case is reported in: bytes per second for the large body, else requests. */
+export type RateUnit = "req/s" | "MB/s";
+
+/** The unit of `benchCase`: MB/s (10^6 bytes of response body per second) for `large`. */
+export function caseUnit(benchCase: BenchCase): RateUnit {
+  return benchCase === "large" ? "MB/s" : "req/s";
+}
+
+/** `rps` (requests per second) in the unit of `benchCase`. */
+export function caseRate(benchCase: BenchCase, rps: number): number {
+  return caseUnit(benchCase) === "MB/s" ? rps * LARGE_BODY_BYTES / 1e6 : rps;
+}
 
 /** The medians of one runtime, case and concurrency. */
 export interface Row {
@@ -16,10 +33,12 @@ export interface Row {
   case: BenchCase;
   /** Parallel request loops. */
   concurrency: number;
-  /** Median req/s of the peer client, or null when every run failed. */
-  peerRps: number | null;
-  /** Median req/s of pooled, or null when every run failed. */
-  pooled: number | null;
+  /** What `peerRate` and `pooledRate` count. */
+  unit: RateUnit;
+  /** Median rate of the peer client, or null when every run failed. */
+  peerRate: number | null;
+  /** Median rate of pooled, or null when every run failed. */
+  pooledRate: number | null;
   /** `pooled / peer`, or null. */
   ratio: number | null;
   /** Distinct error messages of failed runs. */
@@ -35,7 +54,7 @@ export function median(values: number[]): number | null {
 }
 
 function medianOf(runs: Measurement[]): number | null {
-  return median(runs.flatMap((m) => m.rps === null ? [] : [m.rps]));
+  return median(runs.flatMap((m) => m.rps === null ? [] : [caseRate(m.case, m.rps)]));
 }
 
 /** Groups a worker's runs by case and concurrency, in first-seen order, into medians. */
@@ -49,16 +68,17 @@ export function rowsOf(result: WorkerResult): Row[] {
     const runs = result.measurements.filter((r) =>
       r.case === m.case && r.concurrency === m.concurrency
     );
-    const peerRps = medianOf(runs.filter((r) => r.client === "peer"));
-    const pooled = medianOf(runs.filter((r) => r.client === "pooled"));
+    const peerRate = medianOf(runs.filter((r) => r.client === "peer"));
+    const pooledRate = medianOf(runs.filter((r) => r.client === "pooled"));
     rows.push({
       runtime: result.runtime,
       peer: result.peer,
       case: m.case,
       concurrency: m.concurrency,
-      peerRps,
-      pooled,
-      ratio: peerRps && pooled !== null ? pooled / peerRps : null,
+      unit: caseUnit(m.case),
+      peerRate,
+      pooledRate,
+      ratio: peerRate && pooledRate !== null ? pooledRate / peerRate : null,
       errors: [
         ...new Set(
           runs.flatMap((r) =>
@@ -71,25 +91,49 @@ export function rowsOf(result: WorkerResult): Row[] {
   return rows;
 }
 
-function rate(value: number | null): string {
-  return value === null ? "n/a" : Math.round(value).toLocaleString("en-US");
+function rate(value: number | null, unit: RateUnit): string {
+  if (value === null) return "n/a";
+  const digits = unit === "MB/s" ? 1 : 0;
+  return value.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
 }
 
-/** The markdown table of the rows. */
-export function markdownTable(rows: Row[]): string {
+/** The report's tables: which cases each one holds, under which title. */
+const TABLES: { title: string; cases: BenchCase[] }[] = [
+  { title: "Keep-alive GET, 12-byte body", cases: ["plain", "tls"] },
+  { title: "GET, 1 MiB body (plain HTTP)", cases: ["large"] },
+  { title: "POST, 64 KiB body, 12-byte reply (plain HTTP)", cases: ["post"] },
+];
+
+/** One markdown table of rows that share a unit. */
+function table(rows: Row[]): string {
+  const unit = rows[0].unit;
   const lines = [
-    "| runtime | peer | case | concurrency | peer req/s | pooled req/s | ratio (pooled/peer) |",
+    `| runtime | peer | case | concurrency | peer ${unit} | pooled ${unit} | ratio (pooled/peer) |`,
     "| --- | --- | --- | ---: | ---: | ---: | ---: |",
   ];
   for (const row of rows) {
     const ratio = row.ratio === null ? "n/a" : `${row.ratio.toFixed(2)}x`;
     lines.push(
-      `| ${row.runtime} | ${row.peer} | ${row.case} | ${row.concurrency} | ${rate(row.peerRps)} | ${
-        rate(row.pooled)
-      } | ${ratio} |`,
+      `| ${row.runtime} | ${row.peer} | ${row.case} | ${row.concurrency} | ${
+        rate(row.peerRate, unit)
+      } | ${rate(row.pooledRate, unit)} | ${ratio} |`,
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * The rows as markdown: one titled table per kind of case (small GETs, the large body in
+ * MB/s, POSTs), skipping kinds that were not run.
+ */
+export function markdownTables(rows: Row[]): string {
+  return TABLES.flatMap(({ title, cases }) => {
+    const own = rows.filter((row) => cases.includes(row.case));
+    return own.length === 0 ? [] : [`${title} (${own[0].unit}):\n\n${table(own)}`];
+  }).join("\n\n");
 }
 
 /** The CPU model from /proc/cpuinfo, or "unknown CPU". */
