@@ -225,6 +225,8 @@ export abstract class ConnectionPool extends RequestMethods {
   #maxResponseSize: number | null;
   #fixedHeaderLines: string | null = null;
   #netlocValue: string | null = null;
+  #lastPath = "";
+  #lastTarget = "";
   #fixedHeadAscii = true;
   #tls: TlsConnectOptions | undefined;
 
@@ -332,8 +334,17 @@ export abstract class ConnectionPool extends RequestMethods {
         return Promise.reject(error);
       }
     }
-    const target = url === "*" ? url : isPath ? encodeTarget(url || "/") : undefined;
+    const target = url === "*" ? url : isPath ? this.#encodedPath(url || "/") : undefined;
     return runRequest(router, this, method, this.#absolute(url), options, this.retries, target);
+  }
+
+  /** `encodeTarget(path)`, remembered for the last path: clients repeat their paths. */
+  #encodedPath(path: string): string {
+    if (path !== this.#lastPath) {
+      this.#lastTarget = encodeTarget(path);
+      this.#lastPath = path;
+    }
+    return this.#lastTarget;
   }
 
   #absolute(url: string): string {

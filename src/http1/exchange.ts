@@ -51,6 +51,7 @@ export interface ExchangeOwner {
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_PIECES: Uint8Array[] = [];
 /** Buffered bytes above which a streaming reader's socket is paused. */
 const STREAM_HIGH_WATER_MARK = 256 * 1024;
 /** Largest `Content-Length` for which the preload buffer is allocated up front. */
@@ -97,7 +98,8 @@ export class Exchange implements ParserEvents {
   // Body storage: a preallocated buffer when the length is known, otherwise pieces.
   #whole: Uint8Array | null = null;
   #wholeLength = 0;
-  #pieces: Uint8Array[] = [];
+  // Shared and never written while empty: an exchange whose body fits `#whole` makes none.
+  #pieces: Uint8Array[] = NO_PIECES;
   #pieceHead = 0;
   #buffered = 0;
   #received = 0;
@@ -268,7 +270,7 @@ export class Exchange implements ParserEvents {
   /** The reader gave up on the body: end the exchange, which closes the connection. */
   cancel(): void {
     this.fail(new ProtocolError("The response body was cancelled before its end"));
-    this.#pieces = [];
+    this.#pieces = NO_PIECES;
     this.#pieceHead = 0;
     this.#buffered = 0;
   }
@@ -349,6 +351,7 @@ export class Exchange implements ParserEvents {
       waiter.resolve(copy);
       return;
     }
+    if (this.#pieces === NO_PIECES) this.#pieces = [];
     this.#pieces.push(copy);
     this.#buffered += copy.length;
     if (!this.#collect && this.#buffered > STREAM_HIGH_WATER_MARK && !this.#paused) {
@@ -433,7 +436,7 @@ export class Exchange implements ParserEvents {
       return this.#wholeLength === whole.length ? whole : whole.subarray(0, this.#wholeLength);
     }
     const pieces = this.#pieces.slice(this.#pieceHead);
-    this.#pieces = [];
+    this.#pieces = NO_PIECES;
     this.#pieceHead = 0;
     this.#buffered = 0;
     return concatBytes(pieces);
@@ -445,7 +448,7 @@ export class Exchange implements ParserEvents {
       const piece = this.#pieces[this.#pieceHead];
       this.#pieces[this.#pieceHead++] = EMPTY;
       if (this.#pieceHead === this.#pieces.length) {
-        this.#pieces = [];
+        this.#pieces = NO_PIECES;
         this.#pieceHead = 0;
       }
       this.#buffered -= piece.length;

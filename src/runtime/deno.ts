@@ -26,7 +26,7 @@ import { DrainWaiters } from "./_drain_waiters.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 import { lookupHost, nodeConnector, startTlsOverSocket } from "./node.ts";
 
-const INITIAL_READ_SIZE = 16 * 1024;
+const INITIAL_READ_SIZE = 4 * 1024;
 const MAX_READ_SIZE = 256 * 1024;
 /**
  * Queued writes are copied together into one reusable buffer of this size and sent with
@@ -86,16 +86,27 @@ class DenoSocket implements Socket {
           await new Promise<void>((resolve) => this.#wakeReader = resolve);
           if (this.#closed) return;
         }
-        // A full buffer means more is waiting: read bigger pieces from now on.
-        if (n === buffer.length && buffer.length < MAX_READ_SIZE) {
-          this.#readBuffer = new Uint8Array(buffer.length * 4);
-        }
+        this.#sizeReadBuffer(n);
         this.#handler.onData(buffer.subarray(0, n));
       }
     } catch (error) {
       if (this.#closed) return;
       this.#shutdown();
       this.#handler.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * A full buffer means more is waiting: read bigger pieces from now on. A read that used
+   * less than half of a grown buffer means the burst is over: go back to the small one, so
+   * the read that waits on an idle connection does not hold a large buffer.
+   */
+  #sizeReadBuffer(lastRead: number): void {
+    const size = this.#readBuffer.length;
+    if (lastRead === size && size < MAX_READ_SIZE) {
+      this.#readBuffer = new Uint8Array(size * 4);
+    } else if (size > INITIAL_READ_SIZE && lastRead < size / 2) {
+      this.#readBuffer = new Uint8Array(INITIAL_READ_SIZE);
     }
   }
 
