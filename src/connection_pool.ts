@@ -23,7 +23,7 @@ import {
 } from "./http1/request_head.ts";
 import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "./http1/response_parser.ts";
 import type { PreparedBody } from "./body/request_body.ts";
-import { decodeBody, readAll } from "./body/content_decoder.ts";
+import { type ChunkIterator, decodeBody, readAll } from "./body/content_decoder.ts";
 import { type Router, runRequest } from "./_request_loop.ts";
 import {
   hasHeader,
@@ -181,6 +181,31 @@ function hostHeaderValue(host: string, port: number, scheme: string): string {
   const name = host.endsWith(".") ? host.slice(0, -1) : host;
   const bracketed = name.includes(":") && !name.startsWith("[") ? `[${name}]` : name;
   return port === defaultPortFor(scheme) ? bracketed : `${bracketed}:${port}`;
+}
+
+/**
+ * The `HTTPResponse` for an exchange: preloaded with `data`, or streaming from `decoded`
+ * (an encoded body) or the exchange itself, on `connection`.
+ */
+function responseOf(
+  exchange: Exchange,
+  attempt: Attempt,
+  data: Uint8Array | null,
+  decoded: ChunkIterator | null = null,
+  connection: HTTPConnection | null = null,
+): HTTPResponse {
+  const head = exchange.head!;
+  return new HTTPResponse({
+    status: head.status,
+    reason: head.reason,
+    version: head.version,
+    headers: HTTPHeaderDict.fromRawPairs(head.rawHeaders),
+    url: attempt.url,
+    data,
+    exchange: attempt.preload ? null : exchange,
+    decoded,
+    connection,
+  });
 }
 
 /**
@@ -466,34 +491,51 @@ export abstract class ConnectionPool extends RequestMethods {
   // ---- one attempt ------------------------------------------------------------------
 
   /** Sends one request, without retries or redirects (used by the request loop). */
-  async attempt(attempt: Attempt): Promise<HTTPResponse> {
-    const head = this.#buildHead(attempt);
+  attempt(attempt: Attempt): Promise<HTTPResponse> {
+    // Promise chains rather than an async function: a turn less per request.
+    let sent: Promise<Exchange>;
+    let connection: HTTPConnection;
     try {
-      let connection = this.#getConn(attempt.poolTimeout ?? this.#poolTimeout, attempt.signal);
-      // An idle connection is handed out at once: awaiting it would cost a turn for nothing.
-      if (connection instanceof Promise) connection = await connection;
-      const exchange = await this.#send(connection, attempt, head);
-      const responseHead = exchange.head!;
+      const head = this.#buildHead(attempt);
+      const slot = this.#getConn(attempt.poolTimeout ?? this.#poolTimeout, attempt.signal);
+      if (slot instanceof Promise) {
+        sent = slot.then((waited) => this.#send(connection = waited, attempt, head));
+      } else {
+        sent = this.#send(connection = slot, attempt, head);
+      }
+    } catch (error) {
+      this.#closeIfRetired();
+      return Promise.reject(error);
+    }
+    return sent.then(
+      (exchange) => this.#respond(exchange, attempt, connection),
+      (error) => {
+        this.#closeIfRetired();
+        throw error;
+      },
+    );
+  }
+
+  /** The response to an exchange whose head (or, preloaded, whole body) is in. */
+  #respond(
+    exchange: Exchange,
+    attempt: Attempt,
+    connection: HTTPConnection,
+  ): HTTPResponse | Promise<HTTPResponse> {
+    let decodingLater = false;
+    try {
       const codings = exchange.codings;
       const decoded = codings === null
         ? null
         : decodeBody(exchange, codings, attempt.maxResponseSize ?? this.#maxResponseSize);
-      let data: Uint8Array | null = null;
-      if (exchange.collected) data = exchange.takeBody();
-      else if (attempt.preload) data = await readAll(decoded!);
-      return new HTTPResponse({
-        status: responseHead.status,
-        reason: responseHead.reason,
-        version: responseHead.version,
-        headers: HTTPHeaderDict.fromRawPairs(responseHead.rawHeaders),
-        url: attempt.url,
-        data,
-        exchange: attempt.preload ? null : exchange,
-        decoded: attempt.preload ? null : decoded,
-        connection: attempt.preload ? null : connection,
-      });
+      if (exchange.collected) return responseOf(exchange, attempt, exchange.takeBody());
+      if (!attempt.preload) return responseOf(exchange, attempt, null, decoded, connection);
+      decodingLater = true;
+      return readAll(decoded!).then((data) => responseOf(exchange, attempt, data)).finally(() =>
+        this.#closeIfRetired()
+      );
     } finally {
-      this.#closeIfRetired();
+      if (!decodingLater) this.#closeIfRetired();
     }
   }
 
