@@ -6,6 +6,7 @@
  */
 
 import { LocationParseError } from "./errors.ts";
+import { charTable } from "./_char_table.ts";
 
 /**
  * The parts of a {@linkcode Url}; every part is optional and defaults to `null`.
@@ -216,12 +217,6 @@ const NON_ASCII_RE = /[^\x00-\x7f]/;
 // deno-lint-ignore no-control-regex -- control characters are among those rejected
 const STD3_ASCII_RE = /[\x00-\x2c\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]/;
 const PERCENT_RE = /%[a-fA-F0-9]{2}/g;
-
-function charTable(chars: string): Uint8Array {
-  const table = new Uint8Array(128);
-  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
-  return table;
-}
 
 const UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-~";
 const SUB_DELIMS = "!$&'()*+,;=";

@@ -10,6 +10,7 @@
 
 import { HeadersTooLargeError, InvalidHeader, ProtocolError } from "../errors.ts";
 import type { ParserLimits } from "./response_parser.ts";
+import { charTable } from "../_char_table.ts";
 
 const HTAB = 0x09;
 const SP = 0x20;
@@ -21,14 +22,9 @@ const DIGIT_9 = 0x39;
 const MAX_LENGTH_DIGITS = 15;
 
 /** 1 for each tchar (RFC 9110 section 5.6.2), indexed by char code. */
-const TOKEN_CHARS = tokenTable();
-
-function tokenTable(): Uint8Array {
-  const table = new Uint8Array(128);
-  const chars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
-  return table;
-}
+const TOKEN_CHARS = charTable(
+  "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+);
 
 /** A line quoted for an error message, cut at 80 characters. */
 export function shorten(text: string): string {

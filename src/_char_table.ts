@@ -1,0 +1,12 @@
+/**
+ * Character-class lookup tables for the ASCII scanners (URL encoding, header tokens).
+ *
+ * @module
+ */
+
+/** A 128-entry table holding 1 at the char code of each of `chars`, 0 elsewhere. */
+export function charTable(chars: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
+  return table;
+}
