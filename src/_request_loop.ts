@@ -66,12 +66,33 @@ function withoutHeaders(
   return kept;
 }
 
+/** One request across its attempts: what the next attempt sends, and where. */
+interface RequestState {
+  readonly route: Router;
+  readonly options: UrlopenOptions;
+  readonly followRedirects: boolean;
+  readonly timeout: Timeout;
+  /** The pool in use, held so that a pool the manager evicts meanwhile stays open for us. */
+  pool: ConnectionPool;
+  method: string;
+  url: string;
+  target: string;
+  headers: RequestHeaders | undefined;
+  body: PreparedBody;
+  chunked: boolean;
+  retries: Retry;
+  /** Stale kept-alive connections that may still be replaced without using a retry. */
+  staleLeft: number;
+}
+
 /**
  * Runs one request to completion: attempts on `firstPool`, retries errors and statuses
  * the policy allows, and follows redirects (`route` picks the pool of each new URL, or
- * throws for origins it does not serve).
+ * throws for origins it does not serve). A first attempt that ends in a final response,
+ * the common case, is a plain promise chain; anything else continues in
+ * {@linkcode continueRequest}.
  */
-export async function runRequest(
+export function runRequest(
   route: Router,
   firstPool: ConnectionPool,
   method: string,
@@ -80,133 +101,230 @@ export async function runRequest(
   defaultRetries: Retry,
   firstTarget?: string,
 ): Promise<HTTPResponse> {
-  let retries = options.retries instanceof Retry
-    ? options.retries
-    : options.retries === undefined && options.redirect === undefined
-    ? defaultRetries
-    : Retry.fromInt(options.retries ?? null, {
-      redirect: options.redirect,
-      default: defaultRetries,
-    });
-  const followRedirects = options.redirect !== false && !retries.redirectsDisabled;
-  const timeout = Timeout.from(options.timeout, firstPool.timeout);
-  const signal = options.signal;
-  let body: PreparedBody = prepareBodySync(options.body) ?? await prepareBody(options.body);
-  let chunked = options.chunked ?? false;
-  let headers = options.headers;
-  let target = firstTarget ?? requestTarget(url);
-  let staleLeft = MAX_STALE_REPLACEMENTS;
-  // The first attempt goes to the pool the caller picked; after a redirect `route` decides.
-  // The pool in use is held, so a pool the manager evicts meanwhile stays open for us.
-  let pool = firstPool;
-  pool.hold();
+  let state: RequestState;
+  let body: PreparedBody | null;
   try {
-    for (;;) {
-      let response: HTTPResponse;
+    const retries = options.retries instanceof Retry
+      ? options.retries
+      : options.retries === undefined && options.redirect === undefined
+      ? defaultRetries
+      : Retry.fromInt(options.retries ?? null, {
+        redirect: options.redirect,
+        default: defaultRetries,
+      });
+    body = prepareBodySync(options.body);
+    state = {
+      route,
+      options,
+      followRedirects: options.redirect !== false && !retries.redirectsDisabled,
+      timeout: Timeout.from(options.timeout, firstPool.timeout),
+      pool: firstPool,
+      method,
+      url,
+      target: firstTarget ?? requestTarget(url),
+      headers: options.headers,
+      body: body ?? NO_BODY,
+      chunked: options.chunked ?? false,
+      retries,
+      staleLeft: MAX_STALE_REPLACEMENTS,
+    };
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (body === null) return prepareThenRun(state);
+  state.pool.hold();
+  return attemptOnce(state).then(
+    (response) => {
+      let final: boolean;
       try {
-        response = await pool.attempt({
-          method,
-          target,
-          url,
-          headers,
-          body,
-          chunked,
-          timeout,
-          poolTimeout: options.poolTimeout ?? null,
-          preload: options.preloadContent ?? true,
-          decodeContent: options.decodeContent ?? true,
-          enforceContentLength: options.enforceContentLength ?? true,
-          maxResponseSize: options.maxResponseSize ?? null,
-          signal,
-        });
+        final = isFinal(state, response);
       } catch (error) {
-        if (signal?.aborted || !isRetryableFailure(error)) throw error;
-        // A kept-alive connection the server had already closed: the request never reached
-        // it, so a request the policy could retry is sent again on a fresh one, uncounted.
-        if (
-          error instanceof StaleConnectionError && staleLeft-- > 0 &&
-          retries.isRetryableMethod(method)
-        ) {
-          body.stream?.assertCanSend(error);
-          continue;
-        }
-        retries = retries.increment({ method, url, error, pool });
-        body.stream?.assertCanSend(error);
-        await sleep(retries.getBackoffTime(), signal);
-        continue;
+        state.pool.unhold();
+        throw error;
       }
+      return final ? finish(state, response) : continueRequest(state, response);
+    },
+    (error) => continueRequest(state, null, error),
+  );
+}
 
-      const location = followRedirects ? response.getRedirectLocation() : false;
-      if (location) {
-        let next: Retry;
-        try {
-          next = retries.increment({ method, url, response, pool });
-        } catch (error) {
-          if (retries.raiseOnRedirect) {
-            await response.drainConn();
-            throw error;
-          }
-          response.retries = retries;
-          return response;
-        }
-        // Drained first, so a Location that cannot be followed does not hold the connection.
-        await response.drainConn();
-        const decision = decideRedirect({
-          status: response.status,
-          location,
-          method,
-          url,
-          removeHeadersOnRedirect: retries.removeHeadersOnRedirect,
-        });
-        retries = next;
-        if (decision.dropBody) {
-          body = NO_BODY;
-          chunked = false;
-        } else {
-          body.stream?.assertCanSend();
-        }
-        if (decision.removeHeaders.size > 0) {
-          headers = withoutHeaders(headers, decision.removeHeaders);
-        }
-        method = decision.method;
-        url = decision.url;
-        target = requestTarget(url);
-        const nextPool = route(url);
-        if (nextPool !== pool) {
-          pool.unhold();
-          pool = nextPool;
-          pool.hold();
-        }
-        continue;
+/** Reads a body that needs it (a Blob, a stream's length...) before the first attempt. */
+async function prepareThenRun(state: RequestState): Promise<HTTPResponse> {
+  state.body = await prepareBody(state.options.body);
+  state.pool.hold();
+  let first: HTTPResponse | null = null;
+  let error: unknown = null;
+  try {
+    first = await attemptOnce(state);
+  } catch (caught) {
+    error = caught;
+  }
+  return continueRequest(state, first, error);
+}
+
+function attemptOnce(state: RequestState): Promise<HTTPResponse> {
+  const { options } = state;
+  return state.pool.attempt({
+    method: state.method,
+    target: state.target,
+    url: state.url,
+    headers: state.headers,
+    body: state.body,
+    chunked: state.chunked,
+    timeout: state.timeout,
+    poolTimeout: options.poolTimeout ?? null,
+    preload: options.preloadContent ?? true,
+    decodeContent: options.decodeContent ?? true,
+    enforceContentLength: options.enforceContentLength ?? true,
+    maxResponseSize: options.maxResponseSize ?? null,
+    signal: options.signal,
+  });
+}
+
+/** True when the policy neither follows nor retries `response`: it goes to the caller. */
+function isFinal(state: RequestState, response: HTTPResponse): boolean {
+  if (state.followRedirects && response.getRedirectLocation()) return false;
+  return !state.retries.isRetry(state.method, response.status, hasRetryAfter(response));
+}
+
+/** Only these statuses look at Retry-After: other responses skip the header lookup. */
+function hasRetryAfter(response: HTTPResponse): boolean {
+  return Retry.RETRY_AFTER_STATUS_CODES.has(response.status) &&
+    response.headers.has("retry-after");
+}
+
+function finish(state: RequestState, response: HTTPResponse): HTTPResponse {
+  state.pool.unhold();
+  response.retries = state.retries;
+  response.url = state.url;
+  return response;
+}
+
+/**
+ * Goes on from the outcome of an attempt (`response`, or `error` when it is null) until
+ * a response is final or an error is not retried; ends the hold on the pool in use.
+ */
+async function continueRequest(
+  state: RequestState,
+  first: HTTPResponse | null,
+  firstError?: unknown,
+): Promise<HTTPResponse> {
+  try {
+    let response = first;
+    let error = firstError;
+    for (;;) {
+      if (response === null) {
+        await afterFailure(state, error);
+      } else {
+        const final = await afterResponse(state, response);
+        if (final !== null) return final;
       }
-
-      // Only these statuses look at Retry-After: other responses skip the header lookup.
-      const hasRetryAfter = Retry.RETRY_AFTER_STATUS_CODES.has(response.status) &&
-        response.headers.has("retry-after");
-      if (retries.isRetry(method, response.status, hasRetryAfter)) {
-        let next: Retry;
-        try {
-          next = retries.increment({ method, url, response, pool });
-        } catch (error) {
-          if (retries.raiseOnStatus) {
-            await response.drainConn();
-            throw error;
-          }
-          response.retries = retries;
-          return response;
-        }
-        await response.drainConn();
-        body.stream?.assertCanSend();
-        await sleep(next.sleepTime(response), signal);
-        retries = next;
-        continue;
+      try {
+        response = await attemptOnce(state);
+      } catch (caught) {
+        response = null;
+        error = caught;
       }
-
-      response.retries = retries;
-      response.url = url;
-      return response;
     }
   } finally {
-    pool.unhold();
+    state.pool.unhold();
+  }
+}
+
+/** Rethrows `error` unless the policy retries it; then waits the backoff (if any). */
+async function afterFailure(state: RequestState, error: unknown): Promise<void> {
+  const { method, url, pool, options } = state;
+  if (options.signal?.aborted || !isRetryableFailure(error)) throw error;
+  // A kept-alive connection the server had already closed: the request never reached
+  // it, so a request the policy could retry is sent again on a fresh one, uncounted.
+  if (
+    error instanceof StaleConnectionError && state.staleLeft-- > 0 &&
+    state.retries.isRetryableMethod(method)
+  ) {
+    state.body.stream?.assertCanSend(error);
+    return;
+  }
+  state.retries = state.retries.increment({ method, url, error, pool });
+  state.body.stream?.assertCanSend(error);
+  await sleep(state.retries.getBackoffTime(), options.signal);
+}
+
+/**
+ * Follows a redirect or retries a status the policy asks for (preparing `state` for the
+ * next attempt and returning null), or returns the response that goes to the caller.
+ */
+async function afterResponse(
+  state: RequestState,
+  response: HTTPResponse,
+): Promise<HTTPResponse | null> {
+  const { method, url, pool, retries } = state;
+  const location = state.followRedirects ? response.getRedirectLocation() : false;
+  if (location) {
+    let next: Retry;
+    try {
+      next = retries.increment({ method, url, response, pool });
+    } catch (error) {
+      if (retries.raiseOnRedirect) {
+        await response.drainConn();
+        throw error;
+      }
+      response.retries = retries;
+      return response;
+    }
+    // Drained first, so a Location that cannot be followed does not hold the connection.
+    await response.drainConn();
+    followRedirect(state, response.status, location, next);
+    return null;
+  }
+  if (retries.isRetry(method, response.status, hasRetryAfter(response))) {
+    let next: Retry;
+    try {
+      next = retries.increment({ method, url, response, pool });
+    } catch (error) {
+      if (retries.raiseOnStatus) {
+        await response.drainConn();
+        throw error;
+      }
+      response.retries = retries;
+      return response;
+    }
+    await response.drainConn();
+    state.body.stream?.assertCanSend();
+    await sleep(next.sleepTime(response), state.options.signal);
+    state.retries = next;
+    return null;
+  }
+  response.retries = retries;
+  response.url = url;
+  return response;
+}
+
+/** Points `state` at the redirect target, as `decideRedirect` says. */
+function followRedirect(state: RequestState, status: number, location: string, next: Retry) {
+  const decision = decideRedirect({
+    status,
+    location,
+    method: state.method,
+    url: state.url,
+    removeHeadersOnRedirect: state.retries.removeHeadersOnRedirect,
+  });
+  state.retries = next;
+  if (decision.dropBody) {
+    state.body = NO_BODY;
+    state.chunked = false;
+  } else {
+    state.body.stream?.assertCanSend();
+  }
+  if (decision.removeHeaders.size > 0) {
+    state.headers = withoutHeaders(state.headers, decision.removeHeaders);
+  }
+  state.method = decision.method;
+  state.url = decision.url;
+  state.target = requestTarget(state.url);
+  const nextPool = state.route(state.url);
+  if (nextPool !== state.pool) {
+    state.pool.unhold();
+    state.pool = nextPool;
+    state.pool.hold();
   }
 }
