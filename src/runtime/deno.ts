@@ -23,16 +23,20 @@ import type {
 } from "./socket.ts";
 import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { DrainWaiters } from "./_drain_waiters.ts";
+import { BufferPool } from "./_buffer_pool.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 import { lookupHost, nodeConnector, startTlsOverSocket } from "./node.ts";
 
-const INITIAL_READ_SIZE = 4 * 1024;
-const MAX_READ_SIZE = 256 * 1024;
+/** Each socket's own read buffer: what the read that waits on an idle connection holds. */
+const SMALL_READ_SIZE = 4 * 1024;
+/** A read that fills the small buffer goes on in a large one, shared between sockets. */
+const largeReadBuffers = new BufferPool(256 * 1024, 8);
 /**
- * Queued writes are copied together into one reusable buffer of this size and sent with
- * one write call; a piece larger than it goes out as it is.
+ * Queued writes are copied together into one pooled buffer of this size and sent with one
+ * write call; a piece larger than it goes out as it is.
  */
 const WRITE_BUFFER_SIZE = 16 * 1024;
+const writeBuffers = new BufferPool(WRITE_BUFFER_SIZE, 64);
 const encoder = new TextEncoder();
 
 class DenoSocket implements Socket {
@@ -41,12 +45,12 @@ class DenoSocket implements Socket {
   #closed = false;
   #paused = false;
   #wakeReader: (() => void) | null = null;
-  #readBuffer = new Uint8Array(INITIAL_READ_SIZE);
+  #smallBuffer = new Uint8Array(SMALL_READ_SIZE);
+  #largeBuffer: Uint8Array | null = null;
   // Unsent pieces, oldest first from `#queueHead`; strings are ASCII (one byte per char).
   #queue: (Uint8Array | string)[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
-  #writeBuffer: Uint8Array | null = null;
   #flushing = false;
   #reading = false;
   #drainWaiters = new DrainWaiters();
@@ -75,7 +79,7 @@ class DenoSocket implements Socket {
           await new Promise<void>((resolve) => this.#wakeReader = resolve);
           continue;
         }
-        const buffer = this.#readBuffer;
+        const buffer = this.#largeBuffer ?? this.#smallBuffer;
         this.#reading = true;
         const n = await this.#conn.read(buffer);
         this.#reading = false;
@@ -86,8 +90,8 @@ class DenoSocket implements Socket {
           await new Promise<void>((resolve) => this.#wakeReader = resolve);
           if (this.#closed) return;
         }
-        this.#sizeReadBuffer(n);
         this.#handler.onData(buffer.subarray(0, n));
+        this.#chooseReadBuffer(buffer, n);
       }
     } catch (error) {
       if (this.#closed) return;
@@ -97,16 +101,16 @@ class DenoSocket implements Socket {
   }
 
   /**
-   * A full buffer means more is waiting: read bigger pieces from now on. A read that used
-   * less than half of a grown buffer means the burst is over: go back to the small one, so
-   * the read that waits on an idle connection does not hold a large buffer.
+   * A full small buffer means more is waiting: read on in a large one. A read that used
+   * less than half of the large one means the burst is over: it goes back to the shared
+   * pool (the data was handed on and copied by then), so an idle connection holds 4 KiB.
    */
-  #sizeReadBuffer(lastRead: number): void {
-    const size = this.#readBuffer.length;
-    if (lastRead === size && size < MAX_READ_SIZE) {
-      this.#readBuffer = new Uint8Array(size * 4);
-    } else if (size > INITIAL_READ_SIZE && lastRead < size / 2) {
-      this.#readBuffer = new Uint8Array(INITIAL_READ_SIZE);
+  #chooseReadBuffer(used: Uint8Array, bytesRead: number): void {
+    if (used !== this.#largeBuffer) {
+      if (bytesRead === used.length) this.#largeBuffer = largeReadBuffers.take();
+    } else if (bytesRead < used.length / 2) {
+      this.#largeBuffer = null;
+      largeReadBuffers.give(used);
     }
   }
 
@@ -142,9 +146,10 @@ class DenoSocket implements Socket {
   }
 
   async #flush(): Promise<void> {
+    const buffer = writeBuffers.take();
     try {
       while (this.#queueHead < this.#queue.length && !this.#closed) {
-        const chunk = this.#takeCoalesced();
+        const chunk = this.#takeCoalesced(buffer);
         let offset = 0;
         while (offset < chunk.length) {
           offset += await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
@@ -157,6 +162,7 @@ class DenoSocket implements Socket {
         this.#handler.onWriteError(error instanceof Error ? error : new Error(String(error)));
       }
     } finally {
+      writeBuffers.give(buffer);
       this.#queue.length = 0;
       this.#queueHead = 0;
       this.#flushing = false;
@@ -165,18 +171,17 @@ class DenoSocket implements Socket {
   }
 
   /**
-   * The next bytes to send: the queued pieces that fit, copied into the reusable write
-   * buffer (no allocation per request), or the first piece alone when it is too big. The
-   * buffer is only refilled after the write of its previous contents has finished.
+   * The next bytes to send: the queued pieces that fit, copied into `buffer` (no allocation
+   * per request), or the first piece alone when it is too big. The buffer is only refilled
+   * after the write of its previous contents has finished.
    */
-  #takeCoalesced(): Uint8Array {
+  #takeCoalesced(buffer: Uint8Array): Uint8Array {
     const queue = this.#queue;
     const first = queue[this.#queueHead];
     if (first.length > WRITE_BUFFER_SIZE) {
       queue[this.#queueHead++] = "";
       return typeof first === "string" ? encoder.encode(first) : first;
     }
-    const buffer = this.#writeBuffer ??= new Uint8Array(WRITE_BUFFER_SIZE);
     let size = 0;
     while (this.#queueHead < queue.length) {
       const piece = queue[this.#queueHead];
