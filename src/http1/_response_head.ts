@@ -42,6 +42,11 @@ function trimmed(text: string, start: number, end: number): string {
   return text.slice(start, end);
 }
 
+/** True when `name` is the header name `canonical` (as usually sent) or `lower`, in any case. */
+function isName(name: string, canonical: string, lower: string): boolean {
+  return name === canonical || equalsIgnoringCase(name, 0, name.length, lower);
+}
+
 /** True when `text.slice(start, end)` equals `lower` ignoring ASCII case (token chars only). */
 function equalsIgnoringCase(text: string, start: number, end: number, lower: string): boolean {
   if (end - start !== lower.length) return false;
@@ -161,18 +166,18 @@ export function framingOf(pairs: readonly string[]): Framing {
     // The length picks the one name worth comparing.
     switch (name.length) {
       case 14:
-        if (equalsIgnoringCase(name, 0, 14, "content-length")) {
+        if (isName(name, "Content-Length", "content-length")) {
           framing.contentLength = parseContentLength(pairs[i + 1], framing.contentLength);
         }
         break;
       case 17:
-        if (equalsIgnoringCase(name, 0, 17, "transfer-encoding")) {
+        if (isName(name, "Transfer-Encoding", "transfer-encoding")) {
           const codings = pairs[i + 1].split(",");
           framing.transferEncoding = codings[codings.length - 1].trim().toLowerCase();
         }
         break;
       case 10:
-        if (equalsIgnoringCase(name, 0, 10, "connection")) {
+        if (isName(name, "Connection", "connection")) {
           readConnectionTokens(pairs[i + 1], framing);
         }
     }
@@ -182,6 +187,11 @@ export function framingOf(pairs: readonly string[]): Framing {
 
 /** Notes `close` and `keep-alive` among the comma-separated tokens of a Connection value. */
 function readConnectionTokens(value: string, framing: Framing): void {
+  // The one value nearly every keep-alive response sends.
+  if (value === "keep-alive") {
+    framing.keepAliveToken = true;
+    return;
+  }
   let start = 0;
   while (start <= value.length) {
     let end = value.indexOf(",", start);
