@@ -18,29 +18,6 @@ export function concatBytes(pieces: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Arrays up to this size are cut from a shared slab by {@linkcode allocBytes}. */
-const SLAB_PIECE_MAX = 1024;
-const SLAB_SIZE = 16 * 1024;
-let slab = new Uint8Array(0);
-let slabUsed = 0;
-
-/**
- * A zero-filled array of `size` bytes. Small ones are views cut from a shared 16 KiB slab
- * (as Node's `Buffer` pool does), because a new `ArrayBuffer` costs far more than its bytes
- * (about 0.3 µs on Deno): a small response body then costs one view. A slab that was
- * transferred away (detached) is simply replaced.
- */
-export function allocBytes(size: number): Uint8Array {
-  if (size > SLAB_PIECE_MAX) return new Uint8Array(size);
-  if (slabUsed + size > slab.length) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabUsed = 0;
-  }
-  const piece = slab.subarray(slabUsed, slabUsed + size);
-  slabUsed += (size + 7) & ~7; // 8-byte aligned, so a view of the piece can be any width
-  return piece;
-}
-
 const asciiDecoder = new TextDecoder();
 
 /** True when every byte is ASCII. */

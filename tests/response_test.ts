@@ -165,6 +165,29 @@ test("a preloaded response from serveHttp: data, bytes(), text(), json()", async
   }
 });
 
+test("a preloaded body owns its buffer: transferring one leaves the others intact", async () => {
+  const server = await serveHttp((req) => new Response(new URL(req.url).pathname));
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+  try {
+    const first = await pool.request("GET", "/first");
+    const second = await pool.request("GET", "/second");
+    for (const r of [first, second]) {
+      assert.equal(r.data.byteOffset, 0);
+      assert.equal(r.data.buffer.byteLength, r.data.length);
+    }
+    // Detaching one body's buffer (as postMessage with a transfer list does) must not touch
+    // the other body, nor show it any bytes but its own.
+    const buffer = first.data.buffer as ArrayBuffer;
+    const moved = structuredClone(buffer, { transfer: [buffer] });
+    assert.equal(text(new Uint8Array(moved)), "/first");
+    assert.equal(first.data.length, 0);
+    assert.equal(text(second.data), "/second");
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // preloadContent: false
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
  */
 
 import { HTTPError, ProtocolError, ReadTimeoutError, ResponseTooLargeError } from "../errors.ts";
-import { allocBytes, concatBytes } from "../_bytes.ts";
+import { concatBytes } from "../_bytes.ts";
 import { abortReason } from "../runtime/_errors.ts";
 import type { Socket } from "../runtime/socket.ts";
 import { contentCodings } from "../body/content_decoder.ts";
@@ -319,7 +319,9 @@ export class Exchange implements ParserEvents {
     this.#collect = request.preload && this.codings === null;
     if (this.#collect) {
       if (head.contentLength > 0 && head.contentLength <= PREALLOCATE_LIMIT) {
-        this.#whole = allocBytes(head.contentLength);
+        // A buffer of its own, never a view of a shared one: the caller may transfer
+        // `data.buffer` elsewhere, which must neither expose nor detach other bodies.
+        this.#whole = new Uint8Array(head.contentLength);
       }
       return;
     }
