@@ -21,7 +21,7 @@ export function concatBytes(pieces: readonly Uint8Array[]): Uint8Array {
 const asciiDecoder = new TextDecoder();
 
 /** True when every byte is ASCII. */
-export function isAsciiBytes(bytes: Uint8Array): boolean {
+function isAsciiBytes(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; i++) {
     if (bytes[i] > 0x7f) return false;
   }

@@ -131,7 +131,20 @@ export function runRequest(
   } catch (error) {
     return Promise.reject(error);
   }
-  if (body === null) return prepareThenRun(state);
+  return body === null ? prepareThenRun(state) : runAttempts(state);
+}
+
+/** Reads a body that needs it (a Blob, a stream's length...) before the first attempt. */
+async function prepareThenRun(state: RequestState): Promise<HTTPResponse> {
+  state.body = await prepareBody(state.options.body);
+  return runAttempts(state);
+}
+
+/**
+ * Holds the pool and makes the first attempt: a final response goes straight to the
+ * caller, anything else continues in {@linkcode continueRequest}.
+ */
+function runAttempts(state: RequestState): Promise<HTTPResponse> {
   state.pool.hold();
   return attemptOnce(state).then(
     (response) => {
@@ -146,20 +159,6 @@ export function runRequest(
     },
     (error) => continueRequest(state, null, error),
   );
-}
-
-/** Reads a body that needs it (a Blob, a stream's length...) before the first attempt. */
-async function prepareThenRun(state: RequestState): Promise<HTTPResponse> {
-  state.body = await prepareBody(state.options.body);
-  state.pool.hold();
-  let first: HTTPResponse | null = null;
-  let error: unknown = null;
-  try {
-    first = await attemptOnce(state);
-  } catch (caught) {
-    error = caught;
-  }
-  return continueRequest(state, first, error);
 }
 
 function attemptOnce(state: RequestState): Promise<HTTPResponse> {
