@@ -199,7 +199,7 @@ function responseOf(
     status: head.status,
     reason: head.reason,
     version: head.version,
-    headers: HTTPHeaderDict.fromRawPairs(head.rawHeaders),
+    headers: head,
     url: attempt.url,
     data,
     exchange: attempt.preload ? null : exchange,

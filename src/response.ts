@@ -24,8 +24,11 @@ export interface ResponseInit {
   readonly reason: string;
   /** 11 or 10. */
   readonly version: 10 | 11;
-  /** Response headers. */
-  readonly headers: HTTPHeaderDict;
+  /**
+   * Response headers, or a parsed head whose `rawHeaders` (flat pairs) become them on
+   * first use.
+   */
+  readonly headers: HTTPHeaderDict | { readonly rawHeaders: string[] };
   /** The URL asked for (or the last redirect location). */
   readonly url: string;
   /** The whole body when preloaded; null when it streams from `exchange`. */
@@ -59,12 +62,11 @@ export class HTTPResponse {
   readonly reason: string;
   /** HTTP version: 11 or 10. */
   readonly version: 10 | 11;
-  /** Response headers, in the server's order and case. */
-  readonly headers: HTTPHeaderDict;
   /** The request URL, or after redirects the last `Location` followed. */
   url: string;
   /** The retry state that produced this response, with its `history`. */
   retries: Retry | null = null;
+  #headers: HTTPHeaderDict | { readonly rawHeaders: string[] };
   #data: Uint8Array | null;
   #exchange: Exchange | null;
   #decoded: ChunkIterator | null;
@@ -78,7 +80,7 @@ export class HTTPResponse {
     this.status = init.status;
     this.reason = init.reason;
     this.version = init.version;
-    this.headers = init.headers;
+    this.#headers = init.headers;
     this.url = init.url;
     this.#data = init.data;
     this.#exchange = init.exchange ?? null;
@@ -87,6 +89,14 @@ export class HTTPResponse {
     // A preloaded body is served to read() and stream() from memory.
     this.#ended = init.data !== null;
     if (init.data !== null) this.#leftover = init.data;
+  }
+
+  /** Response headers, in the server's order and case. */
+  get headers(): HTTPHeaderDict {
+    const headers = this.#headers;
+    if (headers instanceof HTTPHeaderDict) return headers;
+    // Split from the head only now: many responses are read by status and body alone.
+    return this.#headers = HTTPHeaderDict.fromRawPairs(headers.rawHeaders);
   }
 
   /** The connection still carrying the body, or null once the body is in or released. */

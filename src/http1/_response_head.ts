@@ -1,18 +1,20 @@
 /**
  * The text-level half of response parsing: a complete head block (status line and field
  * lines, already split into lines by the byte scanner in `response_parser.ts`) becomes a
- * status, flat header pairs and the framing they imply. Everything works on char codes
- * and slices of the one decoded block: no regular expressions, no per-line strings beyond
- * the names and values kept, and only the few framing names compared case-insensitively.
+ * status and the framing its field lines imply, checked in one pass over char codes of the
+ * one decoded block: no regular expressions, no per-line strings, and only the few framing
+ * names compared case-insensitively. The lines become name and value strings only when
+ * someone asks for them (a {@linkcode ParsedHead}'s `rawHeaders`).
  *
  * @module
  */
 
 import { HeadersTooLargeError, InvalidHeader, ProtocolError } from "../errors.ts";
-import type { ParserLimits } from "./response_parser.ts";
+import type { ParserLimits, ResponseHead } from "./response_parser.ts";
 import { charTable } from "../_char_table.ts";
 
 const HTAB = 0x09;
+const CR = 0x0d;
 const SP = 0x20;
 const COMMA = 0x2c;
 const COLON = 0x3a;
@@ -40,11 +42,6 @@ function trimmed(text: string, start: number, end: number): string {
   while (start < end && isOws(text.charCodeAt(start))) start++;
   while (end > start && isOws(text.charCodeAt(end - 1))) end--;
   return text.slice(start, end);
-}
-
-/** True when `name` is the header name `canonical` (as usually sent) or `lower`, in any case. */
-function isName(name: string, canonical: string, lower: string): boolean {
-  return name === canonical || equalsIgnoringCase(name, 0, name.length, lower);
 }
 
 /** True when `text.slice(start, end)` equals `lower` ignoring ASCII case (token chars only). */
@@ -85,6 +82,13 @@ export function addFieldLine(
       : `${previous} ${folded}`;
     return;
   }
+  const colon = nameEnd(text, start, end);
+  if (pairs.length >= limits.maxHeaderCount * 2) throw tooManyLines(limits);
+  pairs.push(text.slice(start, colon), trimmed(text, colon + 1, end));
+}
+
+/** Where the name of the field line `text[start, end)` ends: its colon. Throws if malformed. */
+function nameEnd(text: string, start: number, end: number): number {
   let colon = start;
   for (; colon < end; colon++) {
     const c = text.charCodeAt(colon);
@@ -93,12 +97,13 @@ export function addFieldLine(
   if (colon === start || colon === end || text.charCodeAt(colon) !== COLON) {
     throw new InvalidHeader(`Malformed header line ${shorten(text.slice(start, end))}`);
   }
-  if (pairs.length >= limits.maxHeaderCount * 2) {
-    throw new HeadersTooLargeError(
-      `Response has more than ${limits.maxHeaderCount} header lines (maxHeaderCount)`,
-    );
-  }
-  pairs.push(text.slice(start, colon), trimmed(text, colon + 1, end));
+  return colon;
+}
+
+function tooManyLines(limits: ParserLimits): HeadersTooLargeError {
+  return new HeadersTooLargeError(
+    `Response has more than ${limits.maxHeaderCount} header lines (maxHeaderCount)`,
+  );
 }
 
 /** What a status line says. */
@@ -151,81 +156,162 @@ export interface Framing {
   close: boolean;
   /** `Connection: keep-alive` was sent. */
   keepAliveToken: boolean;
+  /** A `Content-Encoding` line was sent. */
+  contentEncoded: boolean;
+  /** The header pairs when they had to be split up front (a folded line), else null. */
+  pairs: string[] | null;
 }
 
-/** Reads the framing headers from flat pairs; other names cost one length comparison. */
-export function framingOf(pairs: readonly string[]): Framing {
-  const framing: Framing = {
+function noFraming(): Framing {
+  return {
     contentLength: -1,
     transferEncoding: null,
     close: false,
     keepAliveToken: false,
+    contentEncoded: false,
+    pairs: null,
   };
-  for (let i = 0; i < pairs.length; i += 2) {
-    const name = pairs[i];
-    // The length picks the one name worth comparing.
-    switch (name.length) {
-      case 14:
-        if (isName(name, "Content-Length", "content-length")) {
-          framing.contentLength = parseContentLength(pairs[i + 1], framing.contentLength);
-        }
-        break;
-      case 17:
-        if (isName(name, "Transfer-Encoding", "transfer-encoding")) {
-          const codings = pairs[i + 1].split(",");
-          framing.transferEncoding = codings[codings.length - 1].trim().toLowerCase();
-        }
-        break;
-      case 10:
-        if (isName(name, "Connection", "connection")) {
-          readConnectionTokens(pairs[i + 1], framing);
-        }
+}
+
+/** Where the line `text[start, lf)` ends without its CR. */
+export function contentEnd(text: string, start: number, lf: number): number {
+  return lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+}
+
+/**
+ * Checks the field lines of a head (lines 1 to `count - 1`, ending at `ends`) and reads
+ * its framing without splitting the lines into strings: that waits for
+ * {@linkcode fieldPairs}, which most callers never need. A head with an obs-folded line,
+ * whose values only make sense unfolded, is split into pairs here instead. Without
+ * `withFraming` (an interim 1xx head) the lines are only checked.
+ */
+export function readFieldLines(
+  text: string,
+  ends: readonly number[],
+  count: number,
+  limits: ParserLimits,
+  withFraming: boolean,
+): Framing {
+  const framing = noFraming();
+  let fields = 0;
+  for (let k = 1; k < count; k++) {
+    const start = ends[k - 1] + 1;
+    const end = contentEnd(text, start, ends[k]);
+    if (start < end && isOws(text.charCodeAt(start))) {
+      return framingOf(fieldPairs(text, ends[0] + 1, ends[count - 1] + 1, limits), withFraming);
     }
+    const colon = nameEnd(text, start, end);
+    if (++fields > limits.maxHeaderCount) throw tooManyLines(limits);
+    if (withFraming) noteField(framing, text, start, colon, colon + 1, end);
   }
   return framing;
 }
 
-/** Notes `close` and `keep-alive` among the comma-separated tokens of a Connection value. */
-function readConnectionTokens(value: string, framing: Framing): void {
-  // The one value nearly every keep-alive response sends.
-  if (value === "keep-alive") {
-    framing.keepAliveToken = true;
-    return;
+/**
+ * The field lines in `text[from, to)` (whole lines, already checked by
+ * {@linkcode readFieldLines} or about to be) as flat name and value pairs.
+ */
+export function fieldPairs(
+  text: string,
+  from: number,
+  to: number,
+  limits: ParserLimits,
+): string[] {
+  const pairs: string[] = [];
+  for (let start = from; start < to;) {
+    const lf = text.indexOf("\n", start);
+    addFieldLine(text, start, contentEnd(text, start, lf), pairs, limits);
+    start = lf + 1;
   }
-  let start = 0;
-  while (start <= value.length) {
-    let end = value.indexOf(",", start);
-    if (end === -1) end = value.length;
+  return pairs;
+}
+
+/** Reads the framing from flat pairs (a head with folded lines). */
+function framingOf(pairs: string[], withFraming: boolean): Framing {
+  const framing = noFraming();
+  framing.pairs = pairs;
+  if (!withFraming) return framing;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const line = `${pairs[i]}:${pairs[i + 1]}`;
+    noteField(framing, line, 0, pairs[i].length, pairs[i].length + 1, line.length);
+  }
+  return framing;
+}
+
+/**
+ * Notes what the field line `text[start, end)`, whose name ends at `colon`, says about
+ * framing; other names cost one length comparison.
+ */
+function noteField(
+  framing: Framing,
+  text: string,
+  start: number,
+  colon: number,
+  valueStart: number,
+  end: number,
+): void {
+  // The length picks the one name worth comparing.
+  switch (colon - start) {
+    case 14:
+      if (equalsIgnoringCase(text, start, colon, "content-length")) {
+        framing.contentLength = parseContentLength(text, valueStart, end, framing.contentLength);
+      }
+      break;
+    case 17:
+      if (equalsIgnoringCase(text, start, colon, "transfer-encoding")) {
+        const codings = text.slice(valueStart, end).split(",");
+        framing.transferEncoding = codings[codings.length - 1].trim().toLowerCase();
+      }
+      break;
+    case 10:
+      if (equalsIgnoringCase(text, start, colon, "connection")) {
+        readConnectionTokens(text, valueStart, end, framing);
+      }
+      break;
+    case 16:
+      if (equalsIgnoringCase(text, start, colon, "content-encoding")) {
+        framing.contentEncoded = true;
+      }
+  }
+}
+
+/** Notes `close` and `keep-alive` among the comma-separated tokens of `text[start, end)`. */
+function readConnectionTokens(text: string, start: number, end: number, framing: Framing): void {
+  while (start <= end) {
+    let comma = text.indexOf(",", start);
+    if (comma === -1 || comma > end) comma = end;
     let from = start;
-    let to = end;
-    while (from < to && isOws(value.charCodeAt(from))) from++;
-    while (to > from && isOws(value.charCodeAt(to - 1))) to--;
-    if (equalsIgnoringCase(value, from, to, "close")) framing.close = true;
-    else if (equalsIgnoringCase(value, from, to, "keep-alive")) framing.keepAliveToken = true;
-    start = end + 1;
+    let to = comma;
+    while (from < to && isOws(text.charCodeAt(from))) from++;
+    while (to > from && isOws(text.charCodeAt(to - 1))) to--;
+    if (equalsIgnoringCase(text, from, to, "close")) framing.close = true;
+    else if (equalsIgnoringCase(text, from, to, "keep-alive")) framing.keepAliveToken = true;
+    start = comma + 1;
   }
 }
 
 /**
- * Parses a `Content-Length` value: one length, or a list of equal ones (RFC 9110 section
- * 8.6), agreeing with `previous` unless that is -1.
+ * Parses the `Content-Length` value `text[start, end)`: one length, or a list of equal ones
+ * (RFC 9110 section 8.6), agreeing with `previous` unless that is -1.
  */
-function parseContentLength(value: string, previous: number): number {
+function parseContentLength(text: string, start: number, end: number, previous: number): number {
   let length = previous;
-  let i = 0;
+  let i = start;
   for (;;) {
-    while (i < value.length && isOws(value.charCodeAt(i))) i++;
-    const start = i;
+    while (i < end && isOws(text.charCodeAt(i))) i++;
+    const first = i;
     let n = 0;
-    while (i < value.length && isDigit(value.charCodeAt(i))) {
-      n = n * 10 + value.charCodeAt(i) - DIGIT_0;
+    while (i < end && isDigit(text.charCodeAt(i))) {
+      n = n * 10 + text.charCodeAt(i) - DIGIT_0;
       i++;
     }
-    const digits = i - start;
-    while (i < value.length && isOws(value.charCodeAt(i))) i++;
-    const atEnd = i === value.length;
-    if (digits === 0 || digits > MAX_LENGTH_DIGITS || !(atEnd || value.charCodeAt(i) === COMMA)) {
-      throw new InvalidHeader(`Invalid Content-Length header: ${shorten(value)}`);
+    const digits = i - first;
+    while (i < end && isOws(text.charCodeAt(i))) i++;
+    const atEnd = i === end;
+    if (digits === 0 || digits > MAX_LENGTH_DIGITS || !(atEnd || text.charCodeAt(i) === COMMA)) {
+      throw new InvalidHeader(
+        `Invalid Content-Length header: ${shorten(trimmed(text, start, end))}`,
+      );
     }
     if (length !== -1 && n !== length) {
       throw new InvalidHeader(`Content-Length headers disagree: ${length} and ${n}`);
@@ -233,5 +319,51 @@ function parseContentLength(value: string, previous: number): number {
     length = n;
     if (atEnd) return length;
     i++; // past the comma
+  }
+}
+
+/**
+ * The head of a final response as the parser reports it: its header pairs are split from
+ * the head's text on first use, since most responses are read by status and body alone.
+ */
+export class ParsedHead implements ResponseHead {
+  #text: string;
+  #fieldsStart: number;
+  #fieldsEnd: number;
+  #limits: ParserLimits;
+  #pairs: string[] | null;
+
+  /**
+   * @param fieldsStart,fieldsEnd Where the field lines are in `text` (checked already).
+   * @param pairs The pairs when already split (see {@linkcode Framing.pairs}), else null.
+   */
+  constructor(
+    readonly version: 10 | 11,
+    readonly status: number,
+    readonly reason: string,
+    readonly contentLength: number,
+    readonly chunked: boolean,
+    readonly keepAlive: boolean,
+    readonly contentEncoded: boolean,
+    text: string,
+    fieldsStart: number,
+    fieldsEnd: number,
+    limits: ParserLimits,
+    pairs: string[] | null,
+  ) {
+    this.#text = text;
+    this.#fieldsStart = fieldsStart;
+    this.#fieldsEnd = fieldsEnd;
+    this.#limits = limits;
+    this.#pairs = pairs;
+  }
+
+  /** The header lines as flat `[name, value, ...]` pairs, split on first use. */
+  get rawHeaders(): string[] {
+    if (this.#pairs === null) {
+      this.#pairs = fieldPairs(this.#text, this.#fieldsStart, this.#fieldsEnd, this.#limits);
+      this.#text = "";
+    }
+    return this.#pairs;
   }
 }

@@ -309,7 +309,8 @@ export class Exchange implements ParserEvents {
   onHead(head: ResponseHead): void {
     this.head = head;
     const { request } = this;
-    this.codings = request.decodeContent ? contentCodings(head.rawHeaders) : null;
+    const encoded = request.decodeContent && head.contentEncoded !== false;
+    this.codings = encoded ? contentCodings(head.rawHeaders) : null;
     // An encoded body is capped after decoding, by its reader (API.md difference 5).
     const max = this.#wireLimit = this.codings === null ? request.maxResponseSize : null;
     if (max !== null && head.contentLength > max) {

@@ -19,7 +19,14 @@ import {
   ProtocolError,
 } from "../errors.ts";
 import { concatBytes, decodeLatin1 } from "../_bytes.ts";
-import { addFieldLine, framingOf, parseStatusLine, shorten } from "./_response_head.ts";
+import {
+  addFieldLine,
+  contentEnd,
+  ParsedHead,
+  parseStatusLine,
+  readFieldLines,
+  shorten,
+} from "./_response_head.ts";
 
 /**
  * Limits on what one response head may hold.
@@ -76,6 +83,11 @@ export interface ResponseHead {
   readonly chunked: boolean;
   /** True when the connection may carry another request after this response. */
   readonly keepAlive: boolean;
+  /**
+   * False when no `Content-Encoding` line was sent, so there is nothing to decode and no
+   * need to look; absent when not known.
+   */
+  readonly contentEncoded?: boolean;
 }
 
 /**
@@ -351,17 +363,12 @@ export class ResponseParser {
     this.#resetHeadScan();
     const statusLine = parseStatusLine(text, contentEnd(text, 0, ends[0]));
     const status = statusLine.status;
-    const pairs: string[] = [];
-    for (let k = 1; k < count; k++) {
-      const start = ends[k - 1] + 1;
-      addFieldLine(text, start, contentEnd(text, start, ends[k]), pairs, this.#limits);
-    }
+    const framing = readFieldLines(text, ends, count, this.#limits, status >= 200);
     if (status < 200) {
       if (status === 101) throw new ProtocolError("Unexpected 101 Switching Protocols response");
       return; // Interim response (100 Continue, 103 Early Hints): the final one follows.
     }
     const version = statusLine.version;
-    const framing = framingOf(pairs);
     const bodiless = this.#bodiless || status === 204 || status === 304;
     let keepAlive = version === 11 ? !framing.close : framing.keepAliveToken && !framing.close;
     let contentLength = framing.contentLength;
@@ -377,15 +384,22 @@ export class ResponseParser {
     } else if (contentLength === -1) {
       keepAlive = false;
     }
-    this.#events!.onHead({
-      version,
-      status,
-      reason: statusLine.reason,
-      rawHeaders: pairs,
-      contentLength,
-      chunked,
-      keepAlive,
-    });
+    this.#events!.onHead(
+      new ParsedHead(
+        version,
+        status,
+        statusLine.reason,
+        contentLength,
+        chunked,
+        keepAlive,
+        framing.contentEncoded,
+        text,
+        ends[0] + 1,
+        ends[count - 1] + 1,
+        this.#limits,
+        framing.pairs,
+      ),
+    );
     if (bodiless || contentLength === 0) return this.#complete(null, !atEnd);
     if (chunked) this.#state = CHUNK_SIZE;
     else if (contentLength > 0) {
@@ -484,9 +498,4 @@ export class ResponseParser {
     this.#state = DONE;
     this.#events!.onComplete(trailers, extraBytes);
   }
-}
-
-/** Where the line `text[start, lf)` ends without its CR. */
-function contentEnd(text: string, start: number, lf: number): number {
-  return lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
 }

@@ -76,7 +76,7 @@ export function run(pieces: Uint8Array[], options: RunOptions = {}): Outcome {
     onHead(head) {
       note("head");
       if (outcome.head !== null) throw new Error("onHead called twice");
-      outcome.head = head;
+      outcome.head = snapshot(head);
     },
     onBody(data, start, end) {
       if (outcome.head === null) throw new Error("onBody before onHead");
@@ -102,6 +102,15 @@ export function run(pieces: Uint8Array[], options: RunOptions = {}): Outcome {
   if (options.finish && !parser.done) parser.finish();
   assert.equal(parser.done, outcome.complete, "parser.done matches onComplete");
   return outcome;
+}
+
+/** A plain copy of `head`, its lazily split `rawHeaders` included, for deep comparison. */
+function snapshot(head: ResponseHead): ResponseHead {
+  const { version, status, reason, rawHeaders, contentLength, chunked, keepAlive } = head;
+  const copy = { version, status, reason, rawHeaders, contentLength, chunked, keepAlive };
+  return head.contentEncoded === undefined
+    ? copy
+    : { ...copy, contentEncoded: head.contentEncoded };
 }
 
 /** {@linkcode run} with the whole response in one piece. */

@@ -11,7 +11,11 @@ import {
   InvalidHeader,
   ProtocolError,
 } from "../../src/errors.ts";
-import { type ParserLimits, ResponseParser } from "../../src/http1/response_parser.ts";
+import {
+  type ParserLimits,
+  type ResponseHead,
+  ResponseParser,
+} from "../../src/http1/response_parser.ts";
 import {
   assertThrows,
   byteByByte,
@@ -790,5 +794,50 @@ test("ResponseParser.finish: only an interim response arrived", () => {
     () => parse("HTTP/1.1 100 Continue\r\n\r\n", { finish: true }),
     ProtocolError,
     /Connection broken/,
+  );
+});
+
+test("ResponseParser: a head's header pairs are split on first use, even after the parser moved on", () => {
+  const parser = new ResponseParser();
+  const heads: ResponseHead[] = [];
+  const events = { onHead: (head: ResponseHead) => heads.push(head), onBody() {}, onComplete() {} };
+  parser.start("GET", events);
+  parser.execute(bytes("HTTP/1.1 200 OK\r\nX-First: 1\r\nContent-Length: 0\r\n\r\n"));
+  parser.start("GET", events);
+  parser.execute(bytes("HTTP/1.1 204 No Content\r\nX-Second:  two \r\nX-Third: 3\r\n\r\n"));
+  // Read only now: the first head must not see the parser's state for the second.
+  assert.deepEqual(heads[0].rawHeaders, ["X-First", "1", "Content-Length", "0"]);
+  assert.deepEqual(heads[1].rawHeaders, ["X-Second", "two", "X-Third", "3"]);
+  assert.equal(heads[1].rawHeaders, heads[1].rawHeaders, "split once, then kept");
+});
+
+test("ResponseParser: contentEncoded says whether a Content-Encoding line was sent", () => {
+  const head = (fields: string) =>
+    parse(`HTTP/1.1 200 OK\r\n${fields}Content-Length: 0\r\n\r\n`).head;
+  assert.equal(head("")?.contentEncoded, false);
+  assert.equal(head("Content-Type: text/plain\r\n")?.contentEncoded, false);
+  assert.equal(head("Content-Encoding: gzip\r\n")?.contentEncoded, true);
+  assert.equal(head("content-ENCODING: identity\r\n")?.contentEncoded, true);
+  // A folded head is split up front; the flag is read from its pairs.
+  const folded = head("X-Folded: a\r\n b\r\nContent-Encoding: br\r\n");
+  assert.equal(folded?.contentEncoded, true);
+  assert.deepEqual(folded?.rawHeaders, [
+    "X-Folded",
+    "a b",
+    "Content-Encoding",
+    "br",
+    "Content-Length",
+    "0",
+  ]);
+});
+
+test("ResponseParser: header lines are checked when the head arrives, not when they are read", () => {
+  const parser = new ResponseParser();
+  parser.start("GET", { onHead() {}, onBody() {}, onComplete() {} });
+  assertThrows(
+    () =>
+      parser.execute(bytes("HTTP/1.1 200 OK\r\nGood: 1\r\nBad line\r\nContent-Length: 0\r\n\r\n")),
+    InvalidHeader,
+    /Malformed header line "Bad line"/,
   );
 });
