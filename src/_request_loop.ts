@@ -8,7 +8,7 @@
 
 import { ProtocolError, ProxyError, SSLError, TimeoutError } from "./errors.ts";
 import { NO_BODY, prepareBody, prepareBodySync, type PreparedBody } from "./body/request_body.ts";
-import type { ConnectionPool } from "./connection_pool.ts";
+import type { Attempt, ConnectionPool } from "./connection_pool.ts";
 import { StaleConnectionError } from "./http1/exchange.ts";
 import { decideRedirect } from "./redirect.ts";
 import { requestHeaderPairs, type RequestHeaders, type UrlopenOptions } from "./request_methods.ts";
@@ -66,12 +66,14 @@ function withoutHeaders(
   return kept;
 }
 
-/** One request across its attempts: what the next attempt sends, and where. */
-interface RequestState {
+/**
+ * One request across its attempts: what the next attempt sends, and where. It is itself
+ * the `Attempt` the pool is given, so an attempt copies nothing.
+ */
+interface RequestState extends Attempt {
   readonly route: Router;
   readonly options: UrlopenOptions;
   readonly followRedirects: boolean;
-  readonly timeout: Timeout;
   /** The pool in use, held so that a pool the manager evicts meanwhile stays open for us. */
   pool: ConnectionPool;
   method: string;
@@ -118,6 +120,12 @@ export function runRequest(
       options,
       followRedirects: options.redirect !== false && !retries.redirectsDisabled,
       timeout: Timeout.from(options.timeout, firstPool.timeout),
+      poolTimeout: options.poolTimeout ?? null,
+      preload: options.preloadContent ?? true,
+      decodeContent: options.decodeContent ?? true,
+      enforceContentLength: options.enforceContentLength ?? true,
+      maxResponseSize: options.maxResponseSize ?? null,
+      signal: options.signal,
       pool: firstPool,
       method,
       url,
@@ -146,7 +154,7 @@ async function prepareThenRun(state: RequestState): Promise<HTTPResponse> {
  */
 function runAttempts(state: RequestState): Promise<HTTPResponse> {
   state.pool.hold();
-  return attemptOnce(state).then(
+  return state.pool.attempt(state).then(
     (response) => {
       let final: boolean;
       try {
@@ -159,25 +167,6 @@ function runAttempts(state: RequestState): Promise<HTTPResponse> {
     },
     (error) => continueRequest(state, null, error),
   );
-}
-
-function attemptOnce(state: RequestState): Promise<HTTPResponse> {
-  const { options } = state;
-  return state.pool.attempt({
-    method: state.method,
-    target: state.target,
-    url: state.url,
-    headers: state.headers,
-    body: state.body,
-    chunked: state.chunked,
-    timeout: state.timeout,
-    poolTimeout: options.poolTimeout ?? null,
-    preload: options.preloadContent ?? true,
-    decodeContent: options.decodeContent ?? true,
-    enforceContentLength: options.enforceContentLength ?? true,
-    maxResponseSize: options.maxResponseSize ?? null,
-    signal: options.signal,
-  });
 }
 
 /** True when the policy neither follows nor retries `response`: it goes to the caller. */
@@ -219,7 +208,7 @@ async function continueRequest(
         if (final !== null) return final;
       }
       try {
-        response = await attemptOnce(state);
+        response = await state.pool.attempt(state);
       } catch (caught) {
         response = null;
         error = caught;
