@@ -105,10 +105,9 @@ export class Exchange implements ParserEvents {
   #received = 0;
   #paused = false;
   #waiter: { resolve(chunk: Uint8Array | null): void; reject(error: Error): void } | null = null;
-  // Timers: one for reads (re-armed lazily from `#lastActivity`), one for the deadline.
-  #readTimer: ReturnType<typeof setTimeout> | undefined;
-  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  // Timeouts: the connection's one timer calls `checkTimeouts` when one may be due.
   #lastActivity = 0;
+  #deadline: number | null;
   #onAbort: (() => void) | null = null;
 
   /** Starts the exchange: writes the request and arms its timers. */
@@ -124,6 +123,8 @@ export class Exchange implements ParserEvents {
     this.#parser = parser;
     this.#reused = reused;
     this.request = request;
+    this.#deadline = request.deadline;
+    if (request.readTimeout !== null) this.#lastActivity = performance.now();
     this.ready = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -140,7 +141,6 @@ export class Exchange implements ParserEvents {
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
     this.#parser.start(request.method, this);
-    this.#armTimers();
     this.#socket.write(request.head);
     if (request.body !== null && request.body.length > 0 && !this.#socket.write(request.body)) {
       // A body larger than the socket's buffer is still going out: a response that arrives
@@ -199,28 +199,29 @@ export class Exchange implements ParserEvents {
     return roomy;
   }
 
-  #armTimers(): void {
-    const { readTimeout, deadline } = this.request;
-    if (readTimeout !== null) {
-      this.#lastActivity = performance.now();
-      this.#readTimer = setTimeout(() => this.#checkReadTimeout(), readTimeout);
-    }
-    if (deadline !== null) {
-      const left = Math.max(0, deadline - performance.now());
-      this.#deadlineTimer = setTimeout(() => this.#timedOut("total"), left);
-    }
+  /**
+   * When (on the `performance.now()` clock) a timeout may next be due: the read timeout
+   * counted from the last activity, or the deadline; `Infinity` when neither applies.
+   */
+  get timeoutDue(): number {
+    if (this.#finished) return Infinity;
+    const readTimeout = this.request.readTimeout;
+    const readDue = readTimeout === null ? Infinity : this.#lastActivity + readTimeout;
+    return this.#deadline === null ? readDue : Math.min(readDue, this.#deadline);
   }
 
-  /** Re-arms for the time left instead of resetting the timer on every chunk. */
-  #checkReadTimeout(): void {
-    this.#readTimer = undefined;
+  /** Fails the exchange if its read timeout or deadline has passed (called by the timer). */
+  checkTimeouts(): void {
     if (this.#finished) return;
-    const timeout = this.request.readTimeout!;
+    const now = performance.now();
     // While the reader holds the socket paused, silence is the reader's, not the server's.
-    if (this.#paused) this.#lastActivity = performance.now();
-    const idle = performance.now() - this.#lastActivity;
-    if (idle >= timeout - 1) return this.#timedOut("read");
-    this.#readTimer = setTimeout(() => this.#checkReadTimeout(), timeout - idle);
+    if (this.#paused) this.#lastActivity = now;
+    // A timer may fire up to a millisecond early.
+    if (this.#deadline !== null && now >= this.#deadline - 1) return this.#timedOut("total");
+    const readTimeout = this.request.readTimeout;
+    if (readTimeout !== null && now - this.#lastActivity >= readTimeout - 1) {
+      this.#timedOut("read");
+    }
   }
 
   #timedOut(kind: "read" | "total"): void {
@@ -231,10 +232,7 @@ export class Exchange implements ParserEvents {
     this.fail(new ReadTimeoutError(null, this.request.url, message));
   }
 
-  #clearTimers(): void {
-    if (this.#readTimer !== undefined) clearTimeout(this.#readTimer);
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    this.#readTimer = this.#deadlineTimer = undefined;
+  #stopListening(): void {
     if (this.#onAbort) {
       this.request.signal!.removeEventListener("abort", this.#onAbort);
       this.#onAbort = null;
@@ -285,7 +283,7 @@ export class Exchange implements ParserEvents {
     if (this.#finished) return this.decodingEnded(false);
     this.#finished = true;
     this.#error = error;
-    this.#clearTimers();
+    this.#stopListening();
     this.#owner.exchangeDone(this, false);
     if (!this.#settled) {
       this.#settled = true;
@@ -328,8 +326,7 @@ export class Exchange implements ParserEvents {
     }
     if (!request.preload) {
       // `total` bounds a streamed response up to its head: the reader sets the pace after.
-      if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-      this.#deadlineTimer = undefined;
+      this.#deadline = null;
     }
     this.#settle();
   }
@@ -378,7 +375,7 @@ export class Exchange implements ParserEvents {
     }
     this.trailers = trailers;
     this.#finished = true;
-    this.#clearTimers();
+    this.#stopListening();
     // Bytes after a complete response mean the peer and we disagree on framing, and a body
     // not sent in full (an early answer) leaves the request unfinished: never reuse either.
     const reusable = head.keepAlive && !extraBytes && this.#writeError === null &&

@@ -424,6 +424,32 @@ test("connection: a stalled server is a ReadTimeoutError after the read timeout"
   }
 });
 
+test("connection: one timer per connection: a short read timeout after long ones still fires on time", async () => {
+  await withServer(async (conn, index, h) => {
+    // Answers five requests, then stalls on the sixth.
+    for (let n = 0; n < 5; n++) {
+      if (await read(conn, index, h) === null) return;
+      await conn.write(OK);
+    }
+    await read(conn, index, h);
+    await conn.closed;
+  }, async ({ pool, server }) => {
+    for (let n = 0; n < 5; n++) {
+      const r = await pool.request("GET", "/", { timeout: new Timeout({ read: 30_000 }) });
+      assert.equal(utf8.decode(r.data), "ok");
+    }
+    // The connection's timer is armed for 30 s: a 100 ms timeout must arm it sooner.
+    const started = performance.now();
+    const error = await rejection(
+      pool.request("GET", "/", { timeout: new Timeout({ read: 100 }), retries: false }),
+    );
+    const elapsed = performance.now() - started;
+    assertError(error, ReadTimeoutError, /read timeout=100 ms/);
+    assert.ok(elapsed >= 90 && elapsed < 5000, `timed out after ${elapsed} ms`);
+    assert.equal(server.connections, 1, "all six went over one connection");
+  });
+});
+
 test("connection: the read timeout given per request, retried then MaxRetryError", async () => {
   await withServer(stalling(), async ({ pool, server }) => {
     const error = await rejection(
