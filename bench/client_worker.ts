@@ -2,23 +2,29 @@
  * The benchmark client, run by each runtime under test (`deno run -A`, `bun run` or
  * `node --import tsx`) as a child of `compare.ts`. It takes one JSON argument
  * ({@linkcode WorkerConfig}), measures requests per second of the runtime's peer client (Deno's
- * and Bun's own `fetch`; undici's `Pool.request` on Node) and of pooled's `PoolManager` against
- * the benchmark server, prints progress on stderr and one JSON {@linkcode WorkerResult} on
- * stdout.
+ * and Bun's own `fetch`; undici's `Pool.request` on Node), of pooled's `PoolManager` and, for
+ * the keep-alive GETs (`plain`, `tls`), of the raw-socket limit (`_raw_client.ts`: a canned
+ * GET written on the runtime's native sockets, the reply scanned just enough to find its end)
+ * against the benchmark server, prints progress on stderr and one JSON
+ * {@linkcode WorkerResult} on stdout.
  *
  * @module
  */
 
 import { BODY, fixedBytes, LARGE_BODY_BYTES, POST_BODY_BYTES } from "./server.ts";
-import { caseRate, caseUnit } from "./report.ts";
+import { BENCH_CLIENTS, caseRate, caseUnit, RAW_CASES } from "./report.ts";
+import { RawClient } from "./_raw_client.ts";
 
 /**
  * A benchmark case: keep-alive GETs of the small body over the plain HTTP or the TLS
  * listener, GETs of the 1 MiB body (`large`), or POSTs of a 64 KiB body (`post`), both plain.
  */
 export type BenchCase = "plain" | "tls" | "large" | "post";
-/** A client under test: the runtime's peer client, or pooled. */
-export type BenchClient = "peer" | "pooled";
+/**
+ * A client under test: the runtime's peer client, pooled, or the raw-socket limit (`raw`,
+ * only for the keep-alive GET cases `plain` and `tls`).
+ */
+export type BenchClient = "peer" | "pooled" | "raw";
 
 /** What `compare.ts` asks a worker to measure. */
 export interface WorkerConfig {
@@ -34,6 +40,8 @@ export interface WorkerConfig {
   caPem: string;
   /** The cases to run. */
   cases: BenchCase[];
+  /** The clients to run (default: all of `BENCH_CLIENTS` of `report.ts`). */
+  clients?: BenchClient[];
   /** The concurrency levels (parallel request loops) to run, except for `large`. */
   concurrency: number[];
   /** The concurrency levels of the `large` case. */
@@ -206,6 +214,25 @@ function undiciSession(
   };
 }
 
+/** The raw-socket limit: `maxSize` is not needed, each concurrent loop gets its connection. */
+function rawSession(spec: CaseSpec, caPem: string): ClientSession {
+  const client = new RawClient(spec.url, {
+    caPem,
+    check: (status, length) => checkBody(spec, status, length),
+  });
+  return { send: () => client.send(), close: () => client.close() };
+}
+
+/**
+ * The clients of one round for `benchCase`, rotated by `round` so that none always runs
+ * first, on a warmer (or more loaded) machine.
+ */
+function roundOrder(clients: readonly BenchClient[], benchCase: BenchCase, round: number) {
+  const own = clients.filter((c) => c !== "raw" || RAW_CASES.includes(benchCase));
+  const shift = own.length === 0 ? 0 : round % own.length;
+  return [...own.slice(shift), ...own.slice(0, shift)];
+}
+
 /** pooled's PoolManager, trusting `caPem`. */
 function pooledSession(
   pooled: PooledModule,
@@ -298,13 +325,12 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
     result.pooledError = pooled;
     log(`pooled: n/a (${pooled})`);
   }
+  const clients = config.clients ?? BENCH_CLIENTS;
   for (let round = 0; round < config.rounds; round++) {
     for (const benchCase of config.cases) {
       const spec = caseSpec(benchCase, config);
       for (const concurrency of spec.concurrency) {
-        // Alternate which client goes first, so neither always runs on a warmer machine.
-        const order: BenchClient[] = round % 2 === 0 ? ["peer", "pooled"] : ["pooled", "peer"];
-        for (const client of order) {
+        for (const client of roundOrder(clients, benchCase, round)) {
           const base = { client, case: benchCase, concurrency, round };
           if (client === "pooled" && typeof pooled === "string") {
             result.measurements.push({
@@ -316,7 +342,9 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
             });
             continue;
           }
-          const open = client === "peer"
+          const open = client === "raw"
+            ? () => rawSession(spec, config.caPem)
+            : client === "peer"
             ? undici
               ? () => undiciSession(undici, spec, config.caPem, config.maxSize)
               : () => fetchSession(spec, config.caPem)

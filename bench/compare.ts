@@ -1,28 +1,39 @@
 /**
- * End-to-end comparison of pooled with each runtime's peer client: Deno's and Bun's own
- * `fetch`, and undici's `Pool.request` on Node (Node 20 runs the worker through tsx).
+ * End-to-end comparison of pooled with each runtime's peer client (Deno's and Bun's own
+ * `fetch`, and undici's `Pool.request` on Node; Node 20 runs the worker through tsx) and with
+ * the raw-socket limit (`raw`: a canned GET on the runtime's native sockets, its reply scanned
+ * just enough to find its end; keep-alive GETs only).
  *
  * ```sh
  * deno task bench
  * node_modules/.bin/deno run -A bench/compare.ts --rounds 3 --seconds 2 --runtimes deno,bun,node --cases plain,tls,large,post
+ * node_modules/.bin/deno run -A bench/compare.ts --rounds 1 --seconds 1 --clients peer,pooled --no-save
  * ```
  *
  * It starts one server process (nginx when installed, else `canned_server.ts`) answering
  * `hello world\n` over plain HTTP and TLS (a fresh self-signed certificate), a 1 MiB body at
  * `/large` and POSTs at `/post`, then runs `client_worker.ts` under each runtime, which
- * alternates peer and pooled runs for every case and concurrency. It prints markdown tables
- * of the medians (req/s; MB/s for the large body) and a line describing the machine, and
- * writes everything as JSON to `bench/results/`.
+ * measures peer, pooled and raw in every round for every case and concurrency, rotating which
+ * goes first. It prints markdown tables of the medians (req/s; MB/s for the large body) with
+ * pooled/peer and, for the keep-alive GETs, the raw limit and pooled's share of it, and a line
+ * describing the machine, and writes everything as JSON to `bench/results/`.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { listOption } from "./_args.ts";
-import type { BenchCase, WorkerConfig, WorkerResult } from "./client_worker.ts";
+import type { BenchCase, BenchClient, WorkerConfig, WorkerResult } from "./client_worker.ts";
 import { startCannedServer } from "./canned_server.ts";
 import { findNginx, startNginx } from "./nginx.ts";
-import { BENCH_CASES, cpuModel, markdownTables, type Row, rowsOf } from "./report.ts";
+import {
+  BENCH_CASES,
+  BENCH_CLIENTS,
+  cpuModel,
+  markdownTables,
+  type Row,
+  rowsOf,
+} from "./report.ts";
 import { generateSelfSignedCert, type SelfSignedCert } from "./self_signed.ts";
 import { type BenchServer, fixedBytes, LARGE_BODY_BYTES, LARGE_FILE } from "./server.ts";
 
@@ -34,6 +45,9 @@ const USAGE = `usage: deno run -A bench/compare.ts [options]
   --runtimes LIST     runtimes to compare, of deno,bun,node (default deno,bun,node)
   --cases LIST        of plain,tls,large,post (default all four): keep-alive GETs of 12 bytes
                       over HTTP and TLS, GETs of 1 MiB (MB/s), POSTs of 64 KiB (req/s)
+  --clients LIST      of peer,pooled,raw (default all three): the runtime's fetch (undici.Pool
+                      on Node), pooled, and the raw-socket limit (a canned GET on native
+                      sockets; plain and tls only)
   --concurrency LIST  parallel request loops (default 1,32), except for large
   --large-concurrency LIST  parallel request loops of the large case (default 4)
   --max-size N        pooled's PoolManager maxSize (default 32)
@@ -51,6 +65,7 @@ interface Options {
   warmup: number;
   runtimes: Runtime[];
   cases: BenchCase[];
+  clients: BenchClient[];
   concurrency: number[];
   largeConcurrency: number[];
   maxSize: number;
@@ -78,6 +93,7 @@ function parseOptions(args: string[]): Options {
       warmup: { type: "string", default: "0.5" },
       runtimes: { type: "string", default: "deno,bun,node" },
       cases: { type: "string", default: BENCH_CASES.join(",") },
+      clients: { type: "string", default: BENCH_CLIENTS.join(",") },
       concurrency: { type: "string", default: "1,32" },
       "large-concurrency": { type: "string", default: "4" },
       "max-size": { type: "string", default: "32" },
@@ -97,6 +113,7 @@ function parseOptions(args: string[]): Options {
     warmup: positive("warmup", values.warmup, false, true),
     runtimes: listOption("runtimes", values.runtimes, RUNTIMES),
     cases: listOption("cases", values.cases, BENCH_CASES),
+    clients: listOption("clients", values.clients, BENCH_CLIENTS),
     concurrency: values.concurrency.split(",").map((c) => positive("concurrency", c, true)),
     largeConcurrency: values["large-concurrency"].split(",").map((c) =>
       positive("large-concurrency", c, true)
@@ -203,6 +220,7 @@ async function main(): Promise<number> {
       postUrl: server.postUrl,
       caPem: cert.certPem,
       cases: options.cases,
+      clients: options.clients,
       concurrency: options.concurrency,
       largeConcurrency: options.largeConcurrency,
       rounds: options.rounds,

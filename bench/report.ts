@@ -1,14 +1,22 @@
 /**
- * Turns the workers' measurements into medians and a markdown table.
+ * Turns the workers' measurements into medians and markdown tables: per runtime, case and
+ * concurrency, the peer client, pooled, their ratio and, for the keep-alive GETs, the raw-socket
+ * limit and the share of it pooled reaches.
  *
  * @module
  */
 
-import type { BenchCase, Measurement, WorkerResult } from "./client_worker.ts";
+import type { BenchCase, BenchClient, Measurement, WorkerResult } from "./client_worker.ts";
 import { LARGE_BODY_BYTES } from "./server.ts";
 
 /** Every case, in report order. */
 export const BENCH_CASES: readonly BenchCase[] = ["plain", "tls", "large", "post"];
+
+/** Every client, in the order of a round that starts with the peer. */
+export const BENCH_CLIENTS: readonly BenchClient[] = ["peer", "pooled", "raw"];
+
+/** The cases the raw client measures: keep-alive GETs of the small body. */
+export const RAW_CASES: readonly BenchCase[] = ["plain", "tls"];
 
 /** The unit a case is reported in: bytes per second for the large body, else requests. */
 export type RateUnit = "req/s" | "MB/s";
@@ -33,7 +41,7 @@ export interface Row {
   case: BenchCase;
   /** Parallel request loops. */
   concurrency: number;
-  /** What `peerRate` and `pooledRate` count. */
+  /** What `peerRate`, `pooledRate` and `rawRate` count. */
   unit: RateUnit;
   /** Median rate of the peer client, or null when every run failed. */
   peerRate: number | null;
@@ -41,6 +49,10 @@ export interface Row {
   pooledRate: number | null;
   /** `pooled / peer`, or null. */
   ratio: number | null;
+  /** Median rate of the raw-socket limit, or null when it did not run or every run failed. */
+  rawRate: number | null;
+  /** `pooled / raw`: the share of the raw-socket limit pooled reaches, or null. */
+  rawShare: number | null;
   /** Distinct error messages of failed runs. */
   errors: string[];
 }
@@ -70,6 +82,7 @@ export function rowsOf(result: WorkerResult): Row[] {
     );
     const peerRate = medianOf(runs.filter((r) => r.client === "peer"));
     const pooledRate = medianOf(runs.filter((r) => r.client === "pooled"));
+    const rawRate = medianOf(runs.filter((r) => r.client === "raw"));
     rows.push({
       runtime: result.runtime,
       peer: result.peer,
@@ -79,6 +92,8 @@ export function rowsOf(result: WorkerResult): Row[] {
       peerRate,
       pooledRate,
       ratio: peerRate && pooledRate !== null ? pooledRate / peerRate : null,
+      rawRate,
+      rawShare: rawRate && pooledRate !== null ? pooledRate / rawRate : null,
       errors: [
         ...new Set(
           runs.flatMap((r) =>
@@ -100,39 +115,58 @@ function rate(value: number | null, unit: RateUnit): string {
   });
 }
 
-/** The report's tables: which cases each one holds, under which title. */
-const TABLES: { title: string; cases: BenchCase[] }[] = [
-  { title: "Keep-alive GET, 12-byte body", cases: ["plain", "tls"] },
-  { title: "GET, 1 MiB body (plain HTTP)", cases: ["large"] },
-  { title: "POST, 64 KiB body, 12-byte reply (plain HTTP)", cases: ["post"] },
+/**
+ * The report's tables: which cases each one holds, under which title, and whether it shows
+ * the raw-socket limit (measured for the keep-alive GETs only).
+ */
+const TABLES: { title: string; cases: BenchCase[]; raw: boolean }[] = [
+  { title: "Keep-alive GET, 12-byte body", cases: ["plain", "tls"], raw: true },
+  { title: "GET, 1 MiB body (plain HTTP)", cases: ["large"], raw: false },
+  { title: "POST, 64 KiB body, 12-byte reply (plain HTTP)", cases: ["post"], raw: false },
 ];
 
-/** One markdown table of rows that share a unit. */
-function table(rows: Row[]): string {
+/**
+ * One markdown table of rows that share a unit; with `raw`, two more columns: the raw-socket
+ * limit and pooled's share of it (percent).
+ */
+function table(rows: Row[], raw: boolean): string {
   const unit = rows[0].unit;
+  const rawHead = raw ? ` raw ${unit} |` : "";
+  const rawShareHead = raw ? " pooled/raw |" : "";
   const lines = [
-    `| runtime | peer | case | concurrency | peer ${unit} | pooled ${unit} | ratio (pooled/peer) |`,
-    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    `| runtime | peer | case | concurrency | peer ${unit} | pooled ${unit} |${rawHead} ratio (pooled/peer) |${rawShareHead}`,
+    `| --- | --- | --- | ---: | ---: | ---: |${raw ? " ---: |" : ""} ---: |${raw ? " ---: |" : ""}`,
   ];
   for (const row of rows) {
     const ratio = row.ratio === null ? "n/a" : `${row.ratio.toFixed(2)}x`;
-    lines.push(
-      `| ${row.runtime} | ${row.peer} | ${row.case} | ${row.concurrency} | ${
-        rate(row.peerRate, unit)
-      } | ${rate(row.pooledRate, unit)} | ${ratio} |`,
-    );
+    const share = row.rawShare === null ? "n/a" : `${(row.rawShare * 100).toFixed(0)}%`;
+    const cells = [
+      row.runtime,
+      row.peer,
+      row.case,
+      String(row.concurrency),
+      rate(row.peerRate, unit),
+      rate(row.pooledRate, unit),
+      ...(raw ? [rate(row.rawRate, unit)] : []),
+      ratio,
+      ...(raw ? [share] : []),
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
 }
 
 /**
- * The rows as markdown: one titled table per kind of case (small GETs, the large body in
- * MB/s, POSTs), skipping kinds that were not run.
+ * The rows as markdown: one titled table per kind of case (small GETs with the raw-socket
+ * limit, the large body in MB/s, POSTs), skipping kinds that were not run.
  */
 export function markdownTables(rows: Row[]): string {
-  return TABLES.flatMap(({ title, cases }) => {
+  return TABLES.flatMap(({ title, cases, raw }) => {
     const own = rows.filter((row) => cases.includes(row.case));
-    return own.length === 0 ? [] : [`${title} (${own[0].unit}):\n\n${table(own)}`];
+    // Raw columns only when raw ran (`--clients` may leave it out).
+    const rawRan = raw &&
+      own.some((row) => row.rawRate !== null || row.errors.some((e) => e.startsWith("raw: ")));
+    return own.length === 0 ? [] : [`${title} (${own[0].unit}):\n\n${table(own, rawRan)}`];
   }).join("\n\n");
 }
 
