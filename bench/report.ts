@@ -115,14 +115,11 @@ function rate(value: number | null, unit: RateUnit): string {
   });
 }
 
-/**
- * The report's tables: which cases each one holds, under which title, and whether it shows
- * the raw-socket limit (measured for the keep-alive GETs only).
- */
-const TABLES: { title: string; cases: BenchCase[]; raw: boolean }[] = [
-  { title: "Keep-alive GET, 12-byte body", cases: ["plain", "tls"], raw: true },
-  { title: "GET, 1 MiB body (plain HTTP)", cases: ["large"], raw: false },
-  { title: "POST, 64 KiB body, 12-byte reply (plain HTTP)", cases: ["post"], raw: false },
+/** The report's tables: which cases each one holds, under which title. */
+const TABLES: { title: string; cases: BenchCase[] }[] = [
+  { title: "Keep-alive GET, 12-byte body", cases: ["plain", "tls"] },
+  { title: "GET, 1 MiB body (plain HTTP)", cases: ["large"] },
+  { title: "POST, 64 KiB body, 12-byte reply (plain HTTP)", cases: ["post"] },
 ];
 
 /**
@@ -161,11 +158,12 @@ function table(rows: Row[], raw: boolean): string {
  * limit, the large body in MB/s, POSTs), skipping kinds that were not run.
  */
 export function markdownTables(rows: Row[]): string {
-  return TABLES.flatMap(({ title, cases, raw }) => {
+  return TABLES.flatMap(({ title, cases }) => {
     const own = rows.filter((row) => cases.includes(row.case));
-    // Raw columns only when raw ran (`--clients` may leave it out).
-    const rawRan = raw &&
-      own.some((row) => row.rawRate !== null || row.errors.some((e) => e.startsWith("raw: ")));
+    // Raw columns only where raw ran: the keep-alive GETs, unless `--clients` left it out.
+    const rawRan = own.some((row) =>
+      row.rawRate !== null || row.errors.some((e) => e.startsWith("raw: "))
+    );
     return own.length === 0 ? [] : [`${title} (${own[0].unit}):\n\n${table(own, rawRan)}`];
   }).join("\n\n");
 }
