@@ -86,6 +86,7 @@ export {
 } from "./src/connection_pool.ts";
 export type {
   Attempt,
+  AttemptListener,
   ConnectionPoolOptions,
   PoolStats,
   TlsOptions,
@@ -104,7 +105,12 @@ export type { SOCKSProxyManagerOptions } from "./src/socks_proxy_manager.ts";
 export type { SOCKSVersion } from "./src/socks.ts";
 export { HTTPConnection } from "./src/http1/connection.ts";
 export type { ConnectionSettings, ReleaseCallback } from "./src/http1/connection.ts";
-export type { Exchange, ExchangeOwner, ExchangeRequest } from "./src/http1/exchange.ts";
+export type {
+  Exchange,
+  ExchangeListener,
+  ExchangeOwner,
+  ExchangeRequest,
+} from "./src/http1/exchange.ts";
 export type { ParserEvents, ParserLimits, ResponseHead } from "./src/http1/response_parser.ts";
 export { StaleConnectionError } from "./src/http1/exchange.ts";
 export { defaultConnector } from "./src/runtime/default.ts";

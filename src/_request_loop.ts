@@ -8,7 +8,7 @@
 
 import { ProtocolError, ProxyError, SSLError, TimeoutError } from "./errors.ts";
 import { NO_BODY, prepareBody, prepareBodySync, type PreparedBody } from "./body/request_body.ts";
-import type { Attempt, ConnectionPool } from "./connection_pool.ts";
+import type { Attempt, AttemptListener, ConnectionPool } from "./connection_pool.ts";
 import { StaleConnectionError } from "./http1/exchange.ts";
 import { decideRedirect } from "./redirect.ts";
 import { requestHeaderPairs, type RequestHeaders, type UrlopenOptions } from "./request_methods.ts";
@@ -68,31 +68,101 @@ function withoutHeaders(
 
 /**
  * One request across its attempts: what the next attempt sends, and where. It is itself
- * the `Attempt` the pool is given, so an attempt copies nothing.
+ * the `Attempt` the pool is given, so an attempt copies nothing, and the listener of the
+ * first attempt, so the common case (a final response at once) settles the caller's
+ * promise straight from the pool, with no promise between.
  */
-interface RequestState extends Attempt {
+class RequestRun implements Attempt, AttemptListener {
   readonly route: Router;
   readonly options: UrlopenOptions;
   readonly followRedirects: boolean;
+  readonly timeout: Timeout;
+  readonly poolTimeout: number | null;
+  readonly preload: boolean;
+  readonly decodeContent: boolean;
+  readonly enforceContentLength: boolean;
+  readonly maxResponseSize: number | null;
+  readonly signal: AbortSignal | undefined;
   /** The pool in use, held so that a pool the manager evicts meanwhile stays open for us. */
   pool: ConnectionPool;
   method: string;
   url: string;
   target: string;
   headers: RequestHeaders | undefined;
-  body: PreparedBody;
+  body: PreparedBody = NO_BODY;
   chunked: boolean;
   retries: Retry;
   /** Stale kept-alive connections that may still be replaced without using a retry. */
-  staleLeft: number;
+  staleLeft = MAX_STALE_REPLACEMENTS;
+  /** Settle the caller's promise. */
+  resolve!: (response: HTTPResponse) => void;
+  reject!: (error: unknown) => void;
+
+  constructor(
+    route: Router,
+    pool: ConnectionPool,
+    method: string,
+    url: string,
+    target: string,
+    options: UrlopenOptions,
+    retries: Retry,
+  ) {
+    this.route = route;
+    this.options = options;
+    this.followRedirects = options.redirect !== false && !retries.redirectsDisabled;
+    this.timeout = Timeout.from(options.timeout, pool.timeout);
+    this.poolTimeout = options.poolTimeout ?? null;
+    this.preload = options.preloadContent ?? true;
+    this.decodeContent = options.decodeContent ?? true;
+    this.enforceContentLength = options.enforceContentLength ?? true;
+    this.maxResponseSize = options.maxResponseSize ?? null;
+    this.signal = options.signal;
+    this.pool = pool;
+    this.method = method;
+    this.url = url;
+    this.target = target;
+    this.headers = options.headers;
+    this.chunked = options.chunked ?? false;
+    this.retries = retries;
+  }
+
+  /** Holds the pool and makes the first attempt, with this run as its listener. */
+  start(): void {
+    this.pool.hold();
+    this.pool.attempt(this, this);
+  }
+
+  attemptResponded(response: HTTPResponse): void {
+    let final: boolean;
+    try {
+      final = isFinal(this, response);
+    } catch (error) {
+      this.pool.unhold();
+      return this.reject(error);
+    }
+    if (final) this.resolve(finish(this, response));
+    else this.#continue(response);
+  }
+
+  attemptFailed(error: unknown): void {
+    this.#continue(null, error);
+  }
+
+  /**
+   * Goes on in {@linkcode continueRequest}, from a microtask: the pool may call from inside a
+   * socket event, where the next attempt must not start.
+   */
+  #continue(response: HTTPResponse | null, error?: unknown): void {
+    queueMicrotask(() => continueRequest(this, response, error).then(this.resolve, this.reject));
+  }
 }
 
 /**
  * Runs one request to completion: attempts on `firstPool`, retries errors and statuses
  * the policy allows, and follows redirects (`route` picks the pool of each new URL, or
  * throws for origins it does not serve). A first attempt that ends in a final response,
- * the common case, is a plain promise chain; anything else continues in
- * {@linkcode continueRequest}.
+ * the common case, settles the returned promise from the pool's callback; anything else
+ * continues in {@linkcode continueRequest}.
  */
 export function runRequest(
   route: Router,
@@ -103,7 +173,7 @@ export function runRequest(
   defaultRetries: Retry,
   firstTarget?: string,
 ): Promise<HTTPResponse> {
-  let state: RequestState;
+  let run: RequestRun;
   let body: PreparedBody | null;
   try {
     const retries = options.retries instanceof Retry
@@ -115,62 +185,35 @@ export function runRequest(
         default: defaultRetries,
       });
     body = prepareBodySync(options.body);
-    state = {
-      route,
-      options,
-      followRedirects: options.redirect !== false && !retries.redirectsDisabled,
-      timeout: Timeout.from(options.timeout, firstPool.timeout),
-      poolTimeout: options.poolTimeout ?? null,
-      preload: options.preloadContent ?? true,
-      decodeContent: options.decodeContent ?? true,
-      enforceContentLength: options.enforceContentLength ?? true,
-      maxResponseSize: options.maxResponseSize ?? null,
-      signal: options.signal,
-      pool: firstPool,
-      method,
-      url,
-      target: firstTarget ?? requestTarget(url),
-      headers: options.headers,
-      body: body ?? NO_BODY,
-      chunked: options.chunked ?? false,
-      retries,
-      staleLeft: MAX_STALE_REPLACEMENTS,
-    };
+    const target = firstTarget ?? requestTarget(url);
+    run = new RequestRun(route, firstPool, method, url, target, options, retries);
   } catch (error) {
     return Promise.reject(error);
   }
-  return body === null ? prepareThenRun(state) : runAttempts(state);
+  return new Promise((resolve, reject) => {
+    run.resolve = resolve;
+    run.reject = reject;
+    if (body !== null) {
+      run.body = body;
+      return run.start();
+    }
+    // A body that must be read first (a Blob, a stream's length...).
+    prepareBody(options.body).then((prepared) => {
+      run.body = prepared;
+      run.start();
+    }, reject);
+  });
 }
 
-/** Reads a body that needs it (a Blob, a stream's length...) before the first attempt. */
-async function prepareThenRun(state: RequestState): Promise<HTTPResponse> {
-  state.body = await prepareBody(state.options.body);
-  return runAttempts(state);
-}
-
-/**
- * Holds the pool and makes the first attempt: a final response goes straight to the
- * caller, anything else continues in {@linkcode continueRequest}.
- */
-function runAttempts(state: RequestState): Promise<HTTPResponse> {
-  state.pool.hold();
-  return state.pool.attempt(state).then(
-    (response) => {
-      let final: boolean;
-      try {
-        final = isFinal(state, response);
-      } catch (error) {
-        state.pool.unhold();
-        throw error;
-      }
-      return final ? finish(state, response) : continueRequest(state, response);
-    },
-    (error) => continueRequest(state, null, error),
-  );
+/** One attempt after the first, as a promise. */
+function attemptAgain(run: RequestRun): Promise<HTTPResponse> {
+  return new Promise((resolve, reject) => {
+    run.pool.attempt(run, { attemptResponded: resolve, attemptFailed: reject });
+  });
 }
 
 /** True when the policy neither follows nor retries `response`: it goes to the caller. */
-function isFinal(state: RequestState, response: HTTPResponse): boolean {
+function isFinal(state: RequestRun, response: HTTPResponse): boolean {
   if (state.followRedirects && response.getRedirectLocation()) return false;
   return !state.retries.isRetry(state.method, response.status, hasRetryAfter(response));
 }
@@ -181,7 +224,7 @@ function hasRetryAfter(response: HTTPResponse): boolean {
     response.headers.has("retry-after");
 }
 
-function finish(state: RequestState, response: HTTPResponse): HTTPResponse {
+function finish(state: RequestRun, response: HTTPResponse): HTTPResponse {
   state.pool.unhold();
   response.retries = state.retries;
   response.url = state.url;
@@ -193,7 +236,7 @@ function finish(state: RequestState, response: HTTPResponse): HTTPResponse {
  * a response is final or an error is not retried; ends the hold on the pool in use.
  */
 async function continueRequest(
-  state: RequestState,
+  state: RequestRun,
   first: HTTPResponse | null,
   firstError?: unknown,
 ): Promise<HTTPResponse> {
@@ -208,7 +251,7 @@ async function continueRequest(
         if (final !== null) return final;
       }
       try {
-        response = await state.pool.attempt(state);
+        response = await attemptAgain(state);
       } catch (caught) {
         response = null;
         error = caught;
@@ -220,7 +263,7 @@ async function continueRequest(
 }
 
 /** Rethrows `error` unless the policy retries it; then waits the backoff (if any). */
-async function afterFailure(state: RequestState, error: unknown): Promise<void> {
+async function afterFailure(state: RequestRun, error: unknown): Promise<void> {
   const { method, url, pool, options } = state;
   if (options.signal?.aborted || !isRetryableFailure(error)) throw error;
   // A kept-alive connection the server had already closed: the request never reached
@@ -242,7 +285,7 @@ async function afterFailure(state: RequestState, error: unknown): Promise<void> 
  * next attempt and returning null), or returns the response that goes to the caller.
  */
 async function afterResponse(
-  state: RequestState,
+  state: RequestRun,
   response: HTTPResponse,
 ): Promise<HTTPResponse | null> {
   const { method, url, pool, retries } = state;
@@ -288,7 +331,7 @@ async function afterResponse(
 }
 
 /** Points `state` at the redirect target, as `decideRedirect` says. */
-function followRedirect(state: RequestState, status: number, location: string, next: Retry) {
+function followRedirect(state: RequestRun, status: number, location: string, next: Retry) {
   const decision = decideRedirect({
     status,
     location,

@@ -10,7 +10,7 @@
 import { ClosedPoolError, EmptyPoolError, HostChangedError, LocationValueError } from "./errors.ts";
 import { HTTPHeaderDict } from "./headers.ts";
 import { HTTPConnection } from "./http1/connection.ts";
-import type { Exchange, ExchangeRequest } from "./http1/exchange.ts";
+import type { Exchange, ExchangeListener, ExchangeRequest } from "./http1/exchange.ts";
 import {
   checkMethod,
   chunkEncode,
@@ -22,7 +22,7 @@ import {
   sendsEmptyLength,
 } from "./http1/request_head.ts";
 import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "./http1/response_parser.ts";
-import { NO_BODY, type PreparedBody } from "./body/request_body.ts";
+import { NO_BODY, type PreparedBody, type StreamedBody } from "./body/request_body.ts";
 import { type ChunkIterator, decodeBody, readAll } from "./body/content_decoder.ts";
 import { type Router, runRequest } from "./_request_loop.ts";
 import {
@@ -121,6 +121,17 @@ interface RequestHead {
   readonly chunked: boolean;
 }
 
+/**
+ * Hears how one attempt on a pool ended (internal): exactly one of the two is called, once,
+ * and possibly from inside a socket event, so a listener that starts more I/O defers it.
+ */
+export interface AttemptListener {
+  /** The attempt got its response: the head, or with `preload` the whole of it. */
+  attemptResponded(response: HTTPResponse): void;
+  /** The attempt failed. */
+  attemptFailed(error: unknown): void;
+}
+
 /** One attempt at a request on this pool (internal). */
 export interface Attempt {
   /** Request method. */
@@ -189,7 +200,7 @@ function hostHeaderValue(host: string, port: number, scheme: string): string {
  */
 function responseOf(
   exchange: Exchange,
-  attempt: Attempt,
+  attempt: SentAttempt,
   data: Uint8Array | null,
   decoded: ChunkIterator | null = null,
   connection: HTTPConnection | null = null,
@@ -206,6 +217,83 @@ function responseOf(
     decoded,
     connection,
   });
+}
+
+/**
+ * One attempt sent on a connection: the request its exchange sends and, as the exchange's
+ * listener, what turns the ready exchange into the attempt's {@linkcode HTTPResponse}.
+ */
+class SentAttempt implements ExchangeRequest, ExchangeListener {
+  readonly method: string;
+  readonly head: string | Uint8Array;
+  readonly body: Uint8Array | null;
+  readonly bodyStream: StreamedBody | null;
+  readonly chunked: boolean;
+  readonly preload: boolean;
+  readonly decodeContent: boolean;
+  readonly enforceContentLength: boolean;
+  readonly readTimeout: number | null;
+  readonly deadline: number | null;
+  readonly maxResponseSize: number | null;
+  readonly signal: AbortSignal | undefined;
+  readonly url: string;
+  /** The connection that carries it (and a streamed body). */
+  readonly connection: HTTPConnection;
+  /** Hears how the attempt ended. */
+  readonly listener: AttemptListener;
+
+  constructor(
+    attempt: Attempt,
+    head: RequestHead,
+    maxResponseSize: number | null,
+    connection: HTTPConnection,
+    listener: AttemptListener,
+  ) {
+    const { timeout } = attempt;
+    this.method = attempt.method;
+    this.head = head.text;
+    this.body = head.body;
+    this.bodyStream = attempt.body.stream;
+    this.chunked = head.chunked;
+    this.preload = attempt.preload;
+    this.decodeContent = attempt.decodeContent;
+    this.enforceContentLength = attempt.enforceContentLength;
+    this.readTimeout = timeout.read;
+    this.deadline = timeout.total === null ? null : performance.now() + timeout.total;
+    this.maxResponseSize = maxResponseSize;
+    this.signal = attempt.signal;
+    this.url = attempt.url;
+    this.connection = connection;
+    this.listener = listener;
+  }
+
+  exchangeReady(exchange: Exchange): void {
+    let response: HTTPResponse | Promise<HTTPResponse>;
+    try {
+      response = this.#response(exchange);
+    } catch (error) {
+      return this.listener.attemptFailed(error);
+    }
+    if (response instanceof HTTPResponse) return this.listener.attemptResponded(response);
+    response.then(
+      (whole) => this.listener.attemptResponded(whole),
+      (error) => this.listener.attemptFailed(error),
+    );
+  }
+
+  exchangeFailed(error: Error): void {
+    this.listener.attemptFailed(error);
+  }
+
+  /** The response to an exchange whose head (or, preloaded, whole body) is in. */
+  #response(exchange: Exchange): HTTPResponse | Promise<HTTPResponse> {
+    const codings = exchange.codings;
+    const decoded = codings === null ? null : decodeBody(exchange, codings, this.maxResponseSize);
+    if (exchange.collected) return responseOf(exchange, this, exchange.takeBody());
+    if (!this.preload) return responseOf(exchange, this, null, decoded, this.connection);
+    // An encoded body streams to its decoder even when preloaded: collect what it yields.
+    return readAll(decoded!).then((data) => responseOf(exchange, this, data));
+  }
 }
 
 /**
@@ -491,52 +579,28 @@ export abstract class ConnectionPool extends RequestMethods {
 
   // ---- one attempt ------------------------------------------------------------------
 
-  /** Sends one request, without retries or redirects (used by the request loop). */
-  attempt(attempt: Attempt): Promise<HTTPResponse> {
-    // Promise chains rather than an async function: a turn less per request.
-    let sent: Promise<Exchange>;
-    let connection: HTTPConnection;
+  /**
+   * Sends one request, without retries or redirects: `listener` hears the response (its
+   * head, or with `preload` the whole of it) or the failure, possibly before this returns.
+   * The request loop calls it between {@linkcode ConnectionPool.hold} and
+   * {@linkcode ConnectionPool.unhold}, which keep an evicted pool open meanwhile.
+   */
+  attempt(attempt: Attempt, listener: AttemptListener): void {
+    let head: RequestHead;
+    let slot: Promise<HTTPConnection> | HTTPConnection;
     try {
-      const head = this.#headFor(attempt);
-      const slot = this.#getConn(attempt.poolTimeout ?? this.#poolTimeout, attempt.signal);
-      if (slot instanceof Promise) {
-        sent = slot.then((waited) => this.#send(connection = waited, attempt, head));
-      } else {
-        sent = this.#send(connection = slot, attempt, head);
-      }
+      head = this.#headFor(attempt);
+      slot = this.#getConn(attempt.poolTimeout ?? this.#poolTimeout, attempt.signal);
     } catch (error) {
-      this.#closeIfRetired();
-      return Promise.reject(error);
+      return listener.attemptFailed(error);
     }
-    return sent.then(
-      (exchange) => this.#respond(exchange, attempt, connection),
-      (error) => {
-        this.#closeIfRetired();
-        throw error;
-      },
-    );
-  }
-
-  /** The response to an exchange whose head (or, preloaded, whole body) is in. */
-  #respond(
-    exchange: Exchange,
-    attempt: Attempt,
-    connection: HTTPConnection,
-  ): HTTPResponse | Promise<HTTPResponse> {
-    let decodingLater = false;
-    try {
-      const codings = exchange.codings;
-      const decoded = codings === null
-        ? null
-        : decodeBody(exchange, codings, attempt.maxResponseSize ?? this.#maxResponseSize);
-      if (exchange.collected) return responseOf(exchange, attempt, exchange.takeBody());
-      if (!attempt.preload) return responseOf(exchange, attempt, null, decoded, connection);
-      decodingLater = true;
-      return readAll(decoded!).then((data) => responseOf(exchange, attempt, data)).finally(() =>
-        this.#closeIfRetired()
+    if (slot instanceof Promise) {
+      slot.then(
+        (waited) => this.#send(waited, attempt, head, listener),
+        (error) => listener.attemptFailed(error),
       );
-    } finally {
-      if (!decodingLater) this.#closeIfRetired();
+    } else {
+      this.#send(slot, attempt, head, listener);
     }
   }
 
@@ -567,40 +631,27 @@ export abstract class ConnectionPool extends RequestMethods {
     connection: HTTPConnection,
     attempt: Attempt,
     head: RequestHead,
-  ): Promise<Exchange> {
-    const { timeout } = attempt;
-    const request = {
-      method: attempt.method,
-      head: head.text,
-      body: head.body,
-      bodyStream: attempt.body.stream,
-      chunked: head.chunked,
-      preload: attempt.preload,
-      decodeContent: attempt.decodeContent,
-      enforceContentLength: attempt.enforceContentLength,
-      readTimeout: timeout.read,
-      deadline: timeout.total === null ? null : performance.now() + timeout.total,
-      maxResponseSize: attempt.maxResponseSize ?? this.#maxResponseSize,
-      signal: attempt.signal,
-      url: attempt.url,
-    };
-    if (connection.isConnected) return this.#start(connection, request);
-    return connection.connect(timeout.connectTimeout, attempt.signal).then(
-      () => this.#start(connection, request),
+    listener: AttemptListener,
+  ): void {
+    const maxResponseSize = attempt.maxResponseSize ?? this.#maxResponseSize;
+    const sent = new SentAttempt(attempt, head, maxResponseSize, connection, listener);
+    if (connection.isConnected) return this.#start(connection, sent);
+    connection.connect(attempt.timeout.connectTimeout, attempt.signal).then(
+      () => this.#start(connection, sent),
       (error) => {
         this.#putConn(connection, false);
-        throw error;
+        listener.attemptFailed(error);
       },
     );
   }
 
-  #start(connection: HTTPConnection, request: ExchangeRequest): Promise<Exchange> {
+  #start(connection: HTTPConnection, sent: SentAttempt): void {
     this.numRequests++;
     try {
-      return connection.request(request, this.#putConn).ready;
+      connection.request(sent, sent, this.#putConn);
     } catch (error) {
       this.#putConn(connection, false);
-      throw error;
+      sent.listener.attemptFailed(error);
     }
   }
 

@@ -8,7 +8,12 @@
 
 import { ConnectTimeoutError } from "../errors.ts";
 import type { Connector, Socket, SocketHandler, TlsConnectOptions } from "../runtime/socket.ts";
-import { Exchange, type ExchangeOwner, type ExchangeRequest } from "./exchange.ts";
+import {
+  Exchange,
+  type ExchangeListener,
+  type ExchangeOwner,
+  type ExchangeRequest,
+} from "./exchange.ts";
 import { type ParserLimits, ResponseParser } from "./response_parser.ts";
 
 /**
@@ -134,14 +139,20 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
   }
 
   /**
-   * Sends a request on the open socket. `onRelease` is called once when the exchange
-   * is over, saying whether the socket may be reused.
+   * Sends a request on the open socket. `listener` hears when the response is ready (or
+   * failed first); `onRelease` is called once when the exchange is over, saying whether
+   * the socket may be reused.
    */
-  request(request: ExchangeRequest, onRelease: ReleaseCallback): Exchange {
+  request(
+    request: ExchangeRequest,
+    listener: ExchangeListener,
+    onRelease: ReleaseCallback,
+  ): Exchange {
     const socket = this.#socket;
     if (socket === null || socket.closed) throw new Error("HTTPConnection.request before connect");
     this.#onRelease = onRelease;
-    const exchange = new Exchange(this, socket, this.#parser, request, this.requestsOnSocket > 0);
+    const reused = this.requestsOnSocket > 0;
+    const exchange = new Exchange(this, socket, this.#parser, request, listener, reused);
     this.requestsOnSocket++;
     // The exchange may have failed at once (an already aborted signal).
     if (!exchange.finished) {

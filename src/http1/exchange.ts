@@ -44,6 +44,18 @@ export interface ExchangeRequest {
   readonly url: string;
 }
 
+/**
+ * Where an exchange reports that its response is ready for its reader, or that it failed
+ * before. Exactly one of the two is called, once, and possibly from inside a socket event:
+ * a listener that starts more I/O defers it.
+ */
+export interface ExchangeListener {
+  /** The head is in (or, when preloading, the whole body). */
+  exchangeReady(exchange: Exchange): void;
+  /** The exchange failed before it was ready. */
+  exchangeFailed(error: Error): void;
+}
+
 /** How an exchange ended, for the connection that carried it. */
 export interface ExchangeOwner {
   /** The exchange is over; `reusable` says whether the socket may carry another request. */
@@ -64,8 +76,8 @@ export class StaleConnectionError extends ProtocolError {
 }
 
 /**
- * One request and its response. Created by `HTTPConnection.request`; `ready` settles
- * when the head is in (or, when preloading, the whole body).
+ * One request and its response. Created by `HTTPConnection.request`; its listener hears
+ * when the head is in (or, when preloading, the whole body), or that it failed first.
  */
 export class Exchange implements ParserEvents {
   /** What was asked for. */
@@ -76,15 +88,11 @@ export class Exchange implements ParserEvents {
   trailers: string[] | null = null;
   /** The content codings the reader must undo, or null when the body is used as sent. */
   codings: string[] | null = null;
-  /** Settles when the response is ready for its reader. */
-  readonly ready: Promise<Exchange>;
-
   #owner: ExchangeOwner;
+  #listener: ExchangeListener;
   #socket: Socket;
   #parser: ResponseParser;
   #reused: boolean;
-  #resolve!: (exchange: Exchange) => void;
-  #reject!: (error: Error) => void;
   #settled = false;
   #finished = false;
   #error: Error | null = null;
@@ -116,19 +124,17 @@ export class Exchange implements ParserEvents {
     socket: Socket,
     parser: ResponseParser,
     request: ExchangeRequest,
+    listener: ExchangeListener,
     reused: boolean,
   ) {
     this.#owner = owner;
+    this.#listener = listener;
     this.#socket = socket;
     this.#parser = parser;
     this.#reused = reused;
     this.request = request;
     this.#deadline = request.deadline;
     if (request.readTimeout !== null) this.#lastActivity = performance.now();
-    this.ready = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
     this.#start();
   }
 
@@ -287,7 +293,7 @@ export class Exchange implements ParserEvents {
     this.#owner.exchangeDone(this, false);
     if (!this.#settled) {
       this.#settled = true;
-      this.#reject(error);
+      this.#listener.exchangeFailed(error);
     }
     const waiter = this.#waiter;
     this.#waiter = null;
@@ -400,7 +406,7 @@ export class Exchange implements ParserEvents {
   #settle(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#resolve(this);
+    this.#listener.exchangeReady(this);
   }
 
   /** True once the whole body has arrived (or the exchange failed). */
@@ -428,7 +434,7 @@ export class Exchange implements ParserEvents {
     return this.#error;
   }
 
-  /** The preloaded body (call after `ready` settled with `preload`). */
+  /** The preloaded body (call once the exchange is ready, with `preload`). */
   takeBody(): Uint8Array {
     if (this.#whole !== null) {
       const whole = this.#whole;
