@@ -1,5 +1,5 @@
 /**
- * Character-class lookup tables for the ASCII scanners (URL encoding, header tokens).
+ * Character classes for the ASCII scanners (URL encoding, header tokens, request heads).
  *
  * @module
  */
@@ -9,4 +9,12 @@ export function charTable(chars: string): Uint8Array {
   const table = new Uint8Array(128);
   for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
   return table;
+}
+
+/** True when `text` holds only ASCII characters. */
+export function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) >= 0x80) return false;
+  }
+  return true;
 }

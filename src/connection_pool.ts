@@ -16,7 +16,6 @@ import {
   chunkEncode,
   encodeLatin1,
   type HeaderFlags,
-  isAscii,
   noFlags,
   renderHeaderLines,
   sendsEmptyLength,
@@ -40,6 +39,7 @@ import { defaultConnector } from "./runtime/default.ts";
 import type { Connector, TlsConnectOptions, TlsVersion } from "./runtime/socket.ts";
 import { normalizeFingerprint } from "./runtime/_tls_verify.ts";
 import { VERSION } from "./version.ts";
+import { isAscii } from "./_char_table.ts";
 
 /** TLS options of HTTPS pools and managers (ignored by HTTP pools). */
 export interface TlsOptions {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isAscii } from "./_char_table.ts";
+
 /**
  * Anything {@linkcode HTTPHeaderDict} can be built from or extended with: another dict, a
  * WHATWG `Headers`, a plain object (an array value adds one line per item; `undefined`
@@ -44,13 +46,6 @@ const NO_NEXT = -1;
 const LINEAR_LOOKUPS = 8;
 /** ...provided it holds at most this many raw entries (names plus values). */
 const LINEAR_MAX_RAW = 64;
-
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) >= 0x80) return false;
-  }
-  return true;
-}
 
 /**
  * Case-insensitive name equality for an ASCII `wanted`, with no allocation in the common

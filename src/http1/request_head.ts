@@ -6,6 +6,7 @@
  */
 
 import { SKIP_HEADER } from "../make_headers.ts";
+import { isAscii } from "../_char_table.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
@@ -139,12 +140,6 @@ export function encodeLatin1(head: string): Uint8Array {
  */
 export function headBytes(head: string): string | Uint8Array {
   return isAscii(head) ? head : encodeLatin1(head);
-}
-
-/** True when `text` holds only ASCII characters. */
-export function isAscii(text: string): boolean {
-  // deno-lint-ignore no-control-regex
-  return /^[\x00-\x7f]*$/.test(text);
 }
 
 /** Frames a whole body as one chunk plus the last-chunk (for `chunked: true`). */

@@ -35,8 +35,8 @@ import type {
   StartTlsOptions,
   TlsConnectOptions,
 } from "./socket.ts";
-import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
-import { DrainWaiters } from "./_drain_waiters.ts";
+import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { PullReader } from "./_pull_reader.ts";
 import { SSLError } from "../errors.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 
@@ -98,77 +98,39 @@ export class CloudflareSocket implements Socket {
   #port: number;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #handler: SocketHandler = IGNORE_EVENTS;
-  #closed = false;
-  #paused = false;
-  #reading = false;
-  #wakeReader: (() => void) | null = null;
+  #pull: PullReader<ReadableStreamReadResult<Uint8Array>>;
   #queuedBytes = 0;
-  #drainWaiters = new DrainWaiters();
 
   /** Wraps an opened Workers socket to `hostname:port` and starts reading from it. */
   constructor(raw: WorkersSocket, hostname: string, port: number) {
     this.#raw = raw;
     this.#hostname = hostname;
     this.#port = port;
-    this.#reader = raw.readable.getReader();
+    const reader = this.#reader = raw.readable.getReader();
     this.#writer = raw.writable.getWriter();
-    this.#readLoop();
+    this.#pull = new PullReader({
+      read: () => reader.read(),
+      bytesOf: (result) => result.done ? null : result.value,
+      close: () => void raw.close().catch(() => {}),
+    });
   }
 
   /** True once the socket ended, failed, was closed or was handed to {@linkcode startTls}. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#pull.closed;
   }
 
   /** Installs the receiver of data, end and errors. */
   setHandler(handler: SocketHandler): void {
-    this.#handler = handler;
-  }
-
-  async #readLoop(): Promise<void> {
-    try {
-      while (!this.#closed) {
-        // No read is started while paused: startTls needs the streams free of pending reads.
-        if (this.#paused) {
-          await new Promise<void>((resolve) => this.#wakeReader = resolve);
-          continue;
-        }
-        this.#reading = true;
-        const { value, done } = await this.#reader.read();
-        this.#reading = false;
-        if (this.#closed) return;
-        if (done) return this.#end();
-        // Paused while the read was in flight: hold the bytes back until resume().
-        while (this.#paused) {
-          await new Promise<void>((resolve) => this.#wakeReader = resolve);
-          if (this.#closed) return;
-        }
-        this.#handler.onData(value);
-      }
-    } catch (error) {
-      if (this.#closed) return;
-      this.#shutdown();
-      this.#handler.onError(error instanceof Error ? error : new Error(String(error)));
-    }
-  }
-
-  #end(): void {
-    this.#shutdown();
-    this.#handler.onEnd();
-  }
-
-  #shutdown(): void {
-    this.#closed = true;
-    this.#raw.close().catch(() => {});
-    this.#wakeReader?.();
-    this.#drainWaiters.release();
+    this.#pull.handler = handler;
   }
 
   /** Queues bytes; `false` once more than the high-water mark waits to be sent. */
   write(data: Uint8Array | string): boolean {
-    if (this.#closed) {
-      queueMicrotask(() => this.#handler.onWriteError(new Error("write after the socket closed")));
+    if (this.closed) {
+      queueMicrotask(() =>
+        this.#pull.handler.onWriteError(new Error("write after the socket closed"))
+      );
       return false;
     }
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
@@ -176,13 +138,15 @@ export class CloudflareSocket implements Socket {
     this.#writer.write(bytes).then(
       () => {
         this.#queuedBytes -= bytes.length;
-        if (this.#queuedBytes === 0) this.#drainWaiters.release();
+        if (this.#queuedBytes === 0) this.#pull.drainWaiters.release();
       },
       (error: unknown) => {
         this.#queuedBytes = 0;
-        this.#drainWaiters.release();
-        if (!this.#closed) {
-          this.#handler.onWriteError(error instanceof Error ? error : new Error(String(error)));
+        this.#pull.drainWaiters.release();
+        if (!this.closed) {
+          this.#pull.handler.onWriteError(
+            error instanceof Error ? error : new Error(String(error)),
+          );
         }
       },
     );
@@ -191,29 +155,23 @@ export class CloudflareSocket implements Socket {
 
   /** Resolves once everything written so far was handed to the runtime. */
   drained(): Promise<void> {
-    if (this.#queuedBytes === 0 || this.#closed) return Promise.resolve();
-    return this.#drainWaiters.wait();
+    if (this.#queuedBytes === 0 || this.closed) return Promise.resolve();
+    return this.#pull.drainWaiters.wait();
   }
 
   /** Holds incoming data back until {@linkcode resume}. */
   pause(): void {
-    this.#paused = true;
+    this.#pull.pause();
   }
 
   /** Delivers data again after {@linkcode pause}. */
   resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    const wake = this.#wakeReader;
-    this.#wakeReader = null;
-    wake?.();
+    this.#pull.resume();
   }
 
   /** Closes both directions; the handler's `onEnd` is called once. */
   close(): void {
-    if (this.#closed) return;
-    this.#shutdown();
-    this.#handler.onEnd();
+    this.#pull.close();
   }
 
   /**
@@ -224,15 +182,14 @@ export class CloudflareSocket implements Socket {
    * Workers cannot honour reject with an {@linkcode SSLError}.
    */
   async startTls(tls: TlsConnectOptions, signal?: AbortSignal): Promise<Socket> {
-    if (this.#closed) throw new Error("startTls on a closed socket");
-    if (this.#reading || !this.#paused) {
+    const pull = this.#pull;
+    if (pull.closed) throw new Error("startTls on a closed socket");
+    if (pull.reading || !pull.paused) {
       throw new Error("startTls needs a paused socket (pause() from onData) with no read pending");
     }
     refuseUnsupportedTls(tls);
     refuseOtherName(tls, this.#hostname);
-    this.#closed = true;
-    this.#wakeReader?.();
-    this.#drainWaiters.release();
+    pull.handOver();
     this.#reader.releaseLock();
     this.#writer.releaseLock();
     const secure = this.#raw.startTls();

@@ -21,8 +21,8 @@ import type {
   StartTlsOptions,
   TlsConnectOptions,
 } from "./socket.ts";
-import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
-import { DrainWaiters } from "./_drain_waiters.ts";
+import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { PullReader } from "./_pull_reader.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { abortReason, connectError, tlsError } from "./_errors.ts";
 import { lookupHost, nodeConnector, startTlsOverSocket } from "./node.ts";
@@ -41,19 +41,16 @@ const encoder = new TextEncoder();
 
 class DenoSocket implements Socket {
   #conn: Deno.Conn;
-  #handler: SocketHandler = IGNORE_EVENTS;
-  #closed = false;
-  #paused = false;
-  #wakeReader: (() => void) | null = null;
+  #pull: PullReader<number | null>;
   #smallBuffer = new Uint8Array(SMALL_READ_SIZE);
   #largeBuffer: Uint8Array | null = null;
+  /** The buffer of the read in flight. */
+  #readBuffer: Uint8Array = this.#smallBuffer;
   // Unsent pieces, oldest first from `#queueHead`; strings are ASCII (one byte per char).
   #queue: (Uint8Array | string)[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
   #flushing = false;
-  #reading = false;
-  #drainWaiters = new DrainWaiters();
 
   /** The TCP connection while no TLS runs on it (what `startTls` can take over). */
   #tcp: Deno.TcpConn | null;
@@ -61,43 +58,29 @@ class DenoSocket implements Socket {
   constructor(conn: Deno.TcpConn | Deno.TlsConn, tls: boolean) {
     this.#conn = conn;
     this.#tcp = tls ? null : conn as Deno.TcpConn;
-    this.#readLoop();
+    this.#pull = new PullReader({
+      read: () => {
+        this.#readBuffer = this.#largeBuffer ?? this.#smallBuffer;
+        return conn.read(this.#readBuffer);
+      },
+      bytesOf: (bytesRead) => bytesRead === null ? null : this.#readBuffer.subarray(0, bytesRead),
+      delivered: (bytes) => this.#chooseReadBuffer(bytes.length),
+      close: () => {
+        try {
+          conn.close();
+        } catch {
+          // Already closed by the runtime.
+        }
+      },
+    });
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#pull.closed;
   }
 
   setHandler(handler: SocketHandler): void {
-    this.#handler = handler;
-  }
-
-  async #readLoop(): Promise<void> {
-    try {
-      while (!this.#closed) {
-        if (this.#paused) {
-          await new Promise<void>((resolve) => this.#wakeReader = resolve);
-          continue;
-        }
-        const buffer = this.#largeBuffer ?? this.#smallBuffer;
-        this.#reading = true;
-        const n = await this.#conn.read(buffer);
-        this.#reading = false;
-        if (this.#closed) return;
-        if (n === null) return this.#end();
-        // Paused while the read was in flight: hold the bytes back until resume().
-        while (this.#paused) {
-          await new Promise<void>((resolve) => this.#wakeReader = resolve);
-          if (this.#closed) return;
-        }
-        this.#handler.onData(buffer.subarray(0, n));
-        this.#chooseReadBuffer(buffer, n);
-      }
-    } catch (error) {
-      if (this.#closed) return;
-      this.#shutdown();
-      this.#handler.onError(error instanceof Error ? error : new Error(String(error)));
-    }
+    this.#pull.handler = handler;
   }
 
   /**
@@ -105,7 +88,8 @@ class DenoSocket implements Socket {
    * less than half of the large one means the burst is over: it goes back to the shared
    * pool (the data was handed on and copied by then), so an idle connection holds 4 KiB.
    */
-  #chooseReadBuffer(used: Uint8Array, bytesRead: number): void {
+  #chooseReadBuffer(bytesRead: number): void {
+    const used = this.#readBuffer;
     if (used !== this.#largeBuffer) {
       if (bytesRead === used.length) this.#largeBuffer = largeReadBuffers.take();
     } else if (bytesRead < used.length / 2) {
@@ -114,25 +98,11 @@ class DenoSocket implements Socket {
     }
   }
 
-  #end(): void {
-    this.#shutdown();
-    this.#handler.onEnd();
-  }
-
-  #shutdown(): void {
-    this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed by the runtime.
-    }
-    this.#wakeReader?.();
-    this.#drainWaiters.release();
-  }
-
   write(data: Uint8Array | string): boolean {
-    if (this.#closed) {
-      queueMicrotask(() => this.#handler.onWriteError(new Error("write after the socket closed")));
+    if (this.closed) {
+      queueMicrotask(() =>
+        this.#pull.handler.onWriteError(new Error("write after the socket closed"))
+      );
       return false;
     }
     this.#queue.push(data);
@@ -148,7 +118,7 @@ class DenoSocket implements Socket {
   async #flush(): Promise<void> {
     const buffer = writeBuffers.take();
     try {
-      while (this.#queueHead < this.#queue.length && !this.#closed) {
+      while (this.#queueHead < this.#queue.length && !this.closed) {
         const chunk = this.#takeCoalesced(buffer);
         let offset = 0;
         while (offset < chunk.length) {
@@ -158,15 +128,15 @@ class DenoSocket implements Socket {
       }
     } catch (error) {
       this.#queuedBytes = 0;
-      if (!this.#closed) {
-        this.#handler.onWriteError(error instanceof Error ? error : new Error(String(error)));
+      if (!this.closed) {
+        this.#pull.handler.onWriteError(error instanceof Error ? error : new Error(String(error)));
       }
     } finally {
       writeBuffers.give(buffer);
       this.#queue.length = 0;
       this.#queueHead = 0;
       this.#flushing = false;
-      this.#drainWaiters.release();
+      this.#pull.drainWaiters.release();
     }
   }
 
@@ -195,26 +165,20 @@ class DenoSocket implements Socket {
   }
 
   drained(): Promise<void> {
-    if (!this.#flushing || this.#closed) return Promise.resolve();
-    return this.#drainWaiters.wait();
+    if (!this.#flushing || this.closed) return Promise.resolve();
+    return this.#pull.drainWaiters.wait();
   }
 
   pause(): void {
-    this.#paused = true;
+    this.#pull.pause();
   }
 
   resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    const wake = this.#wakeReader;
-    this.#wakeReader = null;
-    wake?.();
+    this.#pull.resume();
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#shutdown();
-    this.#handler.onEnd();
+    this.#pull.close();
   }
 
   /**
@@ -222,11 +186,10 @@ class DenoSocket implements Socket {
    * no read in flight and nothing left to write. Otherwise returns null and changes nothing.
    */
   detachTcp(): Deno.TcpConn | null {
-    const idle = this.#paused && !this.#reading && !this.#flushing && !this.#closed;
+    const pull = this.#pull;
+    const idle = pull.paused && !pull.reading && !this.#flushing && !pull.closed;
     if (!idle || this.#tcp === null) return null;
-    this.#closed = true;
-    this.#handler = IGNORE_EVENTS;
-    this.#wakeReader?.(); // the read loop sees #closed and ends
+    pull.handOver();
     return this.#tcp;
   }
 }
