@@ -110,10 +110,13 @@ class DenoSocket implements Socket {
     if (!this.#flushing) {
       this.#flushing = true;
       // Wait one microtask so that a head and a body written together go out as one write.
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#flushQueued);
     }
     return this.#queuedBytes < WRITE_HIGH_WATER_MARK;
   }
+
+  /** {@linkcode DenoSocket.#flush}, bound once rather than wrapped in a closure per write. */
+  readonly #flushQueued = (): void => void this.#flush();
 
   async #flush(): Promise<void> {
     const buffer = writeBuffers.take();
