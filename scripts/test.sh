@@ -87,7 +87,7 @@ for rt in $runtimes; do
   echo "=== $rt: ${#files[@]} test file(s) ==="
   case $rt in
     deno)
-      run_logged node_modules/.bin/deno test -A --no-check=remote "${files[@]}"
+      run_logged node_modules/.bin/deno test -A --v8-flags=--expose-gc --no-check=remote "${files[@]}"
       parse_deno
       ;;
     bun)
@@ -96,7 +96,7 @@ for rt in $runtimes; do
       ;;
     node)
       # Node 20 cannot run TypeScript itself: tsx (a pinned devDependency) strips the types.
-      run_logged node --import tsx --test --test-reporter=spec "${files[@]}"
+      run_logged node --expose-gc --import tsx --test --test-reporter=spec "${files[@]}"
       parse_node
       ;;
     *)

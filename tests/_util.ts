@@ -128,3 +128,26 @@ export async function keepAliveServer(
 export function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|\/-]/g, "\\$&");
 }
+
+/** A full collection: `Bun.gc`, or V8's `gc` (scripts/test.sh runs Deno and Node with `--expose-gc`). */
+function collectGarbage(): void {
+  const g = globalThis as { Bun?: { gc(sync: boolean): void }; gc?: () => void };
+  if (g.Bun) return g.Bun.gc(true);
+  if (!g.gc) {
+    throw new Error("no gc(): run Deno with --v8-flags=--expose-gc, Node with --expose-gc");
+  }
+  g.gc();
+}
+
+/**
+ * True once `ref`'s target is garbage-collected, after up to `tries` full collections with
+ * a turn of the event loop between them (a stale stack slot may hold it for a turn).
+ */
+export async function isCollected(ref: WeakRef<object>, tries = 10): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    await sleep(i);
+    collectGarbage();
+    if (ref.deref() === undefined) return true;
+  }
+  return false;
+}

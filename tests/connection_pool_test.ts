@@ -8,6 +8,7 @@ import { assert, test } from "./_harness.ts";
 import {
   type Deferred,
   deferred,
+  isCollected,
   type KeepAliveServer,
   keepAliveServer,
   rejects,
@@ -109,6 +110,35 @@ test("maxSize 1: two sequential requests share one connection", async () => {
     assert.equal(pool.numRequests, 2);
     assert.equal(served, 2);
     assert.deepEqual(pool.stats, { idle: 1, inUse: 0, queued: 0, open: 1 });
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+test("an idle connection does not keep its last response or body alive", async () => {
+  const size = 256 * 1024;
+  const { server } = await keepAliveServer((_, _id, conn) => reply(conn, "x".repeat(size)));
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+  // Each request in its own frame, so only the WeakRefs point at what it returned.
+  const preloaded = async () => {
+    const response = await pool.request("GET", "/");
+    assert.equal(response.data.length, size);
+    return [new WeakRef(response), new WeakRef(response.data)];
+  };
+  const streamed = async () => {
+    const response = await pool.request("GET", "/", { preloadContent: false });
+    const body = await response.bytes();
+    assert.equal(body.length, size);
+    return [new WeakRef(response), new WeakRef(body)];
+  };
+  try {
+    for (const refs of [await preloaded(), await streamed()]) {
+      assert.equal(pool.stats.idle, 1, "the connection is parked in the pool");
+      for (const ref of refs) {
+        assert.ok(await isCollected(ref), "collected while the connection idles");
+      }
+    }
   } finally {
     await pool.close();
     await server.close();

@@ -289,6 +289,7 @@ export class Exchange implements ParserEvents {
     if (this.#finished) return this.decodingEnded(false);
     this.#finished = true;
     this.#error = error;
+    this.#parser.release();
     this.#stopListening();
     this.#owner.exchangeDone(this, false);
     if (!this.#settled) {

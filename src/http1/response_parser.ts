@@ -118,6 +118,9 @@ export interface ParserEvents {
   onComplete(trailers: string[] | null, extraBytes: boolean): void;
 }
 
+/** Where events go between responses, so that the parser holds no finished exchange. */
+const NO_EVENTS: ParserEvents = { onHead() {}, onBody() {}, onComplete() {} };
+
 const HEAD = 0;
 const LENGTH = 1;
 const CHUNK_SIZE = 2;
@@ -147,7 +150,7 @@ const KEPT_LINE_SLOTS = 256;
  */
 export class ResponseParser {
   #limits: ParserLimits;
-  #events: ParserEvents | null = null;
+  #events: ParserEvents = NO_EVENTS;
   #state = DONE;
   #bodiless = false;
   #remaining = 0;
@@ -178,6 +181,15 @@ export class ResponseParser {
     this.#line = "";
     this.#received = 0;
     this.#bytesSeen = 0;
+  }
+
+  /**
+   * Stops reporting to the current events (the exchange was abandoned). A parser lives as
+   * long as its connection: holding the exchange would keep its response, body and all,
+   * alive while the connection sits idle in a pool. The end of a response does the same.
+   */
+  release(): void {
+    this.#events = NO_EVENTS;
   }
 
   /** Bytes received since {@linkcode ResponseParser.start}. */
@@ -222,7 +234,7 @@ export class ResponseParser {
           break;
         case UNTIL_CLOSE:
           this.#received += data.length - offset;
-          this.#events!.onBody(data, offset, data.length);
+          this.#events.onBody(data, offset, data.length);
           return;
         default:
           // Bytes after the end of the response were already reported as `extraBytes`.
@@ -384,7 +396,7 @@ export class ResponseParser {
     } else if (contentLength === -1) {
       keepAlive = false;
     }
-    this.#events!.onHead(
+    this.#events.onHead(
       new ParsedHead(
         version,
         status,
@@ -412,7 +424,7 @@ export class ResponseParser {
     const n = Math.min(this.#remaining, data.length - offset);
     this.#remaining -= n;
     this.#received += n;
-    this.#events!.onBody(data, offset, offset + n);
+    this.#events.onBody(data, offset, offset + n);
     offset += n;
     if (this.#remaining === 0) {
       if (this.#state === CHUNK_DATA) this.#state = CHUNK_DATA_END;
@@ -496,6 +508,8 @@ export class ResponseParser {
 
   #complete(trailers: string[] | null, extraBytes: boolean): void {
     this.#state = DONE;
-    this.#events!.onComplete(trailers, extraBytes);
+    const events = this.#events;
+    this.#events = NO_EVENTS;
+    events.onComplete(trailers, extraBytes);
   }
 }

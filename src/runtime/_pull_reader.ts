@@ -37,12 +37,13 @@ export class PullReader<R> {
   #closed = false;
   #paused = false;
   #reading = false;
-  #wakeReader: (() => void) | null = null;
+  /** Bytes read while paused, delivered on resume. */
+  #held: Uint8Array | null = null;
 
   /** Starts reading from `source` at once. */
   constructor(source: PullSource<R>) {
     this.#source = source;
-    void this.#readLoop();
+    this.#readNext();
   }
 
   /** True once the socket ended, failed, was closed or was handed over. */
@@ -60,38 +61,48 @@ export class PullReader<R> {
     return this.#paused;
   }
 
-  async #readLoop(): Promise<void> {
-    const source = this.#source;
+  // The loop is callbacks, not an async function: a suspended async function keeps its
+  // whole register file, so the last bytes delivered (a view of a large read buffer, or a
+  // stream's chunk) would stay reachable for as long as the connection waits idle.
+  #readNext(): void {
+    if (this.#closed || this.#paused || this.#reading) return;
+    this.#reading = true;
+    let read: Promise<R>;
     try {
-      while (!this.#closed) {
-        if (this.#paused) {
-          await this.#whilePaused();
-          continue;
-        }
-        this.#reading = true;
-        const result = await source.read();
-        this.#reading = false;
-        if (this.#closed) return;
-        const bytes = source.bytesOf(result);
-        if (bytes === null) return this.#end();
-        // Paused while the read was in flight: hold the bytes back until resume().
-        while (this.#paused) {
-          await this.#whilePaused();
-          if (this.#closed) return;
-        }
-        this.handler.onData(bytes);
-        source.delivered?.(bytes);
-      }
+      read = this.#source.read();
     } catch (error) {
-      if (this.#closed) return;
-      this.#shutdown();
-      this.handler.onError(error instanceof Error ? error : new Error(String(error)));
+      return this.#onFailure(error);
     }
+    read.then(this.#onRead, this.#onFailure);
   }
 
-  #whilePaused(): Promise<void> {
-    return new Promise<void>((resolve) => this.#wakeReader = resolve);
+  readonly #onRead = (result: R): void => {
+    this.#reading = false;
+    if (this.#closed) return;
+    try {
+      const bytes = this.#source.bytesOf(result);
+      if (bytes === null) return this.#end();
+      // Paused while the read was in flight: hold the bytes back until resume().
+      if (this.#paused) this.#held = bytes;
+      else this.#deliver(bytes);
+    } catch (error) {
+      this.#onFailure(error);
+    }
+  };
+
+  /** Hands `bytes` to the handler, then reads on (a handler that throws fails the socket). */
+  #deliver(bytes: Uint8Array): void {
+    this.handler.onData(bytes);
+    this.#source.delivered?.(bytes);
+    this.#readNext();
   }
+
+  readonly #onFailure = (error: unknown): void => {
+    this.#reading = false;
+    if (this.#closed) return;
+    this.#shutdown();
+    this.handler.onError(error instanceof Error ? error : new Error(String(error)));
+  };
 
   #end(): void {
     this.#shutdown();
@@ -104,11 +115,9 @@ export class PullReader<R> {
     this.#stopReading();
   }
 
-  /** Lets the read loop see the socket closed and end; releases the drain waiters. */
+  /** Drops bytes held back and releases the drain waiters. */
   #stopReading(): void {
-    const wake = this.#wakeReader;
-    this.#wakeReader = null;
-    wake?.();
+    this.#held = null;
     this.drainWaiters.release();
   }
 
@@ -131,10 +140,21 @@ export class PullReader<R> {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    const wake = this.#wakeReader;
-    this.#wakeReader = null;
-    wake?.();
+    // Later, not now: resume() is often called from inside the handler.
+    queueMicrotask(this.#continue);
   }
+
+  readonly #continue = (): void => {
+    if (this.#closed || this.#paused) return;
+    const held = this.#held;
+    if (held === null) return this.#readNext();
+    this.#held = null;
+    try {
+      this.#deliver(held);
+    } catch (error) {
+      this.#onFailure(error);
+    }
+  };
 
   /** Closes both directions; the handler's `onEnd` is called once. */
   close(): void {

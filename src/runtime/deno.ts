@@ -84,15 +84,16 @@ class DenoSocket implements Socket {
   }
 
   /**
-   * A full small buffer means more is waiting: read on in a large one. A read that used
-   * less than half of the large one means the burst is over: it goes back to the shared
-   * pool (the data was handed on and copied by then), so an idle connection holds 4 KiB.
+   * A full small buffer means more is waiting: read on in a large one. A read that did not
+   * fill the large one emptied the kernel's buffer, so the burst is over: it goes back to
+   * the shared pool (the data was handed on and copied by then). The read after the end of
+   * a response is the one an idle connection waits in, and it holds only the 4 KiB buffer.
    */
   #chooseReadBuffer(bytesRead: number): void {
     const used = this.#readBuffer;
     if (used !== this.#largeBuffer) {
       if (bytesRead === used.length) this.#largeBuffer = largeReadBuffers.take();
-    } else if (bytesRead < used.length / 2) {
+    } else if (bytesRead < used.length) {
       this.#largeBuffer = null;
       largeReadBuffers.give(used);
     }

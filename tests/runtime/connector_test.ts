@@ -6,7 +6,7 @@
 
 import process from "node:process";
 import { assert, runtime, test } from "../_harness.ts";
-import { sleep, waitFor } from "../_util.ts";
+import { isCollected, sleep, waitFor } from "../_util.ts";
 import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "../_certs.ts";
 import { type RawConnection, type RawServer, rawServer, unusedPort } from "../_servers.ts";
 import { NameResolutionError, NewConnectionError, SSLError } from "../../src/errors.ts";
@@ -55,6 +55,16 @@ class Recorder implements SocketHandler {
   /** onEnd and onError together: how many times the socket reported its end. */
   get terminations(): number {
     return this.ends + this.errors.length;
+  }
+}
+
+/** Records only how much arrived, and weakly what: once delivered, data is the handler's. */
+class WeakRecorder extends Recorder {
+  delivered: WeakRef<Uint8Array>[] = [];
+  received = 0;
+  override onData(chunk: Uint8Array): void {
+    this.delivered.push(new WeakRef(chunk));
+    this.received += chunk.length;
   }
 }
 
@@ -244,6 +254,29 @@ for (const connector of CONNECTORS) {
       socket.resume();
       await waitFor(() => rec.ends === 1, "onEnd after resume");
       assert.equal(rec.data, "abc");
+      socket.close();
+      await assertAllClosed(conns);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${name}: a waiting socket holds no data it delivered`, async () => {
+    const { server, conns } = await passiveServer();
+    try {
+      const socket = await connector.connect({ hostname: "127.0.0.1", port: server.port });
+      const rec = new WeakRecorder();
+      socket.setHandler(rec);
+      await waitFor(() => conns.length === 1, "the server to accept");
+      const size = 1024 * 1024;
+      await conns[0].write(new Uint8Array(size));
+      await waitFor(() => rec.received === size, "the whole megabyte");
+      // The socket now waits for more; what it delivered must be free to collect.
+      const alive = [];
+      for (const ref of rec.delivered) {
+        if (!await isCollected(ref)) alive.push(rec.delivered.indexOf(ref));
+      }
+      assert.deepEqual(alive, [], `of ${rec.delivered.length} chunks`);
       socket.close();
       await assertAllClosed(conns);
     } finally {
