@@ -67,10 +67,14 @@ export function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "by
   );
 }
 
-/** Asserts that no connection of `pool` is in use and nobody waits for one. */
-export function assertAtRest(pool: ConnectionPool): void {
-  assert.equal(pool.stats.inUse, 0, "no connection in use");
-  assert.equal(pool.stats.queued, 0, "nobody waiting");
+/** Asserts that no connection of any of `pools` is in use, nobody waits, and idle fits `maxSize`. */
+export function assertAtRest(...pools: ConnectionPool[]): void {
+  for (const pool of pools) {
+    const { inUse, queued, idle } = pool.stats;
+    assert.equal(inUse, 0, `${pool}: no connection in use`);
+    assert.equal(queued, 0, `${pool}: nobody waiting`);
+    assert.ok(idle <= pool.maxSize, `${pool}: idle ${idle} <= maxSize ${pool.maxSize}`);
+  }
 }
 
 /** An abort signal that bounds a wait; `clear()` it when done so no timer is left behind. */

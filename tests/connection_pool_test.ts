@@ -6,6 +6,7 @@
 
 import { assert, test } from "./_harness.ts";
 import {
+  assertAtRest,
   type Deferred,
   deferred,
   isCollected,
@@ -20,7 +21,6 @@ import { type RawConnection, type RawRequest, rawServer, serveHttp } from "./_se
 import {
   ClosedPoolError,
   connectionFromUrl,
-  ConnectionPool,
   EmptyPoolError,
   HostChangedError,
   HTTPConnectionPool,
@@ -38,14 +38,6 @@ import {
 // ---------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------
-
-/** Nothing checked out and nobody waiting: the pool is at rest. */
-function assertAtRest(pool: ConnectionPool): void {
-  const { inUse, queued, idle } = pool.stats;
-  assert.equal(inUse, 0, "no connection in use");
-  assert.equal(queued, 0, "nobody queued");
-  assert.ok(idle <= pool.maxSize, `idle ${idle} <= maxSize ${pool.maxSize}`);
-}
 
 function reply(conn: RawConnection, body: string, head = "HTTP/1.1 200 OK"): Promise<void> {
   return conn.write(`${head}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);

@@ -7,7 +7,7 @@
 
 import * as net from "node:net";
 import { assert, test } from "./_harness.ts";
-import { deferred, rejects, text, waitFor } from "./_util.ts";
+import { assertAtRest, deferred, rejects, text, waitFor } from "./_util.ts";
 import { CA_CERT, SERVER_TLS } from "./_certs.ts";
 import { rawServer, serveHttp, type TestServer } from "./_servers.ts";
 import {
@@ -26,11 +26,6 @@ import {
 // ---------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------
-
-function assertAtRest(pool: ConnectionPool): void {
-  assert.equal(pool.stats.inUse, 0, `${pool}: no connection in use`);
-  assert.equal(pool.stats.queued, 0, `${pool}: nobody queued`);
-}
 
 /** What the echo server saw. */
 interface Echo {

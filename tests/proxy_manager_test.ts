@@ -18,9 +18,8 @@ import {
   unusedPort,
   withHttpAndHttps,
 } from "./_servers.ts";
-import { rejects, text, waitFor } from "./_util.ts";
+import { assertAtRest, rejects, text, waitFor } from "./_util.ts";
 import {
-  type ConnectionPool,
   makeHeaders,
   MaxRetryError,
   NewConnectionError,
@@ -71,11 +70,6 @@ async function json(manager: ProxyManager, url: string): Promise<Echo> {
   const response = await manager.request("GET", url);
   assert.equal(response.status, 200, text(response.data));
   return JSON.parse(text(response.data));
-}
-
-function assertAtRest(pool: ConnectionPool): void {
-  assert.equal(pool.stats.inUse, 0, "no connection in use");
-  assert.equal(pool.stats.queued, 0, "nobody waiting");
 }
 
 /** Lines of tinyproxy's log that record a request line starting with `method`. */

@@ -6,7 +6,7 @@
  */
 
 import { assert, test } from "./_harness.ts";
-import { rejects, sleep, text, waitFor } from "./_util.ts";
+import { assertAtRest, rejects, sleep, text, waitFor } from "./_util.ts";
 import { CA_CERT } from "./_certs.ts";
 import {
   type RawConnection,
@@ -16,7 +16,6 @@ import {
   unusedPort,
 } from "./_servers.ts";
 import {
-  type ConnectionPool,
   ConnectTimeoutError,
   HostChangedError,
   HTTPConnectionPool,
@@ -111,14 +110,6 @@ function reply(
 async function breakMidHead(_: Seen, conn: RawConnection): Promise<void> {
   await conn.write("HTTP/1.1 200 OK\r\n");
   conn.end();
-}
-
-/** Nothing checked out and nobody waiting, on every pool given. */
-function assertAtRest(...pools: ConnectionPool[]): void {
-  for (const pool of pools) {
-    assert.equal(pool.stats.inUse, 0, `${pool}: no connection in use`);
-    assert.equal(pool.stats.queued, 0, `${pool}: nobody queued`);
-  }
 }
 
 /** Asserts `error` is a `MaxRetryError` for `url` whose reason is a `kind`. */

@@ -9,9 +9,8 @@ import { assert, test } from "./_harness.ts";
 import { CA_CERT, SERVER_TLS } from "./_certs.ts";
 import { missingBinary, type ProxyServer, startDante, startMicrosocks } from "./_proxies.ts";
 import { type TestServer, unusedPort, withHttpAndHttps } from "./_servers.ts";
-import { rejects, text } from "./_util.ts";
+import { assertAtRest, rejects, text } from "./_util.ts";
 import {
-  type ConnectionPool,
   MaxRetryError,
   NewConnectionError,
   ProxyError,
@@ -47,11 +46,6 @@ async function body(manager: SOCKSProxyManager, url: string): Promise<string> {
   const response = await manager.request("GET", url);
   assert.equal(response.status, 200);
   return text(response.data);
-}
-
-function assertAtRest(pool: ConnectionPool): void {
-  assert.equal(pool.stats.inUse, 0, "no connection in use");
-  assert.equal(pool.stats.queued, 0, "nobody waiting");
 }
 
 /** The refusal a request through `manager` fails with: a ProxyError around a NewConnectionError. */

@@ -6,6 +6,7 @@
 import { assert, test } from "../_harness.ts";
 import { CA_CERT, SERVER_TLS } from "../_certs.ts";
 import { type RawConnection, type RawServer, rawServer } from "../_servers.ts";
+import { assertAtRest } from "../_util.ts";
 import {
   type ConnectionPool,
   type ConnectionPoolOptions,
@@ -106,11 +107,6 @@ async function recordingServer(options: { hostname?: string; tls?: boolean } = {
 function redirectTo(port: number, hostname = "127.0.0.1"): Connector {
   const base = defaultConnector();
   return { name: "redirect", connect: (options) => base.connect({ ...options, hostname, port }) };
-}
-
-function assertAtRest(pool: ConnectionPool): void {
-  assert.equal(pool.stats.inUse, 0, "no connection in use");
-  assert.equal(pool.stats.queued, 0, "nobody waiting");
 }
 
 /** Runs `fn` with a recording server and a pool on it; closes both. */
