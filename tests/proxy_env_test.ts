@@ -8,7 +8,12 @@ import { missingBinary, startTinyproxy } from "./_proxies.ts";
 import { serveHttp } from "./_servers.ts";
 import { text } from "./_util.ts";
 import { PoolManager, proxyFromEnv, ProxyManager } from "../mod.ts";
-import { bypassesProxy, proxyEnvironment, proxyUrlFor } from "../src/_proxy_env.ts";
+import {
+  bypassesProxy,
+  PROXY_VARIABLES,
+  proxyEnvironment,
+  proxyUrlFor,
+} from "../src/_proxy_env.ts";
 
 test("lower-case names win; empty values are unset; HTTP_PROXY is ignored under CGI", () => {
   const env = proxyEnvironment({
@@ -92,17 +97,7 @@ async function withEnv(vars: Record<string, string>, fn: () => Promise<void>): P
     else if (value === undefined) delete process!.env[name];
     else process!.env[name] = value;
   };
-  const names = [
-    ...Object.keys(vars),
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-  ];
+  const names = [...Object.keys(vars), ...PROXY_VARIABLES];
   const saved = new Map(names.map((name) => [name, get(name)]));
   for (const name of names) set(name, vars[name]);
   try {
