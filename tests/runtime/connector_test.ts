@@ -273,8 +273,8 @@ for (const connector of CONNECTORS) {
       await waitFor(() => rec.received === size, "the whole megabyte");
       // The socket now waits for more; what it delivered must be free to collect.
       const alive = [];
-      for (const ref of rec.delivered) {
-        if (!await isCollected(ref)) alive.push(rec.delivered.indexOf(ref));
+      for (const [index, ref] of rec.delivered.entries()) {
+        if (!await isCollected(ref)) alive.push(index);
       }
       assert.deepEqual(alive, [], `of ${rec.delivered.length} chunks`);
       socket.close();
