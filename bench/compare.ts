@@ -6,7 +6,7 @@
  *
  * ```sh
  * deno task bench
- * node_modules/.bin/deno run -A bench/compare.ts --rounds 3 --seconds 2 --runtimes deno,bun,node --cases plain,tls,large,post
+ * node_modules/.bin/deno run -A bench/compare.ts --rounds 5 --seconds 2 --runtimes deno,bun,node --cases plain,tls,large,post
  * node_modules/.bin/deno run -A bench/compare.ts --rounds 1 --seconds 1 --clients peer,pooled --no-save
  * ```
  *
@@ -39,7 +39,7 @@ import { type BenchServer, fixedBytes, LARGE_BODY_BYTES, LARGE_FILE } from "./se
 
 const USAGE = `usage: deno run -A bench/compare.ts [options]
 
-  --rounds N          rounds of every measurement; medians are reported (default 3)
+  --rounds N          rounds of every measurement; medians are reported (default 5)
   --seconds S         measured seconds per run (default 2)
   --warmup S          warm-up seconds before each run (default 0.5)
   --runtimes LIST     runtimes to compare, of deno,bun,node (default deno,bun,node)
@@ -88,7 +88,7 @@ function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
     args,
     options: {
-      rounds: { type: "string", default: "3" },
+      rounds: { type: "string", default: "5" },
       seconds: { type: "string", default: "2" },
       warmup: { type: "string", default: "0.5" },
       runtimes: { type: "string", default: "deno,bun,node" },

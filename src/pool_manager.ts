@@ -29,7 +29,7 @@ import {
 } from "./_proxy_env.ts";
 import { readEnvironment } from "./runtime/env.ts";
 import { HTTPHeaderDict } from "./headers.ts";
-import { runRequest } from "./_request_loop.ts";
+import { type Router, runRequest } from "./_request_loop.ts";
 import { RequestMethods, type RequestOptions, type UrlopenOptions } from "./request_methods.ts";
 import type { HTTPResponse } from "./response.ts";
 import { Retry } from "./retry.ts";
@@ -161,6 +161,8 @@ export class PoolManager extends RequestMethods {
   #retries: Retry;
   #closed = false;
   #newestKey = "";
+  /** Picks the pool of each URL a request goes to (one function for every request). */
+  readonly #router: Router = (url) => this.#poolFor(url);
   #environment: ProxyEnvironment | null = null;
   #environmentProxies = new Map<string, ProxyConfig>();
 
@@ -339,7 +341,7 @@ export class PoolManager extends RequestMethods {
       return Promise.reject(error);
     }
     return runRequest(
-      (next) => this.#poolFor(next),
+      this.#router,
       pool,
       method,
       url,
