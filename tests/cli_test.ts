@@ -132,6 +132,7 @@ test("cli args: load mode from -n, -c, -d with their defaults", () => {
 
 test("cli args: bad arguments say what is wrong and the value", () => {
   assert.match(usageError([]), /a URL is needed/);
+  assert.match(usageError(["GET"]), /a URL is needed after GET/);
   assert.match(usageError(["--nope", ":80"]), /unknown option "--nope"/);
   assert.match(usageError([":80", "-n"]), /-n needs a value/);
   assert.match(usageError(["-n", "0", ":80"]), /-n needs a positive integer, got "0"/);

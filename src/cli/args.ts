@@ -98,6 +98,18 @@ percentiles, status counts and connections opened:
 `;
 
 const METHOD = /^[A-Za-z]+$/;
+/** Methods that, written in capitals alone, are a request line without its URL. */
+const STANDARD_METHODS = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+  "TRACE",
+  "CONNECT",
+]);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 type Flag =
@@ -225,6 +237,10 @@ function splitPositionals(positionals: string[]): {
   items: string[];
 } {
   if (positionals.length === 0) throw new UsageError("a URL is needed (see --help)");
+  // `pooled GET` forgot the URL: a lone upper-case method is not taken for a host name.
+  if (positionals.length === 1 && STANDARD_METHODS.has(positionals[0])) {
+    throw new UsageError(`a URL is needed after ${positionals[0]} (see --help)`);
+  }
   // httpie's rule: a leading word of letters followed by something else is the method.
   if (positionals.length >= 2 && METHOD.test(positionals[0])) {
     const [method, url, ...items] = positionals;
