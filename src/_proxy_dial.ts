@@ -7,7 +7,7 @@
  */
 
 import { ConnectTimeoutError, ProxyError, ProxySchemeUnsupported } from "./errors.ts";
-import { abortReason } from "./runtime/_errors.ts";
+import { abortReason, toError } from "./runtime/_errors.ts";
 import type { ConnectOptions, Connector, Socket, TlsConnectOptions } from "./runtime/socket.ts";
 
 /** Where a proxy listens, and the TLS settings for an `https://` proxy. */
@@ -31,8 +31,7 @@ export function proxyFailure(error: unknown, signal: AbortSignal | undefined): E
     if (!(reason instanceof ConnectTimeoutError)) return reason;
     return new ProxyError("Unable to connect to proxy", reason);
   }
-  const cause = error instanceof Error ? error : new Error(String(error));
-  return new ProxyError("Unable to connect to proxy", cause);
+  return new ProxyError("Unable to connect to proxy", toError(error));
 }
 
 /** Opens a connection to the proxy (TLS for an `https://` proxy). */

@@ -83,6 +83,11 @@ export function connectError(
   );
 }
 
+/** What a runtime threw or rejected with, as an `Error` (a non-Error value becomes its text). */
+export function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /** The error to reject with when a signal aborted a connection attempt. */
 export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;

@@ -10,6 +10,7 @@
 import type { SocketHandler } from "./socket.ts";
 import { IGNORE_EVENTS } from "./socket.ts";
 import { DrainWaiters } from "./_drain_waiters.ts";
+import { toError } from "./_errors.ts";
 
 /** The runtime's socket as a {@linkcode PullReader} reads it; `R` is what one read yields. */
 export interface PullSource<R> {
@@ -101,7 +102,7 @@ export class PullReader<R> {
     this.#reading = false;
     if (this.#closed) return;
     this.#shutdown();
-    this.handler.onError(error instanceof Error ? error : new Error(String(error)));
+    this.handler.onError(toError(error));
   };
 
   #end(): void {

@@ -38,7 +38,7 @@ import type {
 import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { PullReader } from "./_pull_reader.ts";
 import { SSLError } from "../errors.ts";
-import { abortReason, connectError, tlsError } from "./_errors.ts";
+import { abortReason, connectError, tlsError, toError } from "./_errors.ts";
 
 /**
  * The part of a `cloudflare:sockets` socket this adapter uses.
@@ -144,9 +144,7 @@ export class CloudflareSocket implements Socket {
         this.#queuedBytes = 0;
         this.#pull.drainWaiters.release();
         if (!this.closed) {
-          this.#pull.handler.onWriteError(
-            error instanceof Error ? error : new Error(String(error)),
-          );
+          this.#pull.handler.onWriteError(toError(error));
         }
       },
     );

@@ -24,7 +24,7 @@ import type {
 import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { PullReader } from "./_pull_reader.ts";
 import { BufferPool } from "./_buffer_pool.ts";
-import { abortReason, connectError, tlsError } from "./_errors.ts";
+import { abortReason, connectError, tlsError, toError } from "./_errors.ts";
 import { lookupHost, nodeConnector, startTlsOverSocket } from "./node.ts";
 
 /** Each socket's own read buffer: what the read that waits on an idle connection holds. */
@@ -133,7 +133,7 @@ class DenoSocket implements Socket {
     } catch (error) {
       this.#queuedBytes = 0;
       if (!this.closed) {
-        this.#pull.handler.onWriteError(error instanceof Error ? error : new Error(String(error)));
+        this.#pull.handler.onWriteError(toError(error));
       }
     } finally {
       writeBuffers.give(buffer);
