@@ -176,14 +176,10 @@ export function runRequest(
   let run: RequestRun;
   let body: PreparedBody | null;
   try {
-    const retries = options.retries instanceof Retry
-      ? options.retries
-      : options.retries === undefined && options.redirect === undefined
+    // No `retries` option: the default as it is (`redirect` is read by the loop itself).
+    const retries = options.retries === undefined || options.retries === null
       ? defaultRetries
-      : Retry.fromInt(options.retries ?? null, {
-        redirect: options.redirect,
-        default: defaultRetries,
-      });
+      : Retry.fromInt(options.retries, { redirect: options.redirect });
     body = prepareBodySync(options.body);
     const target = firstTarget ?? requestTarget(url);
     run = new RequestRun(route, firstPool, method, url, target, options, retries);
