@@ -210,8 +210,17 @@ function attemptAgain(run: RequestRun): Promise<HTTPResponse> {
 
 /** True when the policy neither follows nor retries `response`: it goes to the caller. */
 function isFinal(state: RequestRun, response: HTTPResponse): boolean {
-  if (state.followRedirects && response.getRedirectLocation()) return false;
-  return !state.retries.isRetry(state.method, response.status, hasRetryAfter(response));
+  return !redirectToFollow(state, response) && !isStatusRetried(state, response);
+}
+
+/** The `Location` the policy follows; false, null or "" when `response` is not followed. */
+function redirectToFollow(state: RequestRun, response: HTTPResponse): string | null | false {
+  return state.followRedirects ? response.getRedirectLocation() : false;
+}
+
+/** True when the policy retries `response` for its status. */
+function isStatusRetried(state: RequestRun, response: HTTPResponse): boolean {
+  return state.retries.isRetry(state.method, response.status, hasRetryAfter(response));
 }
 
 /** Only these statuses look at Retry-After: other responses skip the header lookup. */
@@ -285,7 +294,7 @@ async function afterResponse(
   response: HTTPResponse,
 ): Promise<HTTPResponse | null> {
   const { method, url, pool, retries } = state;
-  const location = state.followRedirects ? response.getRedirectLocation() : false;
+  const location = redirectToFollow(state, response);
   if (location) {
     let next: Retry;
     try {
@@ -303,7 +312,7 @@ async function afterResponse(
     followRedirect(state, response.status, location, next);
     return null;
   }
-  if (retries.isRetry(method, response.status, hasRetryAfter(response))) {
+  if (isStatusRetried(state, response)) {
     let next: Retry;
     try {
       next = retries.increment({ method, url, response, pool });
