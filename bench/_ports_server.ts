@@ -13,6 +13,7 @@ import * as net from "node:net";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import type { PortsServerStats } from "./ports_server.ts";
+import { concatBytes } from "../src/_bytes.ts";
 
 /** `GET /bytes/N` on any port of `ports_server.ts` answers N bytes of `x`. */
 export const BYTES_PATH = "/bytes/";
@@ -51,21 +52,11 @@ function control(port: number, path: string): Promise<string> {
     socket.on("data", (chunk: Uint8Array) => chunks.push(chunk));
     socket.once("error", reject);
     socket.once("end", () => {
-      const text = new TextDecoder().decode(concat(chunks));
+      const text = new TextDecoder().decode(concatBytes(chunks));
       resolve(text.slice(text.indexOf("\r\n\r\n") + 4));
     });
     socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
   });
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
 }
 
 /** Starts `ports_server.ts --ports count` under this runtime; resolves once all listen. */

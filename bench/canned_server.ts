@@ -17,6 +17,7 @@
 
 import { type BenchServer, BODY, LARGE_PATH, POST_PATH, stopProcess } from "./server.ts";
 import type { SelfSignedCert } from "./self_signed.ts";
+import { concatBytes } from "../src/_bytes.ts";
 
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
@@ -57,17 +58,6 @@ function route(head: string, replies: Replies): { reply: Uint8Array; bodyBytes: 
   };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.length;
-  }
-  return all;
-}
-
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let written = 0;
   while (written < data.length) written += await conn.write(data.subarray(written));
@@ -88,7 +78,7 @@ async function serveConnection(conn: Deno.Conn, replies: Replies): Promise<void>
       const n = await conn.read(buffer);
       if (n === null) break;
       const data = leftover.length > 0
-        ? concat([leftover, buffer.subarray(0, n)])
+        ? concatBytes([leftover, buffer.subarray(0, n)])
         : buffer.subarray(0, n);
       const out: Uint8Array[] = [];
       let at = 0;
@@ -112,7 +102,7 @@ async function serveConnection(conn: Deno.Conn, replies: Replies): Promise<void>
         }
       }
       leftover = data.slice(at);
-      if (out.length > 0) await writeAll(conn, concat(out));
+      if (out.length > 0) await writeAll(conn, concatBytes(out));
     }
   } catch {
     // the client went away: nothing to do

@@ -495,14 +495,6 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
   return -1;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 class RawConnectionImpl implements RawConnection {
   readonly socket: net.Socket;
   readonly closed: Promise<void>;
@@ -514,7 +506,7 @@ class RawConnectionImpl implements RawConnection {
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Uint8Array) => {
-      this.#buffer = concat(this.#buffer, new Uint8Array(chunk));
+      this.#buffer = concatBytes([this.#buffer, new Uint8Array(chunk)]);
       this.#notify();
     });
     socket.on("end", () => this.#finish());

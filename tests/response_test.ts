@@ -8,6 +8,7 @@ import { assert, test } from "./_harness.ts";
 import { keepAliveServer, text } from "./_util.ts";
 import { rawServer, serveHttp } from "./_servers.ts";
 import { HTTPConnectionPool, type HTTPResponse } from "../mod.ts";
+import { concatBytes } from "../src/_bytes.ts";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -27,16 +28,6 @@ async function waitFor(condition: () => boolean, what: string, ms = 3000): Promi
 function pattern(n: number, seed = 0): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (i * 31 + seed + (i >> 8)) & 0xff;
-  return out;
-}
-
-function concat(pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
   return out;
 }
 
@@ -157,7 +148,7 @@ test("a preloaded response from serveHttp: data, bytes(), text(), json()", async
     assert.equal(text(await r.read(5)), '{"hel');
     const rest: Uint8Array[] = [];
     for await (const piece of r.stream(4)) rest.push(piece);
-    assert.equal(text(concat(rest)), 'lo":"wörld","n":[1,2]}');
+    assert.equal(text(concatBytes(rest)), 'lo":"wörld","n":[1,2]}');
     assert.equal((await r.read()).length, 0);
   } finally {
     await pool.close();
@@ -225,7 +216,7 @@ test("read(amt) returns exactly amt bytes until the end, then the connection is 
       assert.equal(piece.length, 10, `piece ${i}`);
       pieces.push(piece);
     }
-    assert.deepEqual(concat(pieces), pattern(100, 1));
+    assert.deepEqual(concatBytes(pieces), pattern(100, 1));
     assert.equal((await r.read(10)).length, 0, "empty at the end");
     assert.equal((await r.read()).length, 0);
     assert.equal(r.connection, null);
@@ -247,7 +238,7 @@ test("read(amt) with a larger amt, read(0) and read() of the rest", async () => 
     assert.equal(first.length, 33);
     const rest = await r.read();
     assert.equal(rest.length, 17);
-    assert.deepEqual(concat([first, rest]), pattern(50, 1));
+    assert.deepEqual(concatBytes([first, rest]), pattern(50, 1));
     assert.equal((await r.read(1000)).length, 0);
     await assert.rejects(() => r.read(-1), RangeError);
     assert.equal(pool.stats.inUse, 0);
@@ -284,7 +275,7 @@ test("stream(amt) yields pieces of amt bytes and never an empty one", async () =
       assert.ok(piece.length > 0, "no empty piece");
       all.push(piece);
     }
-    assert.equal(text(concat(all)), "abcdefghijklmnopqrstuvwxyz");
+    assert.equal(text(concatBytes(all)), "abcdefghijklmnopqrstuvwxyz");
     assert.equal(pool.stats.inUse, 0);
     assert.equal(pool.numConnections, 1);
   } finally {
@@ -324,7 +315,7 @@ test("body is a ReadableStream of the whole body; the connection returns at its 
       assert.ok(value.length > 0);
       pieces.push(value);
     }
-    assert.deepEqual(concat(pieces), pattern(200, 1));
+    assert.deepEqual(concatBytes(pieces), pattern(200, 1));
     assert.deepEqual(pool.stats, { idle: 1, inUse: 0, queued: 0, open: 1 });
 
     const viaResponse = await pool.request("GET", "/slow/64", { preloadContent: false });
@@ -506,7 +497,7 @@ test("a 1 MiB body round trip, preloaded and streamed", async () => {
       pieces.push(piece);
     }
     assert.equal(pieces.length, 16);
-    assert.deepEqual(concat(pieces), payload);
+    assert.deepEqual(concatBytes(pieces), payload);
     assert.equal(pool.stats.inUse, 0);
     assert.equal(pool.numConnections, 1);
   } finally {

@@ -7,6 +7,7 @@ import * as net from "node:net";
 import { assert, runtime, test } from "./_harness.ts";
 import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "./_certs.ts";
 import { rawServer, serveHttp, unusedPort } from "./_servers.ts";
+import { concatBytes } from "../src/_bytes.ts";
 
 interface DenoClientApi {
   createHttpClient(options: { caCerts: string[] }): { close(): void };
@@ -56,18 +57,8 @@ function rawExchange(port: number, data: string, end = false): Promise<string> {
     );
     socket.on("data", (chunk: Uint8Array) => chunks.push(chunk));
     socket.on("error", reject);
-    socket.on("close", () => resolve(new TextDecoder("latin1").decode(concatAll(chunks))));
+    socket.on("close", () => resolve(new TextDecoder("latin1").decode(concatBytes(chunks))));
   });
-}
-
-function concatAll(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 test("serveHttp answers fetch over plain HTTP", async () => {
