@@ -61,16 +61,29 @@ export type {
 } from "./src/fields.ts";
 export { ACCEPT_ENCODING, makeHeaders, SKIP_HEADER } from "./src/make_headers.ts";
 export type { MakeHeadersOptions } from "./src/make_headers.ts";
-export { isConnectError, isReadError, Retry } from "./src/retry.ts";
-export type { IncrementContext, RequestHistory, RetryOptions, RetryResponse } from "./src/retry.ts";
-export { Timeout } from "./src/timeout.ts";
-export type { TimeoutOptions } from "./src/timeout.ts";
-export { CONTENT_SPECIFIC_HEADERS, decideRedirect, REDIRECT_STATUSES } from "./src/redirect.ts";
-export type { RedirectArgs, RedirectDecision } from "./src/redirect.ts";
+export { isConnectError, isReadError, Retry } from "./src/policy/retry.ts";
+export type {
+  IncrementContext,
+  RequestHistory,
+  RetryOptions,
+  RetryResponse,
+} from "./src/policy/retry.ts";
+export { Timeout } from "./src/policy/timeout.ts";
+export type { TimeoutOptions } from "./src/policy/timeout.ts";
+export {
+  CONTENT_SPECIFIC_HEADERS,
+  decideRedirect,
+  REDIRECT_STATUSES,
+} from "./src/policy/redirect.ts";
+export type { RedirectArgs, RedirectDecision } from "./src/policy/redirect.ts";
 export { HTTPResponse } from "./src/response.ts";
 export type { ResponseInit } from "./src/response.ts";
-export { RequestMethods } from "./src/request_methods.ts";
-export type { RequestHeaders, RequestOptions, UrlopenOptions } from "./src/request_methods.ts";
+export { RequestMethods } from "./src/request/request_methods.ts";
+export type {
+  RequestHeaders,
+  RequestOptions,
+  UrlopenOptions,
+} from "./src/request/request_methods.ts";
 export type {
   BodyPieces,
   PreparedBody,
@@ -83,26 +96,26 @@ export {
   ConnectionPool,
   HTTPConnectionPool,
   HTTPSConnectionPool,
-} from "./src/connection_pool.ts";
+} from "./src/pool/connection_pool.ts";
 export type {
   Attempt,
   AttemptListener,
   ConnectionPoolOptions,
   PoolStats,
   TlsOptions,
-} from "./src/connection_pool.ts";
-export { PoolManager, request } from "./src/pool_manager.ts";
-export type { PoolContext, PoolManagerOptions } from "./src/pool_manager.ts";
-export { proxyFromEnv, proxyFromUrl, ProxyManager } from "./src/proxy_manager.ts";
+} from "./src/pool/connection_pool.ts";
+export { PoolManager, request } from "./src/manager/pool_manager.ts";
+export type { PoolContext, PoolManagerOptions } from "./src/manager/pool_manager.ts";
+export { proxyFromEnv, proxyFromUrl, ProxyManager } from "./src/proxy/proxy_manager.ts";
 export type {
   ProxyConfig,
   ProxyManagerOptions,
   ProxyOptions,
   ProxyScheme,
-} from "./src/proxy_manager.ts";
-export { SOCKSProxyManager } from "./src/socks_proxy_manager.ts";
-export type { SOCKSProxyManagerOptions } from "./src/socks_proxy_manager.ts";
-export type { SOCKSVersion } from "./src/socks.ts";
+} from "./src/proxy/proxy_manager.ts";
+export { SOCKSProxyManager } from "./src/proxy/socks_proxy_manager.ts";
+export type { SOCKSProxyManagerOptions } from "./src/proxy/socks_proxy_manager.ts";
+export type { SOCKSVersion } from "./src/proxy/socks.ts";
 export { HTTPConnection } from "./src/http1/connection.ts";
 export type { ConnectionSettings, ReleaseCallback } from "./src/http1/connection.ts";
 export type {

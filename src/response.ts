@@ -9,8 +9,8 @@ import { HTTPHeaderDict } from "./headers.ts";
 import type { HTTPConnection } from "./http1/connection.ts";
 import type { Exchange } from "./http1/exchange.ts";
 import type { ChunkIterator } from "./body/content_decoder.ts";
-import { REDIRECT_STATUSES } from "./redirect.ts";
-import type { Retry } from "./retry.ts";
+import { REDIRECT_STATUSES } from "./policy/redirect.ts";
+import type { Retry } from "./policy/retry.ts";
 
 const EMPTY = new Uint8Array(0);
 const DEFAULT_STREAM_AMOUNT = 64 * 1024;

@@ -3,17 +3,17 @@
  * `proxyFromEnv()` / `proxy: "env"` sending requests through tinyproxy or directly.
  */
 
-import { assert, test } from "./_harness.ts";
-import { missingBinary, startTinyproxy } from "./_proxies.ts";
-import { serveHttp } from "./_servers.ts";
-import { text } from "./_util.ts";
-import { PoolManager, proxyFromEnv, ProxyManager } from "../mod.ts";
+import { assert, test } from "../_harness.ts";
+import { missingBinary, startTinyproxy } from "../_proxies.ts";
+import { serveHttp } from "../_servers.ts";
+import { text } from "../_util.ts";
+import { PoolManager, proxyFromEnv, ProxyManager } from "../../mod.ts";
 import {
   bypassesProxy,
   PROXY_VARIABLES,
   proxyEnvironment,
   proxyUrlFor,
-} from "../src/_proxy_env.ts";
+} from "../../src/proxy/_env.ts";
 
 test("lower-case names win; empty values are unset; HTTP_PROXY is ignored under CGI", () => {
   const env = proxyEnvironment({

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { parseProxyUrl, type ProxyConfig } from "./_proxy_config.ts";
-import { PoolManager, type PoolManagerOptions } from "./pool_manager.ts";
+import { parseProxyUrl, type ProxyConfig } from "./_config.ts";
+import { PoolManager, type PoolManagerOptions } from "../manager/pool_manager.ts";
 
 /** Options of a {@linkcode SOCKSProxyManager}. */
 export interface SOCKSProxyManagerOptions extends Omit<PoolManagerOptions, "proxy"> {

@@ -1,4 +1,4 @@
-import { assert, test } from "./_harness.ts";
+import { assert, test } from "../_harness.ts";
 import {
   ConnectTimeoutError,
   IncompleteRead,
@@ -11,7 +11,7 @@ import {
   ReadTimeoutError,
   ResponseError,
   SSLError,
-} from "../src/errors.ts";
+} from "../../src/errors.ts";
 import {
   isConnectError,
   isReadError,
@@ -19,7 +19,7 @@ import {
   Retry,
   type RetryOptions,
   type RetryResponse,
-} from "../src/retry.ts";
+} from "../../src/policy/retry.ts";
 
 // ---------------------------------------------------------------------------
 // helpers

@@ -6,10 +6,10 @@
  */
 
 import * as net from "node:net";
-import { assert, test } from "./_harness.ts";
-import { assertAtRest, deferred, rejects, text, waitFor } from "./_util.ts";
-import { CA_CERT, SERVER_TLS } from "./_certs.ts";
-import { rawServer, serveHttp, type TestServer } from "./_servers.ts";
+import { assert, test } from "../_harness.ts";
+import { assertAtRest, deferred, rejects, text, waitFor } from "../_util.ts";
+import { CA_CERT, SERVER_TLS } from "../_certs.ts";
+import { rawServer, serveHttp, type TestServer } from "../_servers.ts";
 import {
   type ConnectionPool,
   HTTPConnectionPool,
@@ -21,7 +21,7 @@ import {
   ResponseError,
   Retry,
   URLSchemeUnknown,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -309,7 +309,7 @@ test("an evicted pool with a streaming response closes once the body is read", a
   }
 });
 
-// BUG (src/connection_pool.ts retire()/attempt(), src/_request_loop.ts): an evicted pool
+// BUG (src/pool/connection_pool.ts retire()/attempt(), src/request/_request_loop.ts): an evicted pool
 // closes as soon as no *attempt* runs, so a status retry (or a same-origin redirect) of a
 // request already in flight on it fails with ClosedPoolError. retire() promises that
 // "requests already started, their retries and redirects included, carry on".

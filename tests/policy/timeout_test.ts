@@ -1,5 +1,5 @@
-import { assert, test } from "./_harness.ts";
-import { Timeout, type TimeoutOptions } from "../src/timeout.ts";
+import { assert, test } from "../_harness.ts";
+import { Timeout, type TimeoutOptions } from "../../src/policy/timeout.ts";
 
 function throwsWith(fn: () => unknown, kind: ErrorConstructor, ...parts: string[]): void {
   assert.throws(fn, (e: unknown) => {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LocationParseError, URLSchemeUnknown } from "./errors.ts";
+import { LocationParseError, URLSchemeUnknown } from "../errors.ts";
 
 function readonlySet<T>(values: Iterable<T>): ReadonlySet<T> {
   const set = new Set(values);

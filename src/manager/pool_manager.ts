@@ -5,14 +5,14 @@
  * @module
  */
 
-import { LocationValueError, URLSchemeUnknown } from "./errors.ts";
+import { LocationValueError, URLSchemeUnknown } from "../errors.ts";
 import {
   type ConnectionPool,
   type ConnectionPoolOptions,
   HTTPConnectionPool,
   HTTPSConnectionPool,
   TLS_OPTION_NAMES,
-} from "./connection_pool.ts";
+} from "../pool/connection_pool.ts";
 import {
   parseProxyUrl,
   proxiedPool,
@@ -20,20 +20,24 @@ import {
   type ProxyConfig,
   type ProxyScheme,
   withoutTls,
-} from "./_proxy_config.ts";
+} from "../proxy/_config.ts";
 import {
   PROXY_VARIABLES,
   type ProxyEnvironment,
   proxyEnvironment,
   proxyUrlFor,
-} from "./_proxy_env.ts";
-import { readEnvironment } from "./runtime/env.ts";
-import { HTTPHeaderDict } from "./headers.ts";
-import { type Router, runRequest } from "./_request_loop.ts";
-import { RequestMethods, type RequestOptions, type UrlopenOptions } from "./request_methods.ts";
-import type { HTTPResponse } from "./response.ts";
-import { Retry } from "./retry.ts";
-import { defaultPortFor, parseUrl } from "./url.ts";
+} from "../proxy/_env.ts";
+import { readEnvironment } from "../runtime/env.ts";
+import { HTTPHeaderDict } from "../headers.ts";
+import { type Router, runRequest } from "../request/_request_loop.ts";
+import {
+  RequestMethods,
+  type RequestOptions,
+  type UrlopenOptions,
+} from "../request/request_methods.ts";
+import type { HTTPResponse } from "../response.ts";
+import { Retry } from "../policy/retry.ts";
+import { defaultPortFor, parseUrl } from "../url.ts";
 
 /**
  * Options of a {@linkcode PoolManager}: `numPools` plus options for every pool.

@@ -7,10 +7,15 @@
  * @module
  */
 
-import { ClosedPoolError, EmptyPoolError, HostChangedError, LocationValueError } from "./errors.ts";
-import { HTTPHeaderDict } from "./headers.ts";
-import { HTTPConnection } from "./http1/connection.ts";
-import type { Exchange, ExchangeListener, ExchangeRequest } from "./http1/exchange.ts";
+import {
+  ClosedPoolError,
+  EmptyPoolError,
+  HostChangedError,
+  LocationValueError,
+} from "../errors.ts";
+import { HTTPHeaderDict } from "../headers.ts";
+import { HTTPConnection } from "../http1/connection.ts";
+import type { Exchange, ExchangeListener, ExchangeRequest } from "../http1/exchange.ts";
 import {
   checkMethod,
   chunkEncode,
@@ -19,27 +24,27 @@ import {
   noFlags,
   renderHeaderLines,
   sendsEmptyLength,
-} from "./http1/request_head.ts";
-import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "./http1/response_parser.ts";
-import { NO_BODY, type PreparedBody, type StreamedBody } from "./body/request_body.ts";
-import { type ChunkIterator, decodeBody, readAll } from "./body/content_decoder.ts";
-import { type Router, runRequest } from "./_request_loop.ts";
+} from "../http1/request_head.ts";
+import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "../http1/response_parser.ts";
+import { NO_BODY, type PreparedBody, type StreamedBody } from "../body/request_body.ts";
+import { type ChunkIterator, decodeBody, readAll } from "../body/content_decoder.ts";
+import { type Router, runRequest } from "../request/_request_loop.ts";
 import {
   hasHeader,
   requestHeaderPairs,
   type RequestHeaders,
   RequestMethods,
   type UrlopenOptions,
-} from "./request_methods.ts";
-import { HTTPResponse } from "./response.ts";
-import { Retry } from "./retry.ts";
-import { Timeout } from "./timeout.ts";
-import { defaultPortFor, encodeTarget, parseUrl } from "./url.ts";
-import { defaultConnector } from "./runtime/default.ts";
-import type { Connector, TlsConnectOptions, TlsVersion } from "./runtime/socket.ts";
-import { normalizeFingerprint } from "./runtime/_tls_verify.ts";
-import { VERSION } from "./version.ts";
-import { isAscii } from "./_char_table.ts";
+} from "../request/request_methods.ts";
+import { HTTPResponse } from "../response.ts";
+import { Retry } from "../policy/retry.ts";
+import { Timeout } from "../policy/timeout.ts";
+import { defaultPortFor, encodeTarget, parseUrl } from "../url.ts";
+import { defaultConnector } from "../runtime/default.ts";
+import type { Connector, TlsConnectOptions, TlsVersion } from "../runtime/socket.ts";
+import { normalizeFingerprint } from "../runtime/_tls_verify.ts";
+import { VERSION } from "../version.ts";
+import { isAscii } from "../_char_table.ts";
 
 /** TLS options of HTTPS pools and managers (ignored by HTTP pools). */
 export interface TlsOptions {

@@ -1,13 +1,13 @@
-import { assert, test } from "./_harness.ts";
-import { LocationParseError, URLSchemeUnknown } from "../src/errors.ts";
+import { assert, test } from "../_harness.ts";
+import { LocationParseError, URLSchemeUnknown } from "../../src/errors.ts";
 import {
   CONTENT_SPECIFIC_HEADERS,
   decideRedirect,
   REDIRECT_STATUSES,
   type RedirectArgs,
   type RedirectDecision,
-} from "../src/redirect.ts";
-import { Retry } from "../src/retry.ts";
+} from "../../src/policy/redirect.ts";
+import { Retry } from "../../src/policy/retry.ts";
 
 const DEFAULT_REMOVE = Retry.DEFAULT_REMOVE_HEADERS_ON_REDIRECT;
 

@@ -1,20 +1,20 @@
 /**
- * The request loop (`src/_request_loop.ts`) on the wire: every rule of `Retry`, `Timeout`
+ * The request loop (`src/request/_request_loop.ts`) on the wire: every rule of `Retry`, `Timeout`
  * and redirects checked against raw loopback servers that record what reached them
  * (urllib3 rows 61-89). After every case the pools are back at rest; Deno's sanitizers
  * prove that no timer or socket is left behind.
  */
 
-import { assert, test } from "./_harness.ts";
-import { assertAtRest, rejects, sleep, text, waitFor } from "./_util.ts";
-import { CA_CERT } from "./_certs.ts";
+import { assert, test } from "../_harness.ts";
+import { assertAtRest, rejects, sleep, text, waitFor } from "../_util.ts";
+import { CA_CERT } from "../_certs.ts";
 import {
   type RawConnection,
   type RawRequest,
   type RawServer,
   rawServer,
   unusedPort,
-} from "./_servers.ts";
+} from "../_servers.ts";
 import {
   ConnectTimeoutError,
   HostChangedError,
@@ -30,7 +30,7 @@ import {
   StaleConnectionError,
   Timeout,
   URLSchemeUnknown,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // helpers

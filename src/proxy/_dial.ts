@@ -6,9 +6,9 @@
  * @module
  */
 
-import { ConnectTimeoutError, ProxyError, ProxySchemeUnsupported } from "./errors.ts";
-import { abortReason, toError } from "./runtime/_errors.ts";
-import type { ConnectOptions, Connector, Socket, TlsConnectOptions } from "./runtime/socket.ts";
+import { ConnectTimeoutError, ProxyError, ProxySchemeUnsupported } from "../errors.ts";
+import { abortReason, toError } from "../runtime/_errors.ts";
+import type { ConnectOptions, Connector, Socket, TlsConnectOptions } from "../runtime/socket.ts";
 
 /** Where a proxy listens, and the TLS settings for an `https://` proxy. */
 export interface ProxyEndpoint {

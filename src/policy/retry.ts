@@ -18,7 +18,7 @@ import {
   ProxyError,
   ReadTimeoutError,
   ResponseError,
-} from "./errors.ts";
+} from "../errors.ts";
 
 /**
  * One entry of {@linkcode Retry.history}: what happened on an attempt that led to a retry

@@ -6,16 +6,16 @@
  * @module
  */
 
-import { ProtocolError, ProxyError, SSLError, TimeoutError } from "./errors.ts";
-import { NO_BODY, prepareBody, prepareBodySync, type PreparedBody } from "./body/request_body.ts";
-import type { Attempt, AttemptListener, ConnectionPool } from "./connection_pool.ts";
-import { StaleConnectionError } from "./http1/exchange.ts";
-import { decideRedirect } from "./redirect.ts";
+import { ProtocolError, ProxyError, SSLError, TimeoutError } from "../errors.ts";
+import { NO_BODY, prepareBody, prepareBodySync, type PreparedBody } from "../body/request_body.ts";
+import type { Attempt, AttemptListener, ConnectionPool } from "../pool/connection_pool.ts";
+import { StaleConnectionError } from "../http1/exchange.ts";
+import { decideRedirect } from "../policy/redirect.ts";
 import { requestHeaderPairs, type RequestHeaders, type UrlopenOptions } from "./request_methods.ts";
-import type { HTTPResponse } from "./response.ts";
-import { Retry } from "./retry.ts";
-import { Timeout } from "./timeout.ts";
-import { parseUrl } from "./url.ts";
+import type { HTTPResponse } from "../response.ts";
+import { Retry } from "../policy/retry.ts";
+import { Timeout } from "../policy/timeout.ts";
+import { parseUrl } from "../url.ts";
 
 /** Picks the pool for an absolute URL (or throws, e.g. `HostChangedError`). */
 export type Router = (url: string) => ConnectionPool;

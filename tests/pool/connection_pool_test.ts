@@ -4,7 +4,7 @@
  * aborts while queued, status retries and TLS verification (urllib3 rows 28-41).
  */
 
-import { assert, test } from "./_harness.ts";
+import { assert, test } from "../_harness.ts";
 import {
   assertAtRest,
   type Deferred,
@@ -15,9 +15,9 @@ import {
   rejects,
   text,
   waitFor,
-} from "./_util.ts";
-import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "./_certs.ts";
-import { type RawConnection, type RawRequest, rawServer, serveHttp } from "./_servers.ts";
+} from "../_util.ts";
+import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "../_certs.ts";
+import { type RawConnection, type RawRequest, rawServer, serveHttp } from "../_servers.ts";
 import {
   ClosedPoolError,
   connectionFromUrl,
@@ -33,7 +33,7 @@ import {
   ResponseError,
   Retry,
   SSLError,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // helpers

@@ -5,18 +5,18 @@
  * refusal; the 4a request encoding itself is covered by the dante refusal only.
  */
 
-import { assert, test } from "./_harness.ts";
-import { CA_CERT, SERVER_TLS } from "./_certs.ts";
-import { missingBinary, type ProxyServer, startDante, startMicrosocks } from "./_proxies.ts";
-import { type TestServer, unusedPort, withHttpAndHttps } from "./_servers.ts";
-import { assertAtRest, rejects, text } from "./_util.ts";
+import { assert, test } from "../_harness.ts";
+import { CA_CERT, SERVER_TLS } from "../_certs.ts";
+import { missingBinary, type ProxyServer, startDante, startMicrosocks } from "../_proxies.ts";
+import { type TestServer, unusedPort, withHttpAndHttps } from "../_servers.ts";
+import { assertAtRest, rejects, text } from "../_util.ts";
 import {
   MaxRetryError,
   NewConnectionError,
   ProxyError,
   ProxySchemeUnknown,
   SOCKSProxyManager,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 const NO_MICROSOCKS = { ignore: missingBinary("microsocks") !== undefined };
 const NO_DANTE = { ignore: missingBinary("danted") !== undefined };

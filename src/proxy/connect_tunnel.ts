@@ -8,16 +8,10 @@
  */
 
 import { ProxyError } from "../errors.ts";
-import { SocketReader } from "../_socket_reader.ts";
-import {
-  authority,
-  dialProxy,
-  openedTunnel,
-  type ProxyEndpoint,
-  proxyFailure,
-} from "../_proxy_dial.ts";
+import { SocketReader } from "./_handshake_reader.ts";
+import { authority, dialProxy, openedTunnel, type ProxyEndpoint, proxyFailure } from "./_dial.ts";
 import type { ConnectOptions, Connector, Socket } from "../runtime/socket.ts";
-import { headBytes, noFlags, renderHeaderLines } from "./request_head.ts";
+import { headBytes, noFlags, renderHeaderLines } from "../http1/request_head.ts";
 import { decodeLatin1 } from "../_bytes.ts";
 
 /** Longest `CONNECT` answer head accepted. */

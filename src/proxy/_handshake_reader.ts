@@ -7,10 +7,10 @@
  * @module
  */
 
-import { concatBytes } from "./_bytes.ts";
-import { abortReason } from "./runtime/_errors.ts";
-import type { Socket, SocketHandler } from "./runtime/socket.ts";
-import { IGNORE_EVENTS } from "./runtime/socket.ts";
+import { concatBytes } from "../_bytes.ts";
+import { abortReason } from "../runtime/_errors.ts";
+import type { Socket, SocketHandler } from "../runtime/socket.ts";
+import { IGNORE_EVENTS } from "../runtime/socket.ts";
 
 interface Want {
   /** How many buffered bytes make the answer, or -1 while more are needed. */

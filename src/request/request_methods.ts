@@ -6,12 +6,12 @@
  * @module
  */
 
-import { encodeMultipartFormdata, encodeUrlencoded, type Fields } from "./fields.ts";
-import { type HeadersInit, HTTPHeaderDict } from "./headers.ts";
-import type { RequestBody } from "./body/request_body.ts";
-import type { HTTPResponse } from "./response.ts";
-import type { Retry } from "./retry.ts";
-import type { Timeout } from "./timeout.ts";
+import { encodeMultipartFormdata, encodeUrlencoded, type Fields } from "../fields.ts";
+import { type HeadersInit, HTTPHeaderDict } from "../headers.ts";
+import type { RequestBody } from "../body/request_body.ts";
+import type { HTTPResponse } from "../response.ts";
+import type { Retry } from "../policy/retry.ts";
+import type { Timeout } from "../policy/timeout.ts";
 
 /**
  * Headers for one request: merged over the pool's and manager's headers; a header given

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ProxySchemeUnknown } from "./errors.ts";
+import { ProxySchemeUnknown } from "../errors.ts";
 import {
   type ConnectionPool,
   type ConnectionPoolOptions,
@@ -17,14 +17,14 @@ import {
   resolveTls,
   TLS_OPTION_NAMES,
   type TlsOptions,
-} from "./connection_pool.ts";
-import { HTTPHeaderDict } from "./headers.ts";
-import type { RequestHeaders } from "./request_methods.ts";
-import { HTTPTunnelConnector } from "./http1/connect_tunnel.ts";
+} from "../pool/connection_pool.ts";
+import { HTTPHeaderDict } from "../headers.ts";
+import type { RequestHeaders } from "../request/request_methods.ts";
+import { HTTPTunnelConnector } from "./connect_tunnel.ts";
 import { SOCKSConnector, type SOCKSVersion } from "./socks.ts";
-import { type ProxyEndpoint, proxyLegConnector } from "./_proxy_dial.ts";
-import { defaultConnector } from "./runtime/default.ts";
-import { parseUrl } from "./url.ts";
+import { type ProxyEndpoint, proxyLegConnector } from "./_dial.ts";
+import { defaultConnector } from "../runtime/default.ts";
+import { parseUrl } from "../url.ts";
 
 /** The proxy schemes: HTTP proxies and the SOCKS flavours. */
 export type ProxyScheme = "http" | "https" | SOCKSVersion;

@@ -5,9 +5,9 @@
  */
 
 import * as net from "node:net";
-import { assert, test } from "./_harness.ts";
-import { CA_CERT, SERVER_TLS } from "./_certs.ts";
-import { missingBinary, type ProxyServer, startTinyproxy } from "./_proxies.ts";
+import { assert, test } from "../_harness.ts";
+import { CA_CERT, SERVER_TLS } from "../_certs.ts";
+import { missingBinary, type ProxyServer, startTinyproxy } from "../_proxies.ts";
 import {
   type RawConnection,
   type RawRequest,
@@ -17,8 +17,8 @@ import {
   type TestServer,
   unusedPort,
   withHttpAndHttps,
-} from "./_servers.ts";
-import { assertAtRest, rejects, text, waitFor } from "./_util.ts";
+} from "../_servers.ts";
+import { assertAtRest, rejects, text, waitFor } from "../_util.ts";
 import {
   makeHeaders,
   MaxRetryError,
@@ -28,7 +28,7 @@ import {
   ProxyManager,
   ProxySchemeUnknown,
   SSLError,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 const NO_TINYPROXY = { ignore: missingBinary("tinyproxy") !== undefined };
 

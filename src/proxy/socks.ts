@@ -11,16 +11,10 @@
  * @module
  */
 
-import { NewConnectionError, ProxyError } from "./errors.ts";
-import { SocketReader } from "./_socket_reader.ts";
-import {
-  authority,
-  dialProxy,
-  openedTunnel,
-  type ProxyEndpoint,
-  proxyFailure,
-} from "./_proxy_dial.ts";
-import type { ConnectOptions, Connector, Socket } from "./runtime/socket.ts";
+import { NewConnectionError, ProxyError } from "../errors.ts";
+import { SocketReader } from "./_handshake_reader.ts";
+import { authority, dialProxy, openedTunnel, type ProxyEndpoint, proxyFailure } from "./_dial.ts";
+import type { ConnectOptions, Connector, Socket } from "../runtime/socket.ts";
 
 /** The SOCKS flavours, named by their URL schemes. */
 export type SOCKSVersion = "socks4" | "socks4a" | "socks5" | "socks5h";

@@ -8,11 +8,11 @@
  * @module
  */
 
-import { parseProxyUrl, type ProxyConfig, type ProxyOptions } from "./_proxy_config.ts";
-import type { HTTPHeaderDict } from "./headers.ts";
-import { PoolManager, type PoolManagerOptions } from "./pool_manager.ts";
+import { parseProxyUrl, type ProxyConfig, type ProxyOptions } from "./_config.ts";
+import type { HTTPHeaderDict } from "../headers.ts";
+import { PoolManager, type PoolManagerOptions } from "../manager/pool_manager.ts";
 
-export type { ProxyConfig, ProxyOptions, ProxyScheme } from "./_proxy_config.ts";
+export type { ProxyConfig, ProxyOptions, ProxyScheme } from "./_config.ts";
 
 /** Options of a {@linkcode ProxyManager}: the proxy's, and those of a `PoolManager`. */
 export interface ProxyManagerOptions extends Omit<PoolManagerOptions, "proxy">, ProxyOptions {}
