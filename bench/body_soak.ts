@@ -27,8 +27,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as zlib from "node:zlib";
 import { request } from "../mod.ts";
-import { PORT_MARK } from "./_body_soak_server.ts";
-import { listOption } from "./_args.ts";
+import { PORT_MARK } from "./servers/body_soak_server.ts";
+import { listOption } from "./lib/args.ts";
 
 const USAGE =
   `usage: deno run -A bench/body_soak.ts [options]   (or: bun bench/body_soak.ts [options])
@@ -414,7 +414,7 @@ function runChild(
 
 /** Starts the server role in a child process; resolves with its origin and a stop function. */
 function startServer(bombFile: string | undefined) {
-  const script = repoFile("bench/_body_soak_server.ts");
+  const script = repoFile("bench/servers/body_soak_server.ts");
   const [exe, argv] = scriptCommand(runtime, bombFile ? [bombFile] : [], script);
   const child = spawn(exe, argv, { stdio: ["ignore", "pipe", "inherit"] });
   const stop = () =>

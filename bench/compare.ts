@@ -22,10 +22,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { listOption } from "./_args.ts";
-import type { BenchCase, BenchClient, WorkerConfig, WorkerResult } from "./client_worker.ts";
-import { startCannedServer } from "./canned_server.ts";
-import { findNginx, startNginx } from "./nginx.ts";
+import { listOption } from "./lib/args.ts";
+import type { BenchCase, BenchClient, WorkerConfig, WorkerResult } from "./lib/client_worker.ts";
+import { startCannedServer } from "./servers/canned_server.ts";
+import { findNginx, startNginx } from "./servers/nginx.ts";
 import {
   BENCH_CASES,
   BENCH_CLIENTS,
@@ -33,9 +33,9 @@ import {
   markdownTables,
   type Row,
   rowsOf,
-} from "./report.ts";
-import { generateSelfSignedCert, type SelfSignedCert } from "./self_signed.ts";
-import { type BenchServer, fixedBytes, LARGE_BODY_BYTES, LARGE_FILE } from "./server.ts";
+} from "./lib/report.ts";
+import { generateSelfSignedCert, type SelfSignedCert } from "./lib/self_signed.ts";
+import { type BenchServer, fixedBytes, LARGE_BODY_BYTES, LARGE_FILE } from "./servers/server.ts";
 
 const USAGE = `usage: deno run -A bench/compare.ts [options]
 
@@ -156,7 +156,7 @@ function runtimeCommand(runtime: Runtime, worker: string, config: string): [stri
 
 /** Runs the worker under `runtime`; its progress goes to our stderr. */
 async function runWorker(runtime: Runtime, config: WorkerConfig): Promise<WorkerResult> {
-  const worker = new URL("./client_worker.ts", import.meta.url).pathname;
+  const worker = new URL("./lib/client_worker.ts", import.meta.url).pathname;
   const [command, args] = runtimeCommand(runtime, worker, JSON.stringify(config));
   const repoRoot = new URL("..", import.meta.url).pathname;
   let output: Deno.CommandOutput;

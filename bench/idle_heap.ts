@@ -39,7 +39,7 @@ import {
   type PortsServer,
   RUNTIME,
   startPortsServer,
-} from "./_ports_server.ts";
+} from "./servers/_ports_server.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

@@ -40,7 +40,7 @@ import {
   resetPeakRss,
   RUNTIME,
   startPortsServer,
-} from "./_ports_server.ts";
+} from "./servers/_ports_server.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

@@ -98,7 +98,7 @@ const openSockets = () => [...sockets].filter((s) => !s.closed).length;
 // ---- the server process ------------------------------------------------------------------
 
 async function startServer() {
-  const script = new URL("./soak_server.ts", import.meta.url).pathname;
+  const script = new URL("./servers/soak_server.ts", import.meta.url).pathname;
   const args = RUNTIME === "deno" ? ["run", "-A", script] : [script];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout! });

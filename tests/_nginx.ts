@@ -3,7 +3,7 @@
  * writes a configuration into a temporary directory (pid, logs, lock and temp paths all
  * inside it, workers running as the current user), starts nginx in the foreground
  * (`daemon off`) as a child process, waits until every listed port accepts, and stops it.
- * Shared by `tests/nginx_test.ts` and the benchmark (`bench/nginx.ts`).
+ * Shared by `tests/nginx_test.ts` and the benchmark (`bench/servers/nginx.ts`).
  *
  * ```ts
  * const nginx = await findNginx();

@@ -13,7 +13,7 @@ import * as net from "node:net";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import type { PortsServerStats } from "./ports_server.ts";
-import { concatBytes } from "../src/_bytes.ts";
+import { concatBytes } from "../../src/_bytes.ts";
 
 /** `GET /bytes/N` on any port of `ports_server.ts` answers N bytes of `x`. */
 export const BYTES_PATH = "/bytes/";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { prng } from "../tests/_prng.ts";
+import { prng } from "../../tests/_prng.ts";
 
 /** A running benchmark server (a separate process). */
 export interface BenchServer {

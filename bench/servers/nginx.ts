@@ -7,8 +7,8 @@
  * @module
  */
 
-import { type NginxBinary, startNginx as startNginxProcess } from "../tests/_nginx.ts";
-import { unusedPort } from "../tests/_servers.ts";
+import { type NginxBinary, startNginx as startNginxProcess } from "../../tests/_nginx.ts";
+import { unusedPort } from "../../tests/_servers.ts";
 import {
   type BenchServer,
   BODY,
@@ -17,9 +17,9 @@ import {
   POST_BODY_BYTES,
   POST_PATH,
 } from "./server.ts";
-import type { SelfSignedCert } from "./self_signed.ts";
+import type { SelfSignedCert } from "../lib/self_signed.ts";
 
-export { findNginx } from "../tests/_nginx.ts";
+export { findNginx } from "../../tests/_nginx.ts";
 
 /** The internal location whose mirror subrequest makes nginx read a POST body first. */
 const READ_BODY_PATH = "/_read_body";

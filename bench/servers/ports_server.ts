@@ -13,7 +13,7 @@
  * It prints `{"ports":[...]}` once every port listens and runs until it is killed.
  *
  * ```sh
- * deno run -A bench/ports_server.ts --ports 1000
+ * deno run -A bench/servers/ports_server.ts --ports 1000
  * ```
  *
  * @module

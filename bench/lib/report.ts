@@ -7,7 +7,7 @@
  */
 
 import type { BenchCase, BenchClient, Measurement, WorkerResult } from "./client_worker.ts";
-import { LARGE_BODY_BYTES } from "./server.ts";
+import { LARGE_BODY_BYTES } from "../servers/server.ts";
 
 /** Every case, in report order. */
 export const BENCH_CASES: readonly BenchCase[] = ["plain", "tls", "large", "post"];

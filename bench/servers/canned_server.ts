@@ -7,7 +7,7 @@
  * as one JSON line (`{"plain":PORT,"tls":PORT}`) once ready:
  *
  * ```sh
- * deno run -A bench/canned_server.ts --cert cert.pem --key key.pem --large large.bin
+ * deno run -A bench/servers/canned_server.ts --cert cert.pem --key key.pem --large large.bin
  * ```
  *
  * {@linkcode startCannedServer} does that in a child process.
@@ -16,8 +16,8 @@
  */
 
 import { type BenchServer, BODY, LARGE_PATH, POST_PATH, stopProcess } from "./server.ts";
-import type { SelfSignedCert } from "./self_signed.ts";
-import { concatBytes } from "../src/_bytes.ts";
+import type { SelfSignedCert } from "../lib/self_signed.ts";
+import { concatBytes } from "../../src/_bytes.ts";
 
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");

@@ -9,7 +9,7 @@
  * - `GET /bomb`: the gzip file given on the command line, with `Content-Encoding: gzip`.
  *
  * ```sh
- * node_modules/.bin/deno run -A bench/_body_soak_server.ts [bomb.gz]
+ * node_modules/.bin/deno run -A bench/servers/body_soak_server.ts [bomb.gz]
  * ```
  *
  * @module
@@ -18,7 +18,7 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import process from "node:process";
-import { concatBytes } from "../src/_bytes.ts";
+import { concatBytes } from "../../src/_bytes.ts";
 
 /** The prefix of the line that announces the port. */
 export const PORT_MARK = "SOAK_PORT ";

@@ -10,7 +10,7 @@
  * It prints `{"port":PORT}` once listening and runs until it is killed.
  *
  * ```sh
- * deno run -A bench/soak_server.ts --seed 1
+ * deno run -A bench/servers/soak_server.ts --seed 1
  * ```
  *
  * @module
@@ -19,7 +19,7 @@
 import * as net from "node:net";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { prng } from "../tests/_prng.ts";
+import { prng } from "../../tests/_prng.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

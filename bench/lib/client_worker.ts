@@ -11,9 +11,9 @@
  * @module
  */
 
-import { BODY, fixedBytes, LARGE_BODY_BYTES, POST_BODY_BYTES } from "./server.ts";
+import { BODY, fixedBytes, LARGE_BODY_BYTES, POST_BODY_BYTES } from "../servers/server.ts";
 import { BENCH_CLIENTS, caseRate, caseUnit, RAW_CASES } from "./report.ts";
-import { RawClient } from "./_raw_client.ts";
+import { RawClient } from "./raw_client.ts";
 
 /**
  * A benchmark case: keep-alive GETs of the small body over the plain HTTP or the TLS
@@ -106,7 +106,7 @@ interface DenoApi {
 }
 
 /** pooled's public module; typed against the real one so `deno check` catches API changes. */
-type PooledModule = typeof import("../mod.ts");
+type PooledModule = typeof import("../../mod.ts");
 
 const g = globalThis as unknown as {
   Deno?: DenoApi;
@@ -309,7 +309,7 @@ async function measureOnce(
 
 async function loadPooled(): Promise<PooledModule | string> {
   try {
-    const mod: PooledModule = await import("../mod.ts");
+    const mod: PooledModule = await import("../../mod.ts");
     if (typeof mod.PoolManager !== "function") return "mod.ts does not export PoolManager";
     return mod;
   } catch (error) {
