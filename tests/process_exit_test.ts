@@ -22,6 +22,8 @@ const CA_FILE = fileURLToPath(new URL("./fixtures/ca.pem", import.meta.url));
 const EXIT_LIMIT_MS = 1_000;
 /** A child still running this long after its last line is killed. */
 const KILL_AFTER_MS = 5_000;
+/** A child that never gets to its last line is killed after this long. */
+const GIVE_UP_MS = 20_000;
 /** How long `/slow` makes the client wait for the response. */
 const SLOW_MS = 1_500;
 const BIG_BODY = 200_000;
@@ -42,7 +44,7 @@ interface ChildRun {
   lingered: number;
 }
 
-/** Runs the script with `args`; kills it when it lingers after its `done` line. */
+/** Runs the script with `args`; kills it when it lingers after its `done` line, or hangs. */
 function runChild(args: string[], env: Record<string, string> = {}): Promise<ChildRun> {
   const child = spawn(process.execPath, childArgs(args), {
     cwd: ROOT,
@@ -52,11 +54,12 @@ function runChild(args: string[], env: Record<string, string> = {}): Promise<Chi
   let stdout = "";
   let stderr = "";
   let doneAt: number | undefined;
-  let killer: ReturnType<typeof setTimeout> | undefined;
+  let killer = setTimeout(() => child.kill("SIGKILL"), GIVE_UP_MS);
   child.stdout!.on("data", (chunk: Uint8Array) => {
     stdout += new TextDecoder().decode(chunk);
     if (doneAt !== undefined || !stdout.includes("done")) return;
     doneAt = performance.now();
+    clearTimeout(killer);
     killer = setTimeout(() => child.kill("SIGKILL"), KILL_AFTER_MS);
   });
   child.stderr!.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
