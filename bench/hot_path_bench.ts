@@ -65,6 +65,8 @@ class EchoSocket implements Socket {
   }
   pause(): void {}
   resume(): void {}
+  ref(): void {}
+  unref(): void {}
   close(): void {
     this.closed = true;
   }

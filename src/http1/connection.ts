@@ -8,6 +8,7 @@
 
 import { ConnectTimeoutError } from "../errors.ts";
 import type { Connector, Socket, SocketHandler, TlsConnectOptions } from "../runtime/socket.ts";
+import { unrefTimer } from "../runtime/_unref_timer.ts";
 import {
   Exchange,
   type ExchangeListener,
@@ -84,6 +85,7 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
   // than it fires, left running when an exchange ends (most end long before their timeout),
   // and when it fires it checks the current exchange and re-arms, or lapses when idle. A
   // timer per request would cost a setTimeout and a clearTimeout each (≈3 µs on Deno).
+  // It never keeps the process alive: while an exchange runs, its socket does.
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDue = Infinity;
 
@@ -152,6 +154,8 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
     if (socket === null || socket.closed) throw new Error("HTTPConnection.request before connect");
     this.#onRelease = onRelease;
     const reused = this.requestsOnSocket > 0;
+    // A socket that served a request waited idle since, not holding the process: it does again.
+    if (reused) socket.ref();
     const exchange = new Exchange(this, socket, this.#parser, request, listener, reused);
     this.requestsOnSocket++;
     // The exchange may have failed at once (an already aborted signal).
@@ -168,6 +172,7 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerDue = due;
     this.#timer = setTimeout(this.#onTimer, Math.max(0, due - performance.now()));
+    unrefTimer(this.#timer);
   }
 
   readonly #onTimer = (): void => {
@@ -197,6 +202,8 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
   exchangeDone(exchange: Exchange, reusable: boolean): void {
     if (this.#exchange === exchange) this.#exchange = null;
     if (!reusable) this.close();
+    // Idle until its next request: an idle socket must not keep the process alive.
+    else if (this.#exchange === null) this.#socket?.unref();
     const release = this.#onRelease;
     this.#onRelease = null;
     release?.(this, reusable);

@@ -40,6 +40,8 @@ interface BunRawSocket {
   terminate(): void;
   pause(): void;
   resume(): void;
+  ref(): void;
+  unref(): void;
   setNoDelay?(noDelay: boolean): void;
   getPeerCertificate?(): PeerCertificate | null;
   upgradeTLS?(options: Record<string, unknown>): [BunRawSocket, BunRawSocket];
@@ -158,6 +160,14 @@ class BunSocket implements Socket {
 
   resume(): void {
     this.raw?.resume();
+  }
+
+  unref(): void {
+    this.raw?.unref();
+  }
+
+  ref(): void {
+    this.raw?.ref();
   }
 
   /** Marks the socket closed; true if it was open. */

@@ -172,6 +172,12 @@ export class CloudflareSocket implements Socket {
     this.#pull.close();
   }
 
+  /** Does nothing: a Worker's life is its request's, not its sockets'. */
+  unref(): void {}
+
+  /** Does nothing: a Worker's life is its request's, not its sockets'. */
+  ref(): void {}
+
   /**
    * Turns this plain connection into TLS in place (after a proxy answered CONNECT) and
    * returns the TLS socket; this one is closed without an `onEnd`, as it lives on inside

@@ -185,6 +185,16 @@ class DenoSocket implements Socket {
     this.#pull.close();
   }
 
+  // Deno applies this to the read in flight as well: an idle socket's pending read is what
+  // would otherwise keep the process alive.
+  unref(): void {
+    this.#conn.unref();
+  }
+
+  ref(): void {
+    this.#conn.ref();
+  }
+
   /**
    * Hands the TCP connection over (to `Deno.startTls`) when nothing uses it: paused with
    * no read in flight and nothing left to write. Otherwise returns null and changes nothing.

@@ -39,6 +39,8 @@ interface NodeStream {
   resume(): void;
   destroy(): void;
   setNoDelay?(noDelay: boolean): void;
+  ref?(): void;
+  unref?(): void;
   on(event: string, listener: (arg: never) => void): void;
   once(event: string, listener: (arg: never) => void): void;
   off(event: string, listener: (arg: never) => void): void;
@@ -182,6 +184,17 @@ class NodeSocket implements Socket {
 
   close(): void {
     this.#finish();
+  }
+
+  // A TLS layer on one of our sockets holds no handle of its own: the socket under it does.
+  unref(): void {
+    if (this.#underlying === null) this.#stream.unref?.();
+    else this.#underlying.unref();
+  }
+
+  ref(): void {
+    if (this.#underlying === null) this.#stream.ref?.();
+    else this.#underlying.ref();
   }
 }
 

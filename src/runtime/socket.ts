@@ -152,6 +152,17 @@ export interface Socket {
   resume(): void;
   /** Closes both directions at once. Safe to call more than once. */
   close(): void;
+  /**
+   * Lets the process exit while this socket is open, as `fetch` does with its idle
+   * connections: called when the socket goes idle in a pool. Reading goes on (a peer that
+   * closes the connection is still noticed).
+   */
+  unref(): void;
+  /**
+   * Keeps the process alive while this socket is open again (the default for a new socket):
+   * called when an idle socket is taken for a request.
+   */
+  ref(): void;
   /** True once the socket ended, failed or was closed. */
   readonly closed: boolean;
 }
