@@ -3,6 +3,8 @@
  * the peer certificate (`node:tls`, Bun): the chain verdict of the TLS library, then the
  * pinned fingerprint or the name. One place, so every adapter fails with the same
  * {@linkcode SSLError} messages: unknown CA, hostname mismatch, fingerprint mismatch.
+ * Names are matched against subjectAltName only, never the subject CN (RFC 6125), which
+ * is also what Deno's native TLS does.
  *
  * @module
  */
@@ -25,7 +27,7 @@ interface NodeCrypto {
 }
 
 interface NodeTlsIdentity {
-  checkServerIdentity(hostname: string, cert: PeerCertificate): Error | undefined;
+  checkServerIdentity(hostname: string, cert: { subjectaltname: string }): Error | undefined;
 }
 
 /** The `node:` modules the checks use, loaded once before the first handshake. */
@@ -124,13 +126,32 @@ export function verifyPeer(
   }
   if (tls.verify && tls.checkHostname) {
     const name = tls.assertHostname ?? tls.serverName;
-    const mismatch = verifier.tls.checkServerIdentity(name, peer ?? {});
-    if (mismatch) {
-      return new SSLError(
-        `TLS handshake with ${where} failed: hostname mismatch: ${mismatch.message}`,
-        { cause: mismatch },
-      );
+    const mismatch = nameMismatch(verifier, name, peer?.subjectaltname);
+    if (mismatch !== null) {
+      return new SSLError(`TLS handshake with ${where} failed: hostname mismatch: ${mismatch}`);
     }
   }
   return null;
+}
+
+/** A `DNS:` or `IP Address:` entry in `subjectaltname` (other kinds name no host). */
+const HOST_ENTRY = /(?:^|, )(?:DNS|IP Address):/;
+
+/**
+ * Why `name` does not fit the certificate, or null when it does. Only subjectAltName is
+ * read (RFC 6125, as browsers and Deno's native TLS do): `checkServerIdentity` falls back
+ * to the subject CN when there is no DNS entry, so it never sees the subject.
+ */
+function nameMismatch(
+  verifier: TlsVerifier,
+  name: string,
+  altNames: string | undefined,
+): string | null {
+  if (altNames === undefined || !HOST_ENTRY.test(altNames)) {
+    return `the certificate has no DNS or IP subjectAltName (its subject CN is not used): "${name}"`;
+  }
+  if (verifier.tls.checkServerIdentity(name, { subjectaltname: altNames }) === undefined) {
+    return null;
+  }
+  return `not in the certificate's subjectAltName (${altNames}): "${name}"`;
 }
