@@ -11,6 +11,7 @@
 
 import { SSLError } from "../errors.ts";
 import type { TlsConnectOptions } from "./socket.ts";
+import { isIpAddress } from "./_dial.ts";
 
 /** What the adapters know about the peer's certificate (`getPeerCertificate()`). */
 export interface PeerCertificate {
@@ -69,7 +70,7 @@ export function normalizeFingerprint(fingerprint: string): string {
 
 /** The SNI to send for `serverName`: none for an IP address (RFC 6066 section 3). */
 export function sniName(serverName: string): string | undefined {
-  return /^[\d.]+$/.test(serverName) || serverName.includes(":") ? undefined : serverName;
+  return isIpAddress(serverName) ? undefined : serverName;
 }
 
 /** Chain error codes (OpenSSL's, as Node and Bun report them) that mean "unknown CA". */
