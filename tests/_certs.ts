@@ -34,3 +34,13 @@ export const WRONG_CA_CERT: string = fixture("wrong-ca.pem");
 
 /** The server's certificate and key, ready for `serveHttp(..., { tls: SERVER_TLS })`. */
 export const SERVER_TLS: { cert: string; key: string } = { cert: SERVER_CERT, key: SERVER_KEY };
+
+/**
+ * A server certificate whose only name is its subject `CN=localhost` (no subjectAltName),
+ * signed by {@linkcode CA_CERT}: names are matched against subjectAltName only, so it
+ * fits no host.
+ */
+export const CN_ONLY_TLS: { cert: string; key: string } = {
+  cert: fixture("cn-only.pem"),
+  key: fixture("cn-only-key.pem"),
+};

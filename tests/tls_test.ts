@@ -13,6 +13,7 @@ import {
   CA_CERT,
   CLIENT_CERT,
   CLIENT_KEY,
+  CN_ONLY_TLS,
   SERVER_CERT,
   SERVER_TLS,
   WRONG_CA_CERT,
@@ -25,6 +26,7 @@ import {
   MaxRetryError,
   PoolManager,
   SSLError,
+  Timeout,
 } from "../mod.ts";
 import { bunConnector } from "../src/runtime/bun.ts";
 import { denoConnector } from "../src/runtime/deno.ts";
@@ -99,6 +101,35 @@ async function sslFailure(
     assert.ok(error instanceof SSLError, `expected an SSLError, got ${error}`);
     assert.equal(pool.stats.inUse, 0);
     assert.equal(pool.stats.queued, 0);
+    return error;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The request options of each code path of a connector: Deno takes `node:tls` for the last two. */
+const PATHS: { path: string; options: ConnectionPoolOptions; signal?: boolean }[] = [
+  { path: "no connect timeout", options: {} },
+  { path: "a connect timeout", options: { timeout: new Timeout({ connect: 10_000 }) } },
+  { path: "a signal", options: {}, signal: true },
+];
+
+/** The SSLError a request to a server with only a subject CN fails with. */
+async function cnOnlyFailure(
+  host: string,
+  server: RawServer,
+  options: ConnectionPoolOptions,
+  signal: boolean,
+): Promise<SSLError> {
+  const pool = new HTTPSConnectionPool(host, { port: server.port, retries: false, ...options });
+  try {
+    const controller = signal ? new AbortController() : undefined;
+    const error = await rejects(pool.request("GET", "/", { signal: controller?.signal }));
+    assert.ok(error instanceof SSLError, `expected an SSLError, got ${error}`);
+    assert.equal(error.code, "ERR_SSL");
+    assert.match(error.message, /hostname mismatch/i);
+    assert.match(error.message, /subjectAltName/);
+    assert.equal(pool.stats.inUse, 0);
     return error;
   } finally {
     await pool.close();
@@ -274,6 +305,36 @@ for (const connector of CONNECTORS) {
       });
     }, { maxVersion: "TLSv1.2" }));
 }
+
+for (const connector of CONNECTORS) {
+  for (const { path, options, signal } of PATHS) {
+    const name = `${connector.name}Connector with ${path}`;
+    const base = { ...options, caCerts: [CA_CERT], connector };
+
+    test(`${name}: a certificate named only in its subject CN fits no host name`, () =>
+      withServer(async (server) => {
+        await cnOnlyFailure("localhost", server, base, signal ?? false);
+        await cnOnlyFailure("127.0.0.1", server, base, signal ?? false);
+        await cnOnlyFailure("127.0.0.1", server, { ...base, serverHostname: "localhost" }, false);
+        await cnOnlyFailure("127.0.0.1", server, { ...base, assertHostname: "localhost" }, false);
+      }, CN_ONLY_TLS));
+
+    test(`${name}: a certificate named only in its CN passes when no name is checked`, () =>
+      withServer(async (server) => {
+        await get("localhost", server, { ...base, assertHostname: false });
+        await get("localhost", server, { ...options, certReqs: "CERT_NONE", connector });
+      }, CN_ONLY_TLS));
+  }
+}
+
+test("PoolManager: a certificate named only in its CN ends in MaxRetryError with an SSLError", () =>
+  withServer(async (server) => {
+    await using manager = new PoolManager({ caCerts: [CA_CERT], retries: 1 });
+    const error = await rejects(manager.request("GET", `https://localhost:${server.port}/`));
+    assert.ok(error instanceof MaxRetryError, String(error));
+    assert.ok(error.reason instanceof SSLError, String(error.reason));
+    assert.match(error.reason.message, /hostname mismatch.*subjectAltName/);
+  }, CN_ONLY_TLS));
 
 test("bad TLS options fail when the pool is made, naming the value", () => {
   assert.throws(

@@ -151,7 +151,7 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
     onRelease: ReleaseCallback,
   ): Exchange {
     const socket = this.#socket;
-    if (socket === null || socket.closed) throw new Error("HTTPConnection.request before connect");
+    if (socket === null) throw new TypeError("HTTPConnection.request needs connect() first");
     this.#onRelease = onRelease;
     const reused = this.requestsOnSocket > 0;
     // A socket that served a request waited idle since, not holding the process: it does again.
@@ -161,7 +161,11 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
     // The exchange may have failed at once (an already aborted signal).
     if (!exchange.finished) {
       this.#exchange = exchange;
-      this.#watch(exchange.timeoutDue);
+      // The server closed the socket before the request could go out (between connect and
+      // now, where Deno can see the close): end the exchange as that close would have, so
+      // the caller meets the same ProtocolError as when the close comes after the write.
+      if (socket.closed) exchange.end();
+      else this.#watch(exchange.timeoutDue);
     }
     return exchange;
   }

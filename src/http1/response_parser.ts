@@ -42,12 +42,18 @@ export interface ParserLimits {
   readonly maxHeaderSize: number;
   /** Number of header lines (and, separately, of trailer lines). */
   readonly maxHeaderCount: number;
+  /**
+   * Interim (1xx) responses accepted before the final one (default 32): each one restarts
+   * the read timeout, so without a cap a server could keep a request waiting forever.
+   */
+  readonly maxInterimResponses?: number;
 }
 
 /** Limits used unless a pool sets its own. */
-export const DEFAULT_PARSER_LIMITS: ParserLimits = {
+export const DEFAULT_PARSER_LIMITS: Required<ParserLimits> = {
   maxHeaderSize: 64 * 1024,
   maxHeaderCount: 128,
+  maxInterimResponses: 32,
 };
 
 /**
@@ -167,6 +173,7 @@ export class ResponseParser {
   #trailerLines: string[] = [];
   #trailerBytes = 0;
   #bytesSeen = 0;
+  #interimResponses = 0;
 
   constructor(limits: ParserLimits = DEFAULT_PARSER_LIMITS) {
     this.#limits = limits;
@@ -181,6 +188,7 @@ export class ResponseParser {
     this.#line = "";
     this.#received = 0;
     this.#bytesSeen = 0;
+    this.#interimResponses = 0;
   }
 
   /**
@@ -302,6 +310,15 @@ export class ResponseParser {
     return offset + consumed;
   }
 
+  #countInterim(): void {
+    const max = this.#limits.maxInterimResponses ?? DEFAULT_PARSER_LIMITS.maxInterimResponses;
+    if (++this.#interimResponses > max) {
+      throw new ProtocolError(
+        `More than ${max} interim (1xx) responses before the final one (maxInterimResponses)`,
+      );
+    }
+  }
+
   #headTooLarge(size: number): HeadersTooLargeError {
     return new HeadersTooLargeError(
       `Response head is larger than ${this.#limits.maxHeaderSize} bytes (maxHeaderSize); got ${size}`,
@@ -378,7 +395,8 @@ export class ResponseParser {
     const framing = readFieldLines(text, ends, count, this.#limits, status >= 200);
     if (status < 200) {
       if (status === 101) throw new ProtocolError("Unexpected 101 Switching Protocols response");
-      return; // Interim response (100 Continue, 103 Early Hints): the final one follows.
+      // Interim response (100 Continue, 103 Early Hints): the final one follows.
+      return this.#countInterim();
     }
     const version = statusLine.version;
     const bodiless = this.#bodiless || status === 204 || status === 304;

@@ -3,12 +3,15 @@
  * the peer certificate (`node:tls`, Bun): the chain verdict of the TLS library, then the
  * pinned fingerprint or the name. One place, so every adapter fails with the same
  * {@linkcode SSLError} messages: unknown CA, hostname mismatch, fingerprint mismatch.
+ * Names are matched against subjectAltName only, never the subject CN (RFC 6125), which
+ * is also what Deno's native TLS does.
  *
  * @module
  */
 
 import { SSLError } from "../errors.ts";
 import type { TlsConnectOptions } from "./socket.ts";
+import { isIpAddress } from "./_dial.ts";
 
 /** What the adapters know about the peer's certificate (`getPeerCertificate()`). */
 export interface PeerCertificate {
@@ -25,7 +28,7 @@ interface NodeCrypto {
 }
 
 interface NodeTlsIdentity {
-  checkServerIdentity(hostname: string, cert: PeerCertificate): Error | undefined;
+  checkServerIdentity(hostname: string, cert: { subjectaltname: string }): Error | undefined;
 }
 
 /** The `node:` modules the checks use, loaded once before the first handshake. */
@@ -67,7 +70,7 @@ export function normalizeFingerprint(fingerprint: string): string {
 
 /** The SNI to send for `serverName`: none for an IP address (RFC 6066 section 3). */
 export function sniName(serverName: string): string | undefined {
-  return /^[\d.]+$/.test(serverName) || serverName.includes(":") ? undefined : serverName;
+  return isIpAddress(serverName) ? undefined : serverName;
 }
 
 /** Chain error codes (OpenSSL's, as Node and Bun report them) that mean "unknown CA". */
@@ -124,13 +127,32 @@ export function verifyPeer(
   }
   if (tls.verify && tls.checkHostname) {
     const name = tls.assertHostname ?? tls.serverName;
-    const mismatch = verifier.tls.checkServerIdentity(name, peer ?? {});
-    if (mismatch) {
-      return new SSLError(
-        `TLS handshake with ${where} failed: hostname mismatch: ${mismatch.message}`,
-        { cause: mismatch },
-      );
+    const mismatch = nameMismatch(verifier, name, peer?.subjectaltname);
+    if (mismatch !== null) {
+      return new SSLError(`TLS handshake with ${where} failed: hostname mismatch: ${mismatch}`);
     }
   }
   return null;
+}
+
+/** A `DNS:` or `IP Address:` entry in `subjectaltname` (other kinds name no host). */
+const HOST_ENTRY = /(?:^|, )(?:DNS|IP Address):/;
+
+/**
+ * Why `name` does not fit the certificate, or null when it does. Only subjectAltName is
+ * read (RFC 6125, as browsers and Deno's native TLS do): `checkServerIdentity` falls back
+ * to the subject CN when there is no DNS entry, so it never sees the subject.
+ */
+function nameMismatch(
+  verifier: TlsVerifier,
+  name: string,
+  altNames: string | undefined,
+): string | null {
+  if (altNames === undefined || !HOST_ENTRY.test(altNames)) {
+    return `the certificate has no DNS or IP subjectAltName (its subject CN is not used): "${name}"`;
+  }
+  if (verifier.tls.checkServerIdentity(name, { subjectaltname: altNames }) === undefined) {
+    return null;
+  }
+  return `not in the certificate's subjectAltName (${altNames}): "${name}"`;
 }

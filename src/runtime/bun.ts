@@ -7,6 +7,7 @@
  * `handshake` handler ({@linkcode verifyPeer}): Bun reports the chain verdict and hands
  * out the peer certificate, but ignores `checkServerIdentity`. A tunnel is upgraded with
  * Bun's `upgradeTLS`; TLS in TLS goes through `node:tls` ({@linkcode startTlsOverSocket}).
+ * A host name is resolved here and its addresses tried in turn ({@linkcode dialInTurn}).
  *
  * @module
  */
@@ -30,7 +31,8 @@ import {
   type TlsVerifier,
   verifyPeer,
 } from "./_tls_verify.ts";
-import { lookupHost, startTlsOverSocket } from "./node.ts";
+import { lookupAddresses, lookupHost, startTlsOverSocket } from "./node.ts";
+import { dialInTurn, isIpAddress } from "./_dial.ts";
 
 /** The subset of Bun's socket this adapter uses. */
 interface BunRawSocket {
@@ -374,6 +376,15 @@ async function establish(
 }
 
 /**
+ * The addresses to try for `hostname`, resolved here: given a name, `Bun.connect` opens a
+ * connection to each of its addresses at once (both `::1` and `127.0.0.1` for
+ * `localhost`), where one attempt must open one connection.
+ */
+function addressesOf(hostname: string): Promise<string[]> | string[] {
+  return isIpAddress(hostname) ? [hostname] : lookupAddresses(hostname);
+}
+
+/**
  * Opens sockets with Bun's native `Bun.connect`.
  *
  * @example Use the Bun adapter explicitly
@@ -390,18 +401,27 @@ export const bunConnector: Connector = {
     if (!bun) throw new TypeError("bunConnector needs the Bun runtime (globalThis.Bun is missing)");
     const signal = options.signal;
     if (signal?.aborted) throw abortReason(signal);
-    const { settings, verifier } = await prepare(options.tls);
+    const [{ settings, verifier }, addresses] = await Promise.all([
+      prepare(options.tls),
+      addressesOf(options.hostname),
+    ]);
     // Aborted while the settings were built: the abort listener would never fire.
     if (signal?.aborted) throw abortReason(signal);
-    return establish(options.tls, verifier, options, signal, (socket) => {
-      bun.connect({
-        hostname: options.hostname,
-        port: options.port,
-        tls: settings,
-        data: socket,
-        socket: handlers,
-      }).catch((error: Error) => handlers.connectError({ data: socket } as BunRawSocket, error));
-    });
+    return dialInTurn(
+      addresses,
+      (address) =>
+        establish(options.tls, verifier, options, signal, (socket) => {
+          bun.connect({
+            hostname: address,
+            port: options.port,
+            tls: settings,
+            data: socket,
+            socket: handlers,
+          }).catch((error: Error) =>
+            handlers.connectError({ data: socket } as BunRawSocket, error)
+          );
+        }),
+    );
   },
   async startTls(socket: Socket, options: StartTlsOptions): Promise<Socket> {
     const signal = options.signal;

@@ -4,11 +4,16 @@
  * with the exact error or recovery and the pool at rest.
  */
 
-import { assert, test } from "../_harness.ts";
-import { deferred, text, waitFor } from "../_util.ts";
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { assert, runtime, test } from "../_harness.ts";
+import { deferred, rejects, text, waitFor } from "../_util.ts";
 import {
+  HTTPError,
   IncompleteRead,
   MaxRetryError,
+  NewConnectionError,
+  PoolManager,
   ProtocolError,
   Retry,
   StaleConnectionError,
@@ -16,6 +21,7 @@ import {
 import {
   answerEvery,
   answerOnce,
+  assertAtRest,
   expectError,
   type FaultHandler,
   readRequest,
@@ -99,6 +105,60 @@ test("faults/connection: a close without a response is a ProtocolError; retried,
     assert.equal(server.connections, 3, "the first attempt and 2 retries");
   }, { rest: { open: 0 } });
 });
+
+/** Runs `_closer_child.ts` (a server that closes each connection on accept) until `fn` ends. */
+async function withCloserProcess(
+  how: "end" | "reset",
+  fn: (url: string) => Promise<void>,
+): Promise<void> {
+  const script = new URL("./_closer_child.ts", import.meta.url).pathname;
+  // Node 20 runs TypeScript through tsx, as scripts/test.sh does.
+  const prefix = runtime === "deno" ? ["run", "-A"] : runtime === "node" ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...prefix, script, how], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout!.on("data", (chunk: Uint8Array) => {
+        out += new TextDecoder().decode(chunk);
+        if (out.includes("\n")) resolve(out.trim());
+      });
+      child.once("close", (code) => reject(new Error(`the closer server exited: ${code}`)));
+    });
+    await fn(`http://127.0.0.1:${port}`);
+  } finally {
+    child.stdin!.end();
+    await exited;
+  }
+}
+
+for (const how of ["end", "reset"] as const) {
+  test(`faults/connection: a server that ${how}s each connection on accept gives typed errors only`, async () => {
+    await withCloserProcess(how, async (url) => {
+      await using manager = new PoolManager({ retries: false, maxSize: 10 });
+      // The close races the request: it lands before the first write, during it or after.
+      // Whichever it is, the caller meets an HTTPError with a code, never a bare Error.
+      const kinds = new Set<string>();
+      for (let round = 0; round < 20; round++) {
+        await Promise.all(Array.from({ length: 10 }, async (_, i) => {
+          const error = await rejects(manager.request("GET", `${url}/${i}`));
+          assert.ok(error instanceof HTTPError, `round ${round}: ${error}`);
+          assert.ok(
+            error instanceof ProtocolError || error instanceof NewConnectionError,
+            `round ${round}: ${error}`,
+          );
+          kinds.add(error.code);
+        }));
+      }
+      const error = await rejects(manager.request("GET", url, { retries: 2 }));
+      assert.ok(error instanceof MaxRetryError, String(error));
+      assert.ok(error.reason instanceof HTTPError, String(error.reason));
+      assertAtRest(manager.connectionFromUrl(url), { open: 0 });
+    });
+  });
+}
 
 test("faults/connection: a reset in the middle of the head is a ProtocolError", async () => {
   await withFault(

@@ -5,7 +5,7 @@
 
 import { assert, test } from "../_harness.ts";
 import { escapeRegExp, sleep, text } from "../_util.ts";
-import { HeadersTooLargeError, InvalidHeader, ProtocolError } from "../../mod.ts";
+import { HeadersTooLargeError, InvalidHeader, ProtocolError, Timeout } from "../../mod.ts";
 import { answerEvery, answerOnce, expectError, readRequest, withFault } from "./_fault.ts";
 
 for (const line of ["HTTP/1.1 OK", "HTTP/1.1 20 OK", "ICY 200 OK", "HTTP/2 200 OK", "hello"]) {
@@ -183,6 +183,24 @@ test("faults/head: 100 Continue and other 1xx before the final response are skip
     }
     assert.equal(server.connections, 1, "the connection is reused after interim responses");
   }, { rest: { open: 1, idle: 1 } });
+});
+
+test("faults/head: an endless stream of 100 Continue ends in a ProtocolError, not in a wait forever", async () => {
+  await withFault(async (conn) => {
+    if (!await readRequest(conn)) return;
+    while (!conn.ended) {
+      await conn.write("HTTP/1.1 100 Continue\r\n\r\n").catch(() => {});
+      await sleep(1); // the client shares this event loop
+    }
+  }, async ({ manager, url }) => {
+    // Only a read timeout, which every interim response would restart.
+    await expectError(
+      manager.request("GET", url, { timeout: new Timeout({ read: 2000 }) }),
+      ProtocolError,
+      "ERR_PROTOCOL",
+      /^More than 32 interim \(1xx\) responses before the final one \(maxInterimResponses\)$/,
+    );
+  }, { rest: { open: 0 } });
 });
 
 test("faults/head: 101 Switching Protocols is a ProtocolError", async () => {

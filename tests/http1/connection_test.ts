@@ -8,6 +8,8 @@ import { assert, test } from "../_harness.ts";
 import { sleep, waitFor } from "../_util.ts";
 import { type RawConnection, type RawServer, rawServer } from "../_servers.ts";
 import {
+  defaultConnector,
+  HTTPConnection,
   HTTPConnectionPool,
   IncompleteRead,
   MaxRetryError,
@@ -17,6 +19,7 @@ import {
   Timeout,
 } from "../../mod.ts";
 import type { ConnectionPoolOptions } from "../../mod.ts";
+import { DEFAULT_PARSER_LIMITS } from "../../src/http1/response_parser.ts";
 
 const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 const utf8 = new TextDecoder();
@@ -590,4 +593,53 @@ test("connection: an early 413 whose server then resets is still returned or a P
       assertError(error, ProtocolError);
     }
   }, { retries: false });
+});
+
+test("connection: a request on a socket the server closed before the write fails as that close would", async () => {
+  const server = await rawServer((conn) => conn.end());
+  const connection = new HTTPConnection({
+    hostname: "127.0.0.1",
+    port: server.port,
+    connector: defaultConnector(),
+    limits: DEFAULT_PARSER_LIMITS,
+  });
+  const request = {
+    method: "GET",
+    head: "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    body: null,
+    bodyStream: null,
+    chunked: false,
+    preload: true,
+    decodeContent: true,
+    enforceContentLength: true,
+    readTimeout: null,
+    deadline: null,
+    maxResponseSize: null,
+    url: server.url,
+  };
+  try {
+    assert.throws(
+      () => connection.request(request, { exchangeReady() {}, exchangeFailed() {} }, () => {}),
+      (error: unknown) => error instanceof TypeError && /connect\(\) first/.test(error.message),
+    );
+    await connection.connect(null);
+    // The close arrives while no exchange runs: the connection only notes it.
+    await waitFor(() => connection.isDropped, "the client to see the close");
+    let failure: unknown;
+    let released: boolean | undefined;
+    connection.request(request, {
+      exchangeReady: () => assert.fail("no response was sent"),
+      exchangeFailed: (error) => failure = error,
+    }, (_, reusable) => released = reusable);
+    assert.ok(failure instanceof ProtocolError, String(failure));
+    assert.match(
+      failure.message,
+      /^Connection aborted: remote end closed connection without response$/,
+    );
+    assert.equal(released, false);
+    assert.equal(connection.isConnected, false);
+  } finally {
+    connection.close();
+    await server.close();
+  }
 });

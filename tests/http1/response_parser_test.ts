@@ -12,6 +12,7 @@ import {
   ProtocolError,
 } from "../../src/errors.ts";
 import {
+  DEFAULT_PARSER_LIMITS,
   type ParserLimits,
   type ResponseHead,
   ResponseParser,
@@ -795,6 +796,35 @@ test("ResponseParser.finish: only an interim response arrived", () => {
     ProtocolError,
     /Connection broken/,
   );
+});
+
+test("ResponseParser: at most 32 interim (1xx) responses before the final one", () => {
+  const interim = "HTTP/1.1 100 Continue\r\n\r\n";
+  const final = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  assert.equal(DEFAULT_PARSER_LIMITS.maxInterimResponses, 32);
+  assert.equal(parse(interim.repeat(32) + final).body, "ok");
+  assertThrows(
+    () => parse(interim.repeat(33) + final),
+    ProtocolError,
+    /^More than 32 interim \(1xx\) responses before the final one \(maxInterimResponses\)$/,
+  );
+  // One at a time, as an endless stream of them arrives.
+  assertThrows(
+    () => run(Array.from({ length: 40 }, () => bytes(interim))),
+    ProtocolError,
+    /^More than 32 interim/,
+  );
+  // The count is per response: a parser reused for the next request starts again.
+  const parser = new ResponseParser();
+  for (let i = 0; i < 3; i++) {
+    assert.equal(run([bytes(interim.repeat(32) + final)], { parser }).body, "ok");
+  }
+  // A limit of its own (limits without one use the default).
+  const limits = { maxHeaderSize: 1024, maxHeaderCount: 8, maxInterimResponses: 2 };
+  assert.equal(parse(interim.repeat(2) + final, { limits }).body, "ok");
+  assertThrows(() => parse(interim.repeat(3) + final, { limits }), ProtocolError, /More than 2 /);
+  const { maxInterimResponses: _, ...older } = limits;
+  assert.equal(parse(interim.repeat(32) + final, { limits: older }).body, "ok");
 });
 
 test("ResponseParser: a head's header pairs are split on first use, even after the parser moved on", () => {

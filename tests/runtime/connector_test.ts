@@ -4,13 +4,16 @@
  * three).
  */
 
+import * as net from "node:net";
 import process from "node:process";
+import * as tls from "node:tls";
 import { assert, runtime, test } from "../_harness.ts";
 import { isCollected, sleep, waitFor } from "../_util.ts";
 import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "../_certs.ts";
 import { type RawConnection, type RawServer, rawServer, unusedPort } from "../_servers.ts";
 import { NameResolutionError, NewConnectionError, SSLError } from "../../src/errors.ts";
 import { bunConnector } from "../../src/runtime/bun.ts";
+import { dialInTurn, isIpAddress } from "../../src/runtime/_dial.ts";
 import { defaultConnector } from "../../src/runtime/default.ts";
 import { denoConnector } from "../../src/runtime/deno.ts";
 import { nodeConnector } from "../../src/runtime/node.ts";
@@ -509,6 +512,112 @@ for (const connector of CONNECTORS) {
     }
   });
 }
+
+/** A server on one port of both 127.0.0.1 and ::1 (when this host has ::1), counting accepts. */
+interface DualServer {
+  port: number;
+  /** Both addresses listen (false: ::1 is not available here). */
+  dual: boolean;
+  /** TCP connections accepted, on either address. */
+  readonly accepted: number;
+  close(): Promise<void>;
+}
+
+async function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+async function dualServer(secure: boolean): Promise<DualServer> {
+  const sockets = new Set<net.Socket>();
+  let accepted = 0;
+  const make = () => {
+    const server = secure ? tls.createServer(SERVER_TLS) : net.createServer();
+    server.on("connection", (socket: net.Socket) => {
+      accepted++;
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => sockets.delete(socket));
+    });
+    server.on("tlsClientError", () => {});
+    return server;
+  };
+  const v4 = make();
+  const port = await listenOn(v4, 0, "127.0.0.1");
+  let v6: net.Server | null = make();
+  try {
+    await listenOn(v6, port, "::1");
+  } catch {
+    v6 = null; // no ::1 here (or the port is taken on it): test the one address
+  }
+  const servers = v6 ? [v4, v6] : [v4];
+  return {
+    port,
+    dual: v6 !== null,
+    get accepted() {
+      return accepted;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(
+        servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+      );
+    },
+  };
+}
+
+for (const connector of CONNECTORS) {
+  for (const secure of [false, true]) {
+    const what = secure ? "TLS" : "TCP";
+    test(`${connector.name}Connector: one ${what} connection to localhost on a server at 127.0.0.1 and ::1`, async () => {
+      const server = await dualServer(secure);
+      try {
+        const socket = await connector.connect({
+          hostname: "localhost",
+          port: server.port,
+          tls: secure ? tlsOptions({ serverName: "localhost" }) : undefined,
+        });
+        socket.setHandler(new Recorder());
+        // A second connection would be accepted by now (loopback, both addresses at once).
+        await sleep(200);
+        assert.equal(server.accepted, 1, `accepted connections (::1 too: ${server.dual})`);
+        socket.close();
+      } finally {
+        await server.close();
+      }
+    });
+  }
+}
+
+test("dialInTurn: goes to the next address on a refused connection, stops on anything else", async () => {
+  const refused = (address: string) => new NewConnectionError(`refused: ${address}`);
+  const tried: string[] = [];
+  const result = await dialInTurn(["::1", "127.0.0.1"], (address) => {
+    tried.push(address);
+    return address === "::1" ? Promise.reject(refused(address)) : Promise.resolve(address);
+  });
+  assert.equal(result, "127.0.0.1");
+  assert.deepEqual(tried, ["::1", "127.0.0.1"]);
+  const last = await dialInTurn(["a", "b"], (address) => Promise.reject(refused(address)))
+    .catch((error) => error);
+  assert.match(String(last), /refused: b/, "the last failure is thrown");
+  tried.length = 0;
+  const tls = await dialInTurn(["a", "b"], (address) => {
+    tried.push(address);
+    return Promise.reject(new SSLError("unknown CA"));
+  }).catch((error) => error);
+  assert.ok(tls instanceof SSLError);
+  assert.deepEqual(tried, ["a"], "a TLS failure is not retried on another address");
+  assert.equal(isIpAddress("127.0.0.1"), true);
+  assert.equal(isIpAddress("::1"), true);
+  assert.equal(isIpAddress("localhost"), false);
+});
 
 test("the default connector of this runtime is the first tested", () => {
   assert.equal(defaultConnector().name, runtime);
