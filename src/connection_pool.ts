@@ -97,6 +97,12 @@ export interface ConnectionPoolOptions extends TlsOptions {
    * makes such pools. Default false.
    */
   forwardToProxy?: boolean;
+  /**
+   * With `forwardToProxy`: headers for the proxy itself (`Proxy-Authorization`...), added
+   * to every request after the pool's and the request's own, overriding them; a redirect
+   * never removes them.
+   */
+  proxyHeaders?: RequestHeaders;
 }
 
 /** Connection counts of a pool at one moment. */
@@ -343,6 +349,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #lastTarget = "";
   #fixedHeadAscii = true;
   #tls: TlsConnectOptions | undefined;
+  #proxyHeaders: HTTPHeaderDict;
 
   /**
    * Creates a pool.
@@ -370,6 +377,7 @@ export abstract class ConnectionPool extends RequestMethods {
     this.retries = Retry.fromInt(options.retries ?? null);
     this.headers = new HTTPHeaderDict(options.headers);
     this.forwardToProxy = options.forwardToProxy ?? false;
+    this.#proxyHeaders = new HTTPHeaderDict(options.proxyHeaders);
     this.#options = options;
     this.#connector = options.connector ?? defaultConnector();
     this.#limits = {
@@ -718,7 +726,11 @@ export abstract class ConnectionPool extends RequestMethods {
       flags = FIXED_FLAGS;
     } else {
       flags = noFlags();
-      const own = renderHeaderLines(mergeHeaders(this.headers, attempt.headers ?? {}), flags);
+      const merged = mergeHeaders(this.headers, attempt.headers ?? {});
+      const own = renderHeaderLines(
+        this.forwardToProxy ? forwardedHeaders(merged, this.#proxyHeaders) : merged,
+        flags,
+      );
       lines = this.#automaticLines(flags, true, host) + own + this.#automaticLines(flags, false);
       ascii = isAscii(lines);
     }
@@ -874,6 +886,22 @@ function mergeHeaders(
     if (!named.has(name.toLowerCase())) merged.push([name, value]);
   }
   return merged.concat(own);
+}
+
+/**
+ * The headers of a request forwarded to a proxy: an `Accept` for any type unless one is
+ * set (urllib3's `ProxyManager` adds it), the merged pool and request headers, then the
+ * proxy's, which replace any of the same name.
+ */
+function forwardedHeaders(
+  merged: Iterable<readonly [string, string]>,
+  proxy: HTTPHeaderDict,
+): Iterable<readonly [string, string]> {
+  const pairs: (readonly [string, string])[] = [];
+  for (const pair of merged) if (!proxy.has(pair[0])) pairs.push(pair);
+  pairs.push(...proxy);
+  if (!pairs.some(([name]) => name.toLowerCase() === "accept")) pairs.unshift(["Accept", "*/*"]);
+  return pairs;
 }
 
 /**
