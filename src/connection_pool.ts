@@ -34,7 +34,7 @@ import {
 import { HTTPResponse } from "./response.ts";
 import { Retry } from "./retry.ts";
 import { Timeout } from "./timeout.ts";
-import { defaultPortFor, encodeTarget, parseUrl } from "./url.ts";
+import { defaultPortFor, encodeTarget, parseUrl, redactUrl } from "./url.ts";
 import { defaultConnector } from "./runtime/default.ts";
 import type { Connector, TlsConnectOptions, TlsVersion } from "./runtime/socket.ts";
 import { normalizeFingerprint } from "./runtime/_tls_verify.ts";
@@ -983,7 +983,9 @@ export function connectionFromUrl(
 ): ConnectionPool {
   const parsed = parseUrl(url);
   const scheme = (parsed.scheme ?? "http").toLowerCase();
-  if (!parsed.host) throw new LocationValueError(`No host specified in ${JSON.stringify(url)}`);
+  if (!parsed.host) {
+    throw new LocationValueError(`No host specified in ${JSON.stringify(redactUrl(url))}`);
+  }
   const merged = { ...options, port: parsed.port ?? options.port };
   return scheme === "https"
     ? new HTTPSConnectionPool(parsed.host, merged)
