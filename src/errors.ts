@@ -2,8 +2,13 @@
  * The error classes, named after urllib3's. Every error is an {@linkcode HTTPError}
  * with a stable string `code` that callers can switch on.
  *
+ * No error text holds URL credentials: the userinfo of every URL in a message, and of the
+ * URLs errors carry (`url`, `location`), reads `***` (`http://***@host/`).
+ *
  * @module
  */
+
+import { redactUrl, redactUrlsIn } from "./url.ts";
 
 /**
  * What an error needs to know about the pool it came from (for messages only).
@@ -25,7 +30,8 @@ export interface PoolDescription {
 }
 
 /**
- * Base class of every error this library throws.
+ * Base class of every error this library throws. The userinfo of any URL in the message
+ * is replaced by `***`.
  *
  * @example Catch everything from the library
  * ```ts
@@ -44,7 +50,7 @@ export class HTTPError extends Error {
    * @param options `cause`: the underlying error.
    */
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(redactUrlsIn(message), options);
     this.name = new.target.name;
   }
 }
@@ -96,7 +102,7 @@ export class PoolError extends HTTPError {
 export class RequestError extends PoolError {
   /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_REQUEST";
-  /** The URL of the request that failed. */
+  /** The URL of the request that failed, its userinfo replaced by `***`. */
   readonly url: string;
   /**
    * Creates an instance.
@@ -113,7 +119,7 @@ export class RequestError extends PoolError {
     options?: ErrorOptions,
   ) {
     super(pool, message, options);
-    this.url = url;
+    this.url = redactUrl(url);
   }
 }
 
@@ -143,7 +149,7 @@ export class MaxRetryError extends RequestError {
     super(
       pool,
       url,
-      `Max retries exceeded with url: ${url} (Caused by ${
+      `Max retries exceeded with url: ${redactUrl(url)} (Caused by ${
         reason ? `${reason.name}: ${reason.message}` : "None"
       })`,
       { cause: reason ?? undefined },
@@ -175,7 +181,7 @@ export class HostChangedError extends RequestError {
    * @param retries The retry state.
    */
   constructor(pool: PoolDescription | null, url: string, retries: unknown = 3) {
-    super(pool, url, `Tried to open a foreign host with url: ${url}`);
+    super(pool, url, `Tried to open a foreign host with url: ${redactUrl(url)}`);
     this.retries = retries;
   }
 }
@@ -209,7 +215,7 @@ export class ReadTimeoutError extends TimeoutError {
   override readonly code: string = "ERR_READ_TIMEOUT";
   /** The pool, or `null`. */
   readonly pool: PoolDescription | null;
-  /** The request URL. */
+  /** The request URL, its userinfo replaced by `***`. */
   readonly url: string;
   /**
    * Creates an instance.
@@ -221,7 +227,7 @@ export class ReadTimeoutError extends TimeoutError {
   constructor(pool: PoolDescription | null, url: string, message: string) {
     super(describePool(pool) + message);
     this.pool = pool;
-    this.url = url;
+    this.url = redactUrl(url);
   }
 }
 
@@ -494,7 +500,7 @@ export class LocationValueError extends HTTPError {
 export class LocationParseError extends LocationValueError {
   /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_LOCATION_PARSE";
-  /** The text that failed to parse. */
+  /** The text that failed to parse, its userinfo replaced by `***`. */
   readonly location: string;
   /**
    * Creates an instance.
@@ -503,8 +509,9 @@ export class LocationParseError extends LocationValueError {
    * @param detail Why.
    */
   constructor(location: string, detail?: string) {
-    super(`Failed to parse: ${location}${detail ? ` (${detail})` : ""}`);
-    this.location = location;
+    const shown = redactUrl(location);
+    super(`Failed to parse: ${shown}${detail ? ` (${detail})` : ""}`);
+    this.location = shown;
   }
 }
 

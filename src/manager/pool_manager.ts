@@ -37,7 +37,7 @@ import {
 } from "../request/request_methods.ts";
 import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
-import { defaultPortFor, parseUrl } from "../url.ts";
+import { defaultPortFor, parseUrl, redactUrl } from "../url.ts";
 
 /**
  * Options of a {@linkcode PoolManager}: `numPools` plus options for every pool.
@@ -184,7 +184,7 @@ export class PoolManager extends RequestMethods {
     if (proxy !== undefined && proxy !== "env") {
       throw new TypeError(
         `proxy must be "env" (use ProxyManager or SOCKSProxyManager for one proxy); got ${
-          JSON.stringify(proxy)
+          JSON.stringify(typeof proxy === "string" ? redactUrl(proxy) : proxy)
         }`,
       );
     }
@@ -244,7 +244,9 @@ export class PoolManager extends RequestMethods {
   /** The pool for the origin of an absolute URL, made if needed. */
   connectionFromUrl(url: string, poolOptions?: ConnectionPoolOptions): ConnectionPool {
     const parsed = parseUrl(url);
-    if (!parsed.host) throw new LocationValueError(`No host specified in ${JSON.stringify(url)}`);
+    if (!parsed.host) {
+      throw new LocationValueError(`No host specified in ${JSON.stringify(redactUrl(url))}`);
+    }
     return this.connectionFromHost(parsed.host, {
       port: parsed.port ?? undefined,
       scheme: parsed.scheme ?? "http",
@@ -310,7 +312,9 @@ export class PoolManager extends RequestMethods {
     const cached = this.#routes.get(url);
     if (cached !== undefined) return cached;
     const parsed = parseUrl(url);
-    if (!parsed.host) throw new LocationValueError(`No host specified in ${JSON.stringify(url)}`);
+    if (!parsed.host) {
+      throw new LocationValueError(`No host specified in ${JSON.stringify(redactUrl(url))}`);
+    }
     const scheme = (parsed.scheme ?? "http").toLowerCase();
     const port = parsed.port ?? defaultPortFor(scheme);
     if (port === null) throw new URLSchemeUnknown(scheme);

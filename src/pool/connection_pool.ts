@@ -39,7 +39,7 @@ import {
 import { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { Timeout } from "../policy/timeout.ts";
-import { defaultPortFor, encodeTarget, parseUrl } from "../url.ts";
+import { defaultPortFor, encodeTarget, parseUrl, redactUrl } from "../url.ts";
 import { defaultConnector } from "../runtime/default.ts";
 import type { Connector, TlsConnectOptions, TlsVersion } from "../runtime/socket.ts";
 import { normalizeFingerprint } from "../runtime/_tls_verify.ts";
@@ -102,6 +102,12 @@ export interface ConnectionPoolOptions extends TlsOptions {
    * makes such pools. Default false.
    */
   forwardToProxy?: boolean;
+  /**
+   * With `forwardToProxy`: headers for the proxy itself (`Proxy-Authorization`...), added
+   * to every request after the pool's and the request's own, overriding them; a redirect
+   * never removes them.
+   */
+  proxyHeaders?: RequestHeaders;
 }
 
 /** Connection counts of a pool at one moment. */
@@ -348,6 +354,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #lastTarget = "";
   #fixedHeadAscii = true;
   #tls: TlsConnectOptions | undefined;
+  #proxyHeaders: HTTPHeaderDict;
 
   /**
    * Creates a pool.
@@ -375,6 +382,7 @@ export abstract class ConnectionPool extends RequestMethods {
     this.retries = Retry.fromInt(options.retries ?? null);
     this.headers = new HTTPHeaderDict(options.headers);
     this.forwardToProxy = options.forwardToProxy ?? false;
+    this.#proxyHeaders = new HTTPHeaderDict(options.proxyHeaders);
     this.#options = options;
     this.#connector = options.connector ?? defaultConnector();
     this.#limits = {
@@ -723,7 +731,11 @@ export abstract class ConnectionPool extends RequestMethods {
       flags = FIXED_FLAGS;
     } else {
       flags = noFlags();
-      const own = renderHeaderLines(mergeHeaders(this.headers, attempt.headers ?? {}), flags);
+      const merged = mergeHeaders(this.headers, attempt.headers ?? {});
+      const own = renderHeaderLines(
+        this.forwardToProxy ? forwardedHeaders(merged, this.#proxyHeaders) : merged,
+        flags,
+      );
       lines = this.#automaticLines(flags, true, host) + own + this.#automaticLines(flags, false);
       ascii = isAscii(lines);
     }
@@ -882,6 +894,22 @@ function mergeHeaders(
 }
 
 /**
+ * The headers of a request forwarded to a proxy: an `Accept` for any type unless one is
+ * set (urllib3's `ProxyManager` adds it), the merged pool and request headers, then the
+ * proxy's, which replace any of the same name.
+ */
+function forwardedHeaders(
+  merged: Iterable<readonly [string, string]>,
+  proxy: HTTPHeaderDict,
+): Iterable<readonly [string, string]> {
+  const pairs: (readonly [string, string])[] = [];
+  for (const pair of merged) if (!proxy.has(pair[0])) pairs.push(pair);
+  pairs.push(...proxy);
+  if (!pairs.some(([name]) => name.toLowerCase() === "accept")) pairs.unshift(["Accept", "*/*"]);
+  return pairs;
+}
+
+/**
  * A pool of plain HTTP connections to one origin.
  *
  * @example A pool with one kept connection serves two requests over it
@@ -960,7 +988,9 @@ export function connectionFromUrl(
 ): ConnectionPool {
   const parsed = parseUrl(url);
   const scheme = (parsed.scheme ?? "http").toLowerCase();
-  if (!parsed.host) throw new LocationValueError(`No host specified in ${JSON.stringify(url)}`);
+  if (!parsed.host) {
+    throw new LocationValueError(`No host specified in ${JSON.stringify(redactUrl(url))}`);
+  }
   const merged = { ...options, port: parsed.port ?? options.port };
   return scheme === "https"
     ? new HTTPSConnectionPool(parsed.host, merged)

@@ -45,7 +45,7 @@ export interface ProxyConfig {
   readonly password?: string;
   /**
    * Headers for the proxy (HTTP proxies): `proxyHeaders`, plus `Proxy-Authorization`
-   * from the URL's credentials unless `proxyHeaders` has one (API.md difference 2).
+   * from the URL's credentials unless `proxyHeaders` has one (urllib3 sends none of its own).
    */
   readonly headers: HTTPHeaderDict;
   /** TLS options for the connection to an `https://` proxy. */
@@ -161,12 +161,12 @@ export function proxiedPool(
   const base = options.connector ?? defaultConnector();
   if (forwards(proxy, scheme)) {
     // One pool for the proxy itself: its TLS options are `proxyTls`, never the targets'.
-    const headers = new HTTPHeaderDict(options.headers).extend(proxy.headers);
+    // The proxy's headers stay apart from the pool's, which a redirect may remove.
     const own = {
       ...withoutTls(options),
       port: proxy.port,
-      headers,
       forwardToProxy: true,
+      proxyHeaders: proxy.headers,
       connector: proxyLegConnector(base),
     };
     return proxy.scheme === "https"

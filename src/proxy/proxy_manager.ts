@@ -19,7 +19,10 @@ export interface ProxyManagerOptions extends Omit<PoolManagerOptions, "proxy">, 
 
 /**
  * Sends every request through one `http://` or `https://` proxy. Credentials in the proxy
- * URL become a `Proxy-Authorization` header (unless `proxyHeaders` has one). Failing to
+ * URL become a `Proxy-Authorization` header (unless `proxyHeaders` has one). The proxy's
+ * headers go on every request sent to it (each forwarded request, each `CONNECT`), never
+ * to an origin, and a redirect never removes them; a forwarded request also carries
+ * Accept: \*\/\* unless it or `proxyHeaders` sets `Accept`, as urllib3's does. Failing to
  * reach the proxy is a `ProxyError` (its `originalError` says why); a `CONNECT` the proxy
  * refuses is a `ProxyError` naming the status.
  *

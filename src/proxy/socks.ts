@@ -115,11 +115,8 @@ async function socks5(
     );
     const [, status] = await reader.read(2);
     if (status !== 0) {
-      throw refused(
-        `SOCKS5 authentication failed: the proxy rejected the user name and password of ${
-          JSON.stringify(proxy.username)
-        }`,
-      );
+      // Neither credential goes into the message: error text ends up in logs.
+      throw refused("SOCKS5 authentication failed: the proxy rejected the user name and password");
     }
   } else if (method !== 0) {
     const offered = hasCredentials

@@ -5,9 +5,32 @@
 
 import { execFile } from "node:child_process";
 import { assert, runtime, test } from "../_harness.ts";
-import { type RawConnection, type RawRequest, type RawServer, rawServer } from "../_servers.ts";
+import {
+  type RawConnection,
+  type RawRequest,
+  type RawServer,
+  rawServer,
+  unusedPort,
+} from "../_servers.ts";
 import { SERVER_TLS } from "../_certs.ts";
-import { makeHeaders, PoolManager } from "../../mod.ts";
+import { rejects } from "../_util.ts";
+import { redactUrl, redactUrlsIn } from "../../src/url.ts";
+import {
+  connectionFromUrl,
+  HostChangedError,
+  HTTPConnectionPool,
+  LocationParseError,
+  LocationValueError,
+  makeHeaders,
+  MaxRetryError,
+  NewConnectionError,
+  parseUrl,
+  PoolManager,
+  ProxyError,
+  ProxyManager,
+  ReadTimeoutError,
+  SOCKSProxyManager,
+} from "../../mod.ts";
 
 /** Two raw servers (two origins) that record every request; `/to?url` redirects there. */
 async function twoOrigins(
@@ -146,4 +169,239 @@ test("secrets: NODE_TLS_REJECT_UNAUTHORIZED=0 does not make a wrong-CA connectio
   } finally {
     await server.close();
   }
+});
+
+// ---- credentials in error text ------------------------------------------------------------
+
+const USER = "zed-user-7";
+const PASSWORD = "pw-s3cr3t-9";
+const CREDENTIALS = `${USER}:${PASSWORD}`;
+
+/**
+ * Throws unless no text `error` carries (message, `String()`, stack, string fields, and the
+ * same for the errors it wraps) holds the user name or password, plain or base64.
+ */
+function assertRedacted(error: unknown, what: string, depth = 0): void {
+  assert.ok(error instanceof Error, `${what}: not an Error: ${String(error)}`);
+  const texts: [string, string][] = [
+    ["message", error.message],
+    ["String()", String(error)],
+    ["stack", error.stack ?? ""],
+  ];
+  const nested: unknown[] = [error.cause];
+  for (const [key, value] of Object.entries(error)) {
+    if (typeof value === "string") texts.push([key, value]);
+    else if (value instanceof Error) nested.push(value);
+  }
+  for (const [where, text] of texts) {
+    for (const secret of [USER, PASSWORD, btoa(CREDENTIALS)]) {
+      assert.ok(!text.includes(secret), `${what}: ${where} holds ${secret}: ${text}`);
+    }
+  }
+  if (depth < 4) {
+    for (const inner of nested) if (inner !== undefined) assertRedacted(inner, what, depth + 1);
+  }
+}
+
+/** A server that answers each request with `answer` (or never, for null). */
+async function answering(answer: (req: RawRequest) => string | null): Promise<RawServer> {
+  return await rawServer(async (conn) => {
+    for (;;) {
+      let req: RawRequest;
+      try {
+        req = await conn.readRequest();
+      } catch {
+        return;
+      }
+      const reply = answer(req);
+      if (reply === null) return void await conn.closed;
+      await conn.write(reply);
+    }
+  });
+}
+
+test("secrets: MaxRetryError and its NewConnectionError hold no userinfo (url is http://***@host/)", async () => {
+  const port = await unusedPort();
+  await using manager = new PoolManager({ retries: 1 });
+  const error = await rejects(
+    manager.request("GET", `http://${CREDENTIALS}@127.0.0.1:${port}/x?q=1`),
+  );
+  assert.ok(error instanceof MaxRetryError, String(error));
+  assert.ok(error.reason instanceof NewConnectionError, String(error.reason));
+  assert.equal(error.url, `http://***@127.0.0.1:${port}/x?q=1`);
+  assert.match(error.message, /Max retries exceeded with url: http:\/\/\*\*\*@127\.0\.0\.1/);
+  assertRedacted(error, "MaxRetryError");
+});
+
+test("secrets: ReadTimeoutError.url and too-many-redirects hold no userinfo", async () => {
+  const server = await answering((req) => {
+    if (req.target === "/silent") return null;
+    return `HTTP/1.1 302 Found\r\nLocation: http://${CREDENTIALS}@127.0.0.1:${
+      req.headers.host.split(":")[1]
+    }/loop\r\nContent-Length: 0\r\n\r\n`;
+  });
+  try {
+    await using manager = new PoolManager();
+    const timeout = await rejects(
+      manager.request("GET", `http://${CREDENTIALS}@127.0.0.1:${server.port}/silent`, {
+        retries: false,
+        timeout: 100,
+      }),
+    );
+    assert.ok(timeout instanceof ReadTimeoutError, String(timeout));
+    assert.equal(timeout.url, `http://***@127.0.0.1:${server.port}/silent`);
+    assertRedacted(timeout, "ReadTimeoutError");
+    const loop = await rejects(manager.request("GET", `${server.url}/start`, { retries: 2 }));
+    assert.ok(loop instanceof MaxRetryError, String(loop));
+    assert.equal(loop.url, `http://***@127.0.0.1:${server.port}/loop`);
+    assertRedacted(loop, "too many redirects");
+  } finally {
+    await server.close();
+  }
+});
+
+test("secrets: a redirect to an unparsable Location with userinfo: LocationParseError redacts it", async () => {
+  const server = await answering(() =>
+    `HTTP/1.1 302 Found\r\nLocation: http://${CREDENTIALS}@127.0.0.1:99999/\r\nContent-Length: 0\r\n\r\n`
+  );
+  try {
+    await using manager = new PoolManager();
+    const error = await rejects(manager.request("GET", `${server.url}/`));
+    assert.ok(error instanceof LocationParseError, String(error));
+    assert.equal(error.location, "http://***@127.0.0.1:99999/");
+    assertRedacted(error, "redirect LocationParseError");
+  } finally {
+    await server.close();
+  }
+});
+
+test("secrets: URL errors (LocationParseError, LocationValueError, HostChangedError) redact userinfo", async () => {
+  const urls = [
+    `http://${CREDENTIALS}@127.0.0.1:99999/`,
+    `https://${CREDENTIALS}@[::1/`,
+    `${USER}@127.0.0.1:70000`,
+    `http://${USER}:p@ss%2F${PASSWORD}@host:99999/`,
+  ];
+  for (const url of urls) {
+    const error = (() => {
+      try {
+        parseUrl(url);
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    assert.ok(error instanceof LocationParseError, `${url}: ${String(error)}`);
+    assertRedacted(error, `parseUrl(${url})`);
+  }
+  await using manager = new PoolManager();
+  for (const url of [`http://${CREDENTIALS}@/path`, `${USER}@`]) {
+    const noHost = await rejects(manager.request("GET", url));
+    assert.ok(noHost instanceof LocationValueError, String(noHost));
+    assertRedacted(noHost, `LocationValueError for ${url}`);
+    let direct: unknown;
+    try {
+      connectionFromUrl(url);
+    } catch (caught) {
+      direct = caught;
+    }
+    assert.ok(direct instanceof LocationValueError, String(direct));
+    assertRedacted(direct, `connectionFromUrl(${url})`);
+  }
+  // A proxy URL given where "env" belongs: API misuse, still no credentials in the text.
+  let misuse: unknown;
+  try {
+    new PoolManager({ proxy: `http://${CREDENTIALS}@127.0.0.1:3128` as "env" });
+  } catch (caught) {
+    misuse = caught;
+  }
+  assert.ok(misuse instanceof TypeError, String(misuse));
+  assertRedacted(misuse, "PoolManager proxy option");
+  await using pool = new HTTPConnectionPool("127.0.0.1", { port: 1 });
+  const foreign = await rejects(pool.urlopen("GET", `http://${CREDENTIALS}@127.0.0.2:1/`));
+  assert.ok(foreign instanceof HostChangedError, String(foreign));
+  assert.equal(foreign.url, "http://***@127.0.0.2:1/");
+  assertRedacted(foreign, "HostChangedError");
+});
+
+test("secrets: proxy URL credentials never reach ProxyError, NewConnectionError or parse errors", async () => {
+  const port = await unusedPort();
+  await using unreachable = new ProxyManager(`http://${CREDENTIALS}@127.0.0.1:${port}`, {
+    retries: 1,
+  });
+  for (const url of ["http://127.0.0.1:1/", "https://127.0.0.1:1/"]) {
+    const error = await rejects(unreachable.request("GET", url));
+    assert.ok(error instanceof MaxRetryError, String(error));
+    assert.ok(error.reason instanceof ProxyError, String(error.reason));
+    assertRedacted(error, `unreachable proxy, ${url}`);
+  }
+  for (const proxyUrl of [`http://${CREDENTIALS}@127.0.0.1:99999`, `http://${CREDENTIALS}@`]) {
+    let error: unknown;
+    try {
+      new ProxyManager(proxyUrl);
+    } catch (caught) {
+      error = caught;
+    }
+    assertRedacted(error, `new ProxyManager(${proxyUrl})`);
+  }
+  // A proxy that wants other credentials: the CONNECT refusal and the forwarded 407.
+  const proxy = await answering(() =>
+    "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
+  );
+  try {
+    await using refused = new ProxyManager(`http://${CREDENTIALS}@127.0.0.1:${proxy.port}`, {
+      retries: 0,
+    });
+    const error = await rejects(refused.request("GET", `https://${CREDENTIALS}@localhost:1/`));
+    assert.ok(error instanceof MaxRetryError, String(error));
+    assert.match(String(error.reason), /Tunnel connection failed: 407/);
+    assertRedacted(error, "CONNECT refused");
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("secrets: a SOCKS5 proxy that rejects the credentials: the error names neither", async () => {
+  const proxy = await rawServer(async (conn) => {
+    await conn.readBytes(4); // greeting: version, 2 methods, none and username/password
+    await conn.write(Uint8Array.from([5, 2]));
+    const head = await conn.readBytes(2);
+    await conn.readBytes(head[1] + 1); // user name, password length
+    await conn.write(Uint8Array.from([1, 1]));
+    await conn.closed;
+  });
+  try {
+    await using manager = new SOCKSProxyManager(
+      `socks5h://${CREDENTIALS}@127.0.0.1:${proxy.port}`,
+      {
+        retries: false,
+      },
+    );
+    const error = await rejects(manager.request("GET", "http://127.0.0.1:1/"));
+    assert.ok(error instanceof ProxyError, String(error));
+    assert.match(error.message, /SOCKS5 authentication failed/);
+    assertRedacted(error, "SOCKS5 refusal");
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("secrets: redactUrl and redactUrlsIn: one form, http://***@host/", () => {
+  const cases: [string, string][] = [
+    ["http://user:pw@host/p?q=a@b#f@g", "http://***@host/p?q=a@b#f@g"],
+    ["https://user@host:8443", "https://***@host:8443"],
+    ["http://u:p@ss@host/", "http://***@host/"],
+    ["http://a.com\\@b.com/", "http://***@b.com/"],
+    ["//user:pw@host/", "//***@host/"],
+    ["user@host:99999", "***@host:99999"],
+    ["http://host/path@x", "http://host/path@x"],
+    ["/path@x", "/path@x"],
+    ["http://host/", "http://host/"],
+    ["", ""],
+  ];
+  for (const [url, expected] of cases) assert.equal(redactUrl(url), expected, url);
+  assert.equal(
+    redactUrlsIn('to "http://u:p@a/x" then https://v@b:1 (c@d) and //w:x@e'),
+    'to "http://***@a/x" then https://***@b:1 (c@d) and //***@e',
+  );
+  assert.equal(redactUrlsIn("http://***@a/"), "http://***@a/");
 });

@@ -144,3 +144,21 @@ test("without proxy: 'env' the environment is never read", async () => {
     (error: unknown) => error instanceof TypeError && /"http:\/\/x"/.test(error.message),
   );
 });
+
+test("proxy: 'env': a cross-origin redirect keeps the proxy's credentials", async () => {
+  const proxy = await startTinyproxy({ basicAuth: ["alice", "s3cret"] });
+  const b = await serveHttp((req) => new Response(new URL(req.url).pathname));
+  const a = await serveHttp(() =>
+    new Response(null, { status: 302, headers: { location: `http://localhost:${b.port}/landed` } })
+  );
+  try {
+    await withEnv({ HTTP_PROXY: `http://alice:s3cret@127.0.0.1:${proxy.port}` }, async () => {
+      await using manager = new PoolManager({ proxy: "env" });
+      const response = await manager.request("GET", `${a.url}/start`);
+      assert.equal(response.status, 200, text(response.data));
+      assert.equal(text(response.data), "/landed");
+    });
+  } finally {
+    await Promise.all([a.close(), b.close(), proxy.close()]);
+  }
+}, { ignore: missingBinary("tinyproxy") !== undefined });

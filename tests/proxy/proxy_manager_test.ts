@@ -249,8 +249,15 @@ test("https proxy: TLS to the proxy (proxyTls), http forwarded, https as TLS in 
   });
 }, NO_TINYPROXY);
 
-/** A proxy that answers every request itself and records the heads it got. */
-async function recordingProxy(): Promise<{ server: RawServer; heads: RawRequest[] }> {
+const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/**
+ * A proxy that answers every request itself (`answer`, default 200 "ok") and records the
+ * heads it got; over TLS unless `tls` is false.
+ */
+async function recordingProxy(
+  { tls = true, answer = () => OK }: { tls?: boolean; answer?: (req: RawRequest) => string } = {},
+): Promise<{ server: RawServer; heads: RawRequest[] }> {
   const heads: RawRequest[] = [];
   const server = await rawServer(async (conn) => {
     for (;;) {
@@ -261,9 +268,9 @@ async function recordingProxy(): Promise<{ server: RawServer; heads: RawRequest[
         return;
       }
       heads.push(req);
-      await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      await conn.write(answer(req));
     }
-  }, { tls: SERVER_TLS });
+  }, tls ? { tls: SERVER_TLS } : {});
   return { server, heads };
 }
 
@@ -323,3 +330,142 @@ test("a proxy that never answers CONNECT: the connect timeout ends it, nothing l
     await server.close();
   }
 });
+
+const ALICE = `Basic ${btoa("alice:s3cret")}`;
+
+/**
+ * A plain forwarding proxy that wants alice's credentials (407 without them) and answers
+ * `http://a.test/start` with a 302 to `http://b.test:8080/landed`, anything else with 200.
+ */
+function authenticatingProxy(): Promise<{ server: RawServer; heads: RawRequest[] }> {
+  return recordingProxy({
+    tls: false,
+    answer: (req) => {
+      if (req.headers["proxy-authorization"] !== ALICE) {
+        return "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n";
+      }
+      if (req.target === "http://a.test/start") {
+        return "HTTP/1.1 302 Found\r\nLocation: http://b.test:8080/landed\r\nContent-Length: 0\r\n\r\n";
+      }
+      return OK;
+    },
+  });
+}
+
+test("forwarding: a cross-origin redirect keeps the proxy's credentials on hop 2", async () => {
+  const { server, heads } = await authenticatingProxy();
+  try {
+    const managers = [
+      new ProxyManager(`http://alice:s3cret@127.0.0.1:${server.port}`),
+      new ProxyManager(server.url, {
+        proxyHeaders: makeHeaders({ proxyBasicAuth: "alice:s3cret" }),
+      }),
+    ];
+    for (const manager of managers) {
+      await using _ = manager;
+      heads.length = 0;
+      const response = await manager.request("GET", "http://a.test/start", {
+        headers: { Authorization: "Bearer origin-secret" },
+      });
+      assert.equal(response.status, 200, `hop 2 answered ${response.status}`);
+      assert.equal(response.url, "http://b.test:8080/landed");
+      assert.deepEqual(heads.map((head) => head.target), [
+        "http://a.test/start",
+        "http://b.test:8080/landed",
+      ]);
+      for (const head of heads) assert.equal(head.headers["proxy-authorization"], ALICE);
+      assert.equal(heads[0].headers.authorization, "Bearer origin-secret");
+      assert.equal(heads[1].headers.authorization, undefined, "origin credentials dropped");
+      assert.equal(heads[1].headers.host, "b.test:8080");
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test("forwarding: a caller's own Proxy-Authorization header is dropped across origins", async () => {
+  const { server, heads } = await authenticatingProxy();
+  try {
+    // A request header is the request's, not the proxy's: the redirect policy applies.
+    await using manager = new ProxyManager(server.url);
+    const response = await manager.request("GET", "http://a.test/start", {
+      headers: { "Proxy-Authorization": ALICE },
+    });
+    assert.equal(response.status, 407);
+    assert.equal(heads[1].headers["proxy-authorization"], undefined);
+  } finally {
+    await server.close();
+  }
+});
+
+test("forwarding: Accept: */* by default (urllib3's proxy headers); the caller's wins", async () => {
+  const { server, heads } = await recordingProxy({ tls: false });
+  try {
+    await using plain = new ProxyManager(server.url);
+    await plain.request("GET", "http://a.test/");
+    await plain.request("GET", "http://a.test/", { headers: { Accept: "text/html" } });
+    await plain.request("GET", "http://a.test/", { headers: { "X-Other": "1" } });
+    await using withHeaders = new ProxyManager(server.url, {
+      headers: { Accept: "application/json" },
+    });
+    await withHeaders.request("GET", "http://a.test/");
+    await using fromProxyHeaders = new ProxyManager(server.url, {
+      proxyHeaders: { Accept: "text/plain" },
+    });
+    await fromProxyHeaders.request("GET", "http://a.test/", { headers: { Accept: "text/html" } });
+    assert.deepEqual(heads.map((head) => head.headers.accept), [
+      "*/*",
+      "text/html",
+      "*/*",
+      "application/json",
+      "text/plain",
+    ]);
+    for (const head of heads) {
+      assert.equal(head.rawHeaders.filter(([name]) => /^accept$/i.test(name)).length, 1);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test("tinyproxy: a cross-origin redirect through an authenticating proxy succeeds", async () => {
+  await withTinyproxy(async (proxy) => {
+    const b = await serveHttp(echo);
+    const a = await serveHttp(() =>
+      new Response(null, {
+        status: 302,
+        headers: { location: `http://localhost:${b.port}/landed` },
+      })
+    );
+    try {
+      await using manager = new ProxyManager(`http://alice:s3cret@127.0.0.1:${proxy.port}`);
+      const seen = await json(manager, `${a.url}/start`);
+      assert.equal(seen.path, "/landed");
+      assert.equal(seen.headers["proxy-authorization"], undefined, "never sent to the origin");
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, { basicAuth: ["alice", "s3cret"] });
+}, NO_TINYPROXY);
+
+test("tinyproxy: a cross-origin https redirect opens a second authenticated CONNECT", async () => {
+  await withTinyproxy(async (proxy) => {
+    const b = await serveHttp(echo, { tls: SERVER_TLS });
+    const a = await serveHttp(() =>
+      new Response(null, {
+        status: 302,
+        headers: { location: `https://127.0.0.1:${b.port}/landed` },
+      }), { tls: SERVER_TLS });
+    try {
+      await using manager = new ProxyManager(`http://alice:s3cret@127.0.0.1:${proxy.port}`, {
+        caCerts: [CA_CERT],
+      });
+      const seen = await json(manager, `https://localhost:${a.port}/start`);
+      assert.equal(seen.path, "/landed");
+      assert.equal(seen.headers["proxy-authorization"], undefined, "never sent to the origin");
+      assert.equal(loggedRequests(proxy, "CONNECT").length, 2);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, { basicAuth: ["alice", "s3cret"] });
+}, NO_TINYPROXY);
