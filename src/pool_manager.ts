@@ -11,8 +11,8 @@ import {
   type ConnectionPoolOptions,
   HTTPConnectionPool,
   HTTPSConnectionPool,
-  TLS_OPTION_NAMES,
 } from "./connection_pool.ts";
+import { PoolKeys } from "./_pool_key.ts";
 import {
   parseProxyUrl,
   proxiedPool,
@@ -98,40 +98,6 @@ interface Route {
   readonly target: string;
 }
 
-function describeOption(value: unknown): string {
-  if (value === undefined) return "";
-  if (typeof value === "object" && value !== null) {
-    if ("name" in value && "connect" in value) return `connector:${String(value.name)}`;
-    if (value instanceof HTTPHeaderDict) return JSON.stringify([...value]);
-    if (Array.isArray(value)) return JSON.stringify(value);
-    const text = String(value);
-    return text === "[object Object]" ? JSON.stringify(value) : text;
-  }
-  return String(value);
-}
-
-/** The part of a pool key made from options (empty for none). */
-function optionsKey(options: ConnectionPoolOptions, scheme: string): string {
-  const parts: string[] = [];
-  for (const name of Object.keys(options).sort()) {
-    if (name === "port" || (scheme === "http" && TLS_OPTION_NAMES.has(name))) continue;
-    const value = describeOption((options as Record<string, unknown>)[name]);
-    if (value !== "") parts.push(`${name}=${value}`);
-  }
-  return parts.join("&");
-}
-
-/** `scheme://host:port`, plus the pool options that differ from the manager's. */
-function poolKey(
-  scheme: string,
-  host: string,
-  port: number,
-  options: ConnectionPoolOptions,
-): string {
-  const extra = Object.keys(options).length > 0 ? optionsKey(options, scheme) : "";
-  return `${scheme}://${host}:${port}${extra ? "#" + extra : ""}`;
-}
-
 /**
  * Requests to any origin through per-origin connection pools. The pools are kept in an
  * LRU of `numPools`; an evicted pool closes once its running requests end.
@@ -157,6 +123,7 @@ export class PoolManager extends RequestMethods {
   /** Options given to every pool. */
   readonly connectionPoolOptions: Readonly<ConnectionPoolOptions>;
   #pools = new Map<string, ConnectionPool>();
+  #keys = new PoolKeys();
   #routes = new Map<string, Route>();
   #retries: Retry;
   #closed = false;
@@ -213,7 +180,7 @@ export class PoolManager extends RequestMethods {
 
   /** The key of the pool for a target (with its proxy, when it has one). */
   #keyFor(scheme: string, host: string, port: number, options: ConnectionPoolOptions): string {
-    const direct = poolKey(scheme, host, port, options);
+    const direct = this.#keys.key(scheme, host, port, options);
     const proxy = this.proxyFor(scheme, host, port);
     return proxy === null ? direct : proxiedPoolKey(proxy, scheme, direct);
   }
@@ -248,7 +215,13 @@ export class PoolManager extends RequestMethods {
     });
   }
 
-  /** The pool for a context (scheme, host, port and pool options), made if needed. */
+  /**
+   * The pool for a context (scheme, host, port and pool options), made if needed. Two
+   * contexts share a pool when their options are equal by value: headers compared as
+   * `HTTPHeaderDict.equals` does, `Retry` and `Timeout` by their options (`retries: 3` is
+   * `new Retry({ total: 3 })`), TLS options by value; a connector, or an instance of a
+   * subclass of `Retry` or `Timeout`, only shares a pool with itself.
+   */
   connectionFromContext(context: PoolContext): ConnectionPool {
     const { scheme: rawScheme, host: rawHost, port: rawPort, ...poolOptions } = context;
     const scheme = rawScheme.toLowerCase();
@@ -259,7 +232,11 @@ export class PoolManager extends RequestMethods {
     return this.connectionFromPoolKey(key, { ...poolOptions, scheme, host, port });
   }
 
-  /** The pool stored under `key`, or a new one made from `context`. */
+  /**
+   * The pool stored under `key` (one of the keys of {@linkcode PoolManager.pools}), or a
+   * new one made from `context` and stored under `key`. Without `context`, a key with no
+   * pool is a `LocationValueError`.
+   */
   connectionFromPoolKey(key: string, context?: PoolContext): ConnectionPool {
     const pools = this.#pools;
     const existing = pools.get(key);

@@ -12,6 +12,7 @@ import { CA_CERT, SERVER_TLS } from "./_certs.ts";
 import { rawServer, serveHttp, type TestServer } from "./_servers.ts";
 import {
   type ConnectionPool,
+  defaultConnector,
   HTTPConnectionPool,
   HTTPSConnectionPool,
   LocationValueError,
@@ -233,6 +234,52 @@ test("different pool options give a different pool; the same options the same po
     assert.equal(manager.pools.size, 3);
   } finally {
     await manager.close();
+  }
+});
+
+test("pool identity: headers, retries and connectors by value or identity, never by String()", async () => {
+  const server = await serveHttp(echo);
+  const manager = new PoolManager();
+  try {
+    const context = { scheme: "http", host: "127.0.0.1", port: server.port };
+    const tenantA = manager.connectionFromContext({
+      ...context,
+      headers: new Headers({ "x-tenant": "a" }),
+    });
+    const tenantB = manager.connectionFromContext({
+      ...context,
+      headers: new Headers({ "x-tenant": "b" }),
+    });
+    assert.notEqual(tenantA, tenantB, "each tenant has its own pool");
+    assert.equal(tenantB.headers.get("x-tenant"), "b");
+    const seen = parse((await tenantB.request("GET", "/")).data);
+    assert.equal(seen.headers["x-tenant"], "b");
+    assert.equal(
+      manager.connectionFromHost("127.0.0.1", {
+        port: server.port,
+        poolOptions: { headers: { "X-Tenant": "a" } },
+      }),
+      tenantA,
+      "equal headers share a pool",
+    );
+
+    const forced = manager.connectionFromContext({
+      ...context,
+      retries: new Retry({ total: 3, statusForcelist: [503] }),
+    });
+    const plain = manager.connectionFromContext({ ...context, retries: new Retry({ total: 3 }) });
+    assert.notEqual(forced, plain);
+    assert.deepEqual([...forced.retries.statusForcelist], [503]);
+
+    const inner = defaultConnector();
+    const wrapper = { name: inner.name, connect: inner.connect.bind(inner) };
+    const viaInner = manager.connectionFromContext({ ...context, connector: inner });
+    const viaWrapper = manager.connectionFromContext({ ...context, connector: wrapper });
+    assert.notEqual(viaInner, viaWrapper, "a wrapper with the inner connector's name");
+    assert.equal(viaWrapper.options.connector, wrapper);
+  } finally {
+    await manager.close();
+    await server.close();
   }
 });
 
