@@ -8,7 +8,7 @@
  */
 
 import { ClosedPoolError, EmptyPoolError, HostChangedError, LocationValueError } from "./errors.ts";
-import { HTTPHeaderDict } from "./headers.ts";
+import { changeCount, HTTPHeaderDict } from "./headers.ts";
 import { HTTPConnection } from "./http1/connection.ts";
 import type { Exchange, ExchangeListener, ExchangeRequest } from "./http1/exchange.ts";
 import {
@@ -317,7 +317,11 @@ export abstract class ConnectionPool extends RequestMethods {
   readonly timeout: Timeout;
   /** Default retry policy. */
   readonly retries: Retry;
-  /** Headers sent with every request. */
+  /**
+   * Headers sent with every request (request headers are merged over them). A change
+   * made through its methods (`set`, `add`, `extend`, `delete`) applies to the requests
+   * that start after it, as with urllib3's mutable `pool.headers`.
+   */
   readonly headers: HTTPHeaderDict;
   /** Connection objects created (a reconnect of a dropped one is not counted). */
   numConnections = 0;
@@ -337,6 +341,8 @@ export abstract class ConnectionPool extends RequestMethods {
   #poolTimeout: number | null;
   #maxResponseSize: number | null;
   #fixedHeaderLines: string | null = null;
+  /** The `changeCount` of `headers` that the cached lines and head were rendered from. */
+  #headerChanges = -1;
   #netlocValue: string | null = null;
   #lastPath = "";
   #lastPlainHead: { method: string; target: string; head: RequestHead } | null = null;
@@ -692,9 +698,17 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 
   #headFor(attempt: Attempt): RequestHead {
+    if (changeCount(this.headers) !== this.#headerChanges) this.#forgetHeaderLines();
     const plain = attempt.headers === undefined && attempt.body === NO_BODY && !attempt.chunked &&
       !this.forwardToProxy;
     return plain ? this.#plainHead(attempt) : this.#buildHead(attempt);
+  }
+
+  /** Drops what was rendered from `headers`: they changed since. */
+  #forgetHeaderLines(): void {
+    this.#headerChanges = changeCount(this.headers);
+    this.#fixedHeaderLines = null;
+    this.#lastPlainHead = null;
   }
 
   #buildHead(attempt: Attempt): RequestHead {
