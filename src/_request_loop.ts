@@ -56,7 +56,8 @@ function withoutHeaders(
   headers: RequestHeaders | undefined,
   names: ReadonlySet<string>,
 ): RequestHeaders {
-  const kept: Record<string, string[] | undefined> = {};
+  // No prototype: a header may be named "__proto__" (or "constructor").
+  const kept: Record<string, string[] | undefined> = Object.create(null);
   for (const [name, value] of headers === undefined ? [] : requestHeaderPairs(headers)) {
     if (names.has(name.toLowerCase())) continue;
     if (value === undefined) kept[name] = undefined;

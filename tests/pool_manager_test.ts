@@ -14,11 +14,13 @@ import {
   type ConnectionPool,
   defaultConnector,
   HTTPConnectionPool,
+  HTTPHeaderDict,
   HTTPSConnectionPool,
   LocationValueError,
   MaxRetryError,
   PoolManager,
   request,
+  type RequestHeaders,
   ResponseError,
   Retry,
   URLSchemeUnknown,
@@ -765,6 +767,41 @@ test("a cross-origin redirect strips Authorization and Cookie and keeps other he
   }
 });
 
+test("a header named __proto__ survives a cross-origin redirect (no TypeError)", async () => {
+  const first = await serveHttp(echo);
+  const second = await serveHttp(echo);
+  const manager = new PoolManager();
+  try {
+    // A JSON object holds "__proto__" as an own key (an object literal would not).
+    const record = JSON.parse('{"__proto__": "p", "Authorization": "secret", "X-A": "1"}');
+    const pairs: [string, string][] = [
+      ["__proto__", "p"],
+      ["Authorization", "secret"],
+      ["X-A", "1"],
+    ];
+    const forms: [string, RequestHeaders][] = [
+      ["pairs", pairs],
+      ["record", record],
+      ["Headers", new Headers(pairs)],
+      ["HTTPHeaderDict", new HTTPHeaderDict(pairs)],
+    ];
+    for (const [form, headers] of forms) {
+      const target = encodeURIComponent(`${second.url}/landing`);
+      const response = await manager.request("GET", `${first.url}/status/302?to=${target}`, {
+        headers,
+      });
+      const seen = parse(response.data);
+      assert.equal(seen.path, "/landing", form);
+      assert.equal(Object.getOwnPropertyDescriptor(seen.headers, "__proto__")?.value, "p", form);
+      assert.equal(seen.headers["x-a"], "1", form);
+      assert.equal(seen.headers["authorization"], undefined, form);
+    }
+  } finally {
+    await manager.close();
+    await second.close();
+    await first.close();
+  }
+});
 test("a relative Location is resolved against the current URL", async () => {
   const server = await serveHttp(echo);
   const manager = new PoolManager();
