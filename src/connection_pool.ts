@@ -589,7 +589,7 @@ export abstract class ConnectionPool extends RequestMethods {
    * Sends one request, without retries or redirects: `listener` hears the response (its
    * head, or with `preload` the whole of it) or the failure, possibly before this returns.
    * The request loop calls it between {@linkcode ConnectionPool.hold} and
-   * {@linkcode ConnectionPool.unhold}, which keep an evicted pool open meanwhile.
+   * {@linkcode ConnectionPool.unhold}, which keep an evicted pool's connections meanwhile.
    */
   attempt(attempt: Attempt, listener: AttemptListener): void {
     let head: RequestHead;
@@ -612,7 +612,7 @@ export abstract class ConnectionPool extends RequestMethods {
 
   /**
    * Marks a request (with all its retries and redirects) as running on this pool, so
-   * that a retiring pool stays open for it. Each call needs exactly one
+   * that an evicted pool keeps its idle connections for it. Each call needs exactly one
    * {@linkcode ConnectionPool.unhold} later.
    */
   hold(): void {
@@ -625,11 +625,15 @@ export abstract class ConnectionPool extends RequestMethods {
     this.#closeIfRetired();
   }
 
-  /** A retired pool closes once no request runs on it and no connection is out. */
+  /** An evicted pool closes its idle connections once no request runs on it. */
   #closeIfRetired(): void {
-    if (this.#retiring && !this.#closed && this.#activeCalls === 0 && this.#inUse === 0) {
-      this.close();
-    }
+    if (this.#retiring && this.#activeCalls === 0 && this.#inUse === 0) this.#closeIdle();
+  }
+
+  #closeIdle(): void {
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const connection of idle) connection.close();
   }
 
   /** Connects if needed and sends; the connection goes back to the pool in every case. */
@@ -769,9 +773,7 @@ export abstract class ConnectionPool extends RequestMethods {
    */
   close(): Promise<void> {
     this.#closed = true;
-    const idle = this.#idle;
-    this.#idle = [];
-    for (const connection of idle) connection.close();
+    this.#closeIdle();
     for (let waiter = this.#nextWaiter(); waiter; waiter = this.#nextWaiter()) {
       waiter.reject(new ClosedPoolError(this, "Pool is closed."));
     }
@@ -779,18 +781,15 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 
   /**
-   * Closes the pool once no request is running on it (used when a manager evicts it);
-   * requests already started, their retries and redirects included, carry on.
+   * What a manager calls when it drops the pool (LRU eviction, `clear()`). The pool stays
+   * usable by whoever holds it, as in urllib3, but keeps no socket while unused: its idle
+   * connections close whenever no request runs on it, so every connection released once
+   * the last request ended is closed. Requests running on it, their retries and
+   * redirects included, go on reusing its connections meanwhile.
    */
   retire(): void {
-    if (this.#activeCalls === 0 && this.#inUse === 0) {
-      this.close();
-      return;
-    }
     this.#retiring = true;
-    const idle = this.#idle;
-    this.#idle = [];
-    for (const connection of idle) connection.close();
+    this.#closeIfRetired();
   }
 
   /** Same as `close()`, for `await using`. */

@@ -100,7 +100,8 @@ interface Route {
 
 /**
  * Requests to any origin through per-origin connection pools. The pools are kept in an
- * LRU of `numPools`; an evicted pool closes once its running requests end.
+ * LRU of `numPools`. An evicted pool is only dropped from the LRU: whoever holds it may
+ * go on using it, but it closes its idle connections whenever no request runs on it.
  *
  * @example Three origins with room for two pools
  * ```ts
@@ -328,7 +329,11 @@ export class PoolManager extends RequestMethods {
     );
   }
 
-  /** Drops every pool, closing their idle connections (running requests finish). */
+  /**
+   * Drops every pool, closing their idle connections (running requests finish). A dropped
+   * pool is not closed: like an evicted one, it serves whoever still holds it and keeps
+   * no idle connection while unused.
+   */
   clear(): Promise<void> {
     const pools = [...this.#pools.values()];
     this.#pools.clear();

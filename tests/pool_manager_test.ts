@@ -181,14 +181,47 @@ test("LRU: a lookup refreshes a pool, so the least recently used one is evicted"
     assert.equal(manager.pools.size, 2);
     assert.ok(poolsOf(manager).includes(first), "the refreshed pool is kept");
     assert.ok(!poolsOf(manager).includes(second), "the least recently used pool is gone");
-    assert.equal(second.closed, true, "an evicted idle pool is closed");
-    assert.equal(second.stats.open, 0);
+    assert.equal(second.stats.open, 0, "an evicted idle pool keeps no socket");
+    assert.equal(second.closed, false, "and stays usable by whoever holds it");
     // A request to the evicted origin makes a new pool (evicting the next oldest).
     await manager.request("GET", `${name}/`);
     const again = manager.connectionFromUrl(name);
     assert.notEqual(again, second);
     assert.equal(again.closed, false);
-    assert.equal(first.closed, true);
+    assert.equal(first.stats.open, 0);
+    // The holder of an evicted pool can still use it; its connection closes afterwards.
+    const held = await second.request("GET", "/held");
+    assert.equal(parse(held.data).path, "/held");
+    assert.ok(!poolsOf(manager).includes(second), "using it does not cache it again");
+    assertAtRest(second);
+    assert.equal(second.stats.open, 0, "no socket kept by an evicted pool");
+  } finally {
+    await manager.close();
+    await server.close();
+  }
+});
+
+test("a caller holding an evicted pool can still use it; it only stops being cached", async () => {
+  const server = await serveHttp(echo);
+  const manager = new PoolManager({ numPools: 1 });
+  try {
+    const held = manager.connectionFromUrl(`http://127.0.0.1:${server.port}`);
+    await held.request("GET", "/before");
+    assert.equal(held.stats.open, 1, "kept alive while cached");
+    await manager.request("GET", `http://localhost:${server.port}/evicts`);
+    assert.ok(!poolsOf(manager).includes(held));
+    assert.equal(held.stats.open, 0, "eviction closed its idle connection");
+    const responses = await Promise.all([
+      held.request("GET", "/after/1"),
+      held.urlopen("GET", "/after/2"),
+    ]);
+    assert.deepEqual(responses.map((r) => parse(r.data).path), ["/after/1", "/after/2"]);
+    assertAtRest(held);
+    assert.equal(held.stats.open, 0, "connections released to an evicted pool are closed");
+    // The manager makes a fresh pool for the origin; the evicted one stays out of it.
+    const fresh = manager.connectionFromUrl(`http://127.0.0.1:${server.port}`);
+    assert.notEqual(fresh, held);
+    assert.deepEqual(poolsOf(manager), [fresh]);
   } finally {
     await manager.close();
     await server.close();
@@ -285,7 +318,7 @@ test("pool identity: headers, retries and connectors by value or identity, never
   }
 });
 
-test("an evicted pool lets its in-flight request finish, then closes", async () => {
+test("an evicted pool lets its in-flight request finish, then keeps no socket", async () => {
   const gate = deferred();
   let slowArrived = false;
   const server = await serveHttp(async (req) => {
@@ -305,14 +338,13 @@ test("an evicted pool lets its in-flight request finish, then closes", async () 
     assert.equal(text(fast.data), "fast");
     assert.equal(manager.pools.size, 1);
     assert.ok(!poolsOf(manager).includes(evicted));
-    assert.equal(evicted.closed, false, "not closed while its request runs");
     assert.equal(evicted.stats.inUse, 1);
     gate.resolve();
     const response = await slow;
     assert.equal(response.status, 200);
     assert.equal(text(response.data), "slow done");
-    assert.equal(evicted.closed, true, "closed once its request ended");
-    assert.equal(evicted.stats.open, 0);
+    assert.equal(evicted.stats.open, 0, "its connection closed once the request ended");
+    assert.equal(evicted.closed, false);
     assertAtRest(evicted);
   } finally {
     gate.resolve();
@@ -321,7 +353,7 @@ test("an evicted pool lets its in-flight request finish, then closes", async () 
   }
 });
 
-test("an evicted pool with a streaming response closes once the body is read", async () => {
+test("an evicted pool with a streaming response closes its socket once the body is read", async () => {
   const gate = deferred();
   const server = await serveHttp((req) => {
     if (new URL(req.url).pathname !== "/stream") return new Response("fast");
@@ -349,7 +381,6 @@ test("an evicted pool with a streaming response closes once the body is read", a
     gate.resolve();
     assert.equal(await streaming.text(), "first,second");
     assertAtRest(evicted);
-    assert.equal(evicted.closed, true, "closed once the streamed body ended");
     assert.equal(evicted.stats.open, 0, "no socket left open in the evicted pool");
   } finally {
     gate.resolve();
@@ -386,8 +417,8 @@ test("an evicted pool lets an in-flight request retry on it", async () => {
     assert.equal(response.status, 200);
     assert.equal(text(response.data), "ok");
     assert.equal(calls, 2);
-    assert.equal(evicted.closed, true, "closed once the whole request ended");
-    assert.equal(evicted.stats.open, 0);
+    assert.equal(evicted.numConnections, 1, "the retry reused the kept-alive connection");
+    assert.equal(evicted.stats.open, 0, "no socket kept once the whole request ended");
   } finally {
     gate.resolve();
     await manager.close();
@@ -406,8 +437,8 @@ test("clear() drops every pool and closes their idle connections; the manager st
     await manager.clear();
     assert.equal(manager.pools.size, 0);
     for (const pool of before) {
-      assert.equal(pool.closed, true);
       assert.equal(pool.stats.open, 0);
+      assert.equal(pool.closed, false, "dropped, not closed: a holder may still use it");
     }
     const response = await manager.request("GET", `http://127.0.0.1:${server.port}/again`);
     assert.equal(parse(response.data).path, "/again");
