@@ -364,7 +364,8 @@ const TOP_LEVEL_TIMEOUT_MS = 3_000;
 
 /**
  * A one-off request through a module-wide `PoolManager` (its pools are shared by every
- * caller). The default timeout here is 3000 ms, unlike pools, which wait forever.
+ * caller). The default timeout here is 3000 ms (also when `timeout` is `undefined`;
+ * `null` means none), unlike pools, which wait forever.
  *
  * @example
  * ```ts
@@ -380,5 +381,7 @@ export function request(
   options: RequestOptions = {},
 ): Promise<HTTPResponse> {
   sharedManager ??= new PoolManager();
-  return sharedManager.request(method, url, { timeout: TOP_LEVEL_TIMEOUT_MS, ...options });
+  // `timeout: undefined` is no timeout given: the default still applies (`null` is none).
+  const timeout = options.timeout === undefined ? TOP_LEVEL_TIMEOUT_MS : options.timeout;
+  return sharedManager.request(method, url, { ...options, timeout });
 }

@@ -7,7 +7,7 @@
 
 import * as net from "node:net";
 import { assert, test } from "./_harness.ts";
-import { assertAtRest, deferred, rejects, text, waitFor } from "./_util.ts";
+import { assertAtRest, deadline, deferred, rejects, text, waitFor } from "./_util.ts";
 import { CA_CERT, SERVER_TLS } from "./_certs.ts";
 import { rawServer, serveHttp, type TestServer } from "./_servers.ts";
 import {
@@ -19,6 +19,7 @@ import {
   LocationValueError,
   MaxRetryError,
   PoolManager,
+  ReadTimeoutError,
   request,
   type RequestHeaders,
   ResponseError,
@@ -927,6 +928,30 @@ test("top-level request() goes through a module-wide manager", async () => {
     assert.equal(seen.path, "/top");
     assert.equal(seen.query, "?q=1");
   } finally {
+    await server.close();
+  }
+});
+
+test("top-level request(): timeout undefined means the 3 s default, not no timeout", async () => {
+  const server = await rawServer(async (conn) => {
+    await conn.readRequest().catch(() => {});
+    await conn.closed;
+  });
+  const limit = deadline(10_000, "a request with timeout: undefined");
+  try {
+    const started = performance.now();
+    const error = await rejects(
+      request("GET", `${server.url}/silent`, {
+        timeout: undefined,
+        retries: false,
+        signal: limit.signal,
+      }),
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(error instanceof ReadTimeoutError, `expected ReadTimeoutError, got ${error}`);
+    assert.ok(elapsed > 2_500 && elapsed < 9_000, `timed out after ${elapsed} ms`);
+  } finally {
+    limit.clear();
     await server.close();
   }
 });
