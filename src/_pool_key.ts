@@ -25,12 +25,21 @@ function identity(value: object): string {
   return `@${id}`;
 }
 
-/** Plain data (primitives, arrays, sets) by value; any other object by identity. */
+/** Plain data (primitives, arrays, sets) by value; functions and other objects by identity. */
 function data(value: unknown): string {
-  if (typeof value !== "object" || value === null) return JSON.stringify(value) ?? "undefined";
-  if (Array.isArray(value)) return `[${value.map(data).join(",")}]`;
-  if (value instanceof Set) return `{${[...value].map(data).sort().join(",")}}`;
-  return identity(value);
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "function":
+      return identity(value);
+    case "object":
+      if (value === null) return "null";
+      if (Array.isArray(value)) return `[${value.map(data).join(",")}]`;
+      if (value instanceof Set) return `{${[...value].map(data).sort().join(",")}}`;
+      return identity(value);
+    default:
+      return String(value);
+  }
 }
 
 /** The fields of an instance of exactly `type`, by value; a subclass's by identity. */
