@@ -630,6 +630,7 @@ export abstract class ConnectionPool extends RequestMethods {
     if (this.#retiring && this.#activeCalls === 0 && this.#inUse === 0) this.#closeIdle();
   }
 
+  /** Closes the idle connections (the pool stays usable: it connects again when asked). */
   #closeIdle(): void {
     const idle = this.#idle;
     this.#idle = [];
