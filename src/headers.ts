@@ -88,6 +88,18 @@ function checkValue(name: string, value: unknown): asserts value is string {
   }
 }
 
+/** Reads a dict's change counter (set by the class: the counter is private to it). */
+let readChanges: (headers: HTTPHeaderDict) => number;
+
+/**
+ * How many times `headers` was changed through `set`, `add`, `extend` or `delete`
+ * (internal): a cache of what was rendered from a dict compares it to know whether the
+ * dict changed since, at the cost of one integer comparison.
+ */
+export function changeCount(headers: HTTPHeaderDict): number {
+  return readChanges(headers);
+}
+
 /**
  * A case-insensitive multimap of HTTP headers that keeps insertion order and the case a
  * name was first seen in. Reading a header joins its values with `", "`; iterating yields
@@ -123,6 +135,12 @@ export class HTTPHeaderDict implements Iterable<[string, string]> {
   #scans = 0;
   /** Whether every name is known to be in its first-seen case (always so with an index). */
   #caseNormal = false;
+  /** Changes made through the public methods (see {@linkcode changeCount}). */
+  #changes = 0;
+
+  static {
+    readChanges = (headers) => headers.#changes;
+  }
 
   /**
    * Creates a dict, empty or holding the headers of `init`.
@@ -411,6 +429,7 @@ export class HTTPHeaderDict implements Iterable<[string, string]> {
   set(name: string, value: string): this {
     checkName(name);
     checkValue(name, value);
+    this.#changes++;
     const first = this.#first(name);
     if (first === undefined) {
       this.#push(name, value);
@@ -434,6 +453,7 @@ export class HTTPHeaderDict implements Iterable<[string, string]> {
   add(name: string, value: string, options?: AddOptions): this {
     checkName(name);
     checkValue(name, value);
+    this.#changes++;
     if (options?.combine) {
       const first = this.#first(name);
       if (first !== undefined) {
@@ -452,6 +472,7 @@ export class HTTPHeaderDict implements Iterable<[string, string]> {
    * @returns This dict.
    */
   extend(other: HeadersInit): this {
+    this.#changes++;
     this.#addAll(other);
     return this;
   }
@@ -465,6 +486,7 @@ export class HTTPHeaderDict implements Iterable<[string, string]> {
   delete(name: string): boolean {
     const first = this.#first(name);
     if (first === undefined) return false;
+    this.#changes++;
     this.#removeAll(first, false);
     return true;
   }

@@ -1,5 +1,5 @@
 import { assert, test } from "./_harness.ts";
-import { HTTPHeaderDict } from "../src/headers.ts";
+import { changeCount, HTTPHeaderDict } from "../src/headers.ts";
 
 // ---------------------------------------------------------------------------------------
 // Construction
@@ -400,4 +400,33 @@ test("HTTPHeaderDict: random operations match a reference model", () => {
       model.keys().map((k) => [k, model.getList(k).join(", ")]),
     );
   }
+});
+
+test("changeCount: grows with set, add, extend and delete, not with reads", () => {
+  const h = new HTTPHeaderDict({ A: "1" });
+  let last = changeCount(h);
+  const changed = () => {
+    const now = changeCount(h);
+    const grew = now > last;
+    last = now;
+    return grew;
+  };
+  h.get("a");
+  h.getList("A");
+  h.has("b");
+  [...h, ...h.itermerged(), ...h.keys()];
+  h.toJSON();
+  h.equals({ a: "1" });
+  h.copy();
+  assert.equal(changed(), false, "reads");
+  h.set("B", "2");
+  assert.equal(changed(), true, "set");
+  h.add("b", "3", { combine: true });
+  assert.equal(changed(), true, "add with combine");
+  h.extend([["c", "4"]]);
+  assert.equal(changed(), true, "extend");
+  h.delete("a");
+  assert.equal(changed(), true, "delete");
+  assert.equal(h.delete("absent"), false);
+  assert.equal(changed(), false, "deleting an absent name changes nothing");
 });

@@ -13,6 +13,7 @@ import {
   HTTPSConnectionPool,
   TLS_OPTION_NAMES,
 } from "../pool/connection_pool.ts";
+import { PoolKeys } from "./_pool_key.ts";
 import {
   parseProxyUrl,
   proxiedPool,
@@ -102,43 +103,10 @@ interface Route {
   readonly target: string;
 }
 
-function describeOption(value: unknown): string {
-  if (value === undefined) return "";
-  if (typeof value === "object" && value !== null) {
-    if ("name" in value && "connect" in value) return `connector:${String(value.name)}`;
-    if (value instanceof HTTPHeaderDict) return JSON.stringify([...value]);
-    if (Array.isArray(value)) return JSON.stringify(value);
-    const text = String(value);
-    return text === "[object Object]" ? JSON.stringify(value) : text;
-  }
-  return String(value);
-}
-
-/** The part of a pool key made from options (empty for none). */
-function optionsKey(options: ConnectionPoolOptions, scheme: string): string {
-  const parts: string[] = [];
-  for (const name of Object.keys(options).sort()) {
-    if (name === "port" || (scheme === "http" && TLS_OPTION_NAMES.has(name))) continue;
-    const value = describeOption((options as Record<string, unknown>)[name]);
-    if (value !== "") parts.push(`${name}=${value}`);
-  }
-  return parts.join("&");
-}
-
-/** `scheme://host:port`, plus the pool options that differ from the manager's. */
-function poolKey(
-  scheme: string,
-  host: string,
-  port: number,
-  options: ConnectionPoolOptions,
-): string {
-  const extra = Object.keys(options).length > 0 ? optionsKey(options, scheme) : "";
-  return `${scheme}://${host}:${port}${extra ? "#" + extra : ""}`;
-}
-
 /**
  * Requests to any origin through per-origin connection pools. The pools are kept in an
- * LRU of `numPools`; an evicted pool closes once its running requests end.
+ * LRU of `numPools`. An evicted pool is only dropped from the LRU: whoever holds it may
+ * go on using it, but it closes its idle connections whenever no request runs on it.
  *
  * @example Three origins with room for two pools
  * ```ts
@@ -161,6 +129,7 @@ export class PoolManager extends RequestMethods {
   /** Options given to every pool. */
   readonly connectionPoolOptions: Readonly<ConnectionPoolOptions>;
   #pools = new Map<string, ConnectionPool>();
+  #keys = new PoolKeys();
   #routes = new Map<string, Route>();
   #retries: Retry;
   #closed = false;
@@ -217,7 +186,7 @@ export class PoolManager extends RequestMethods {
 
   /** The key of the pool for a target (with its proxy, when it has one). */
   #keyFor(scheme: string, host: string, port: number, options: ConnectionPoolOptions): string {
-    const direct = poolKey(scheme, host, port, options);
+    const direct = this.#keys.key(scheme, host, port, options);
     const proxy = this.proxyFor(scheme, host, port);
     return proxy === null ? direct : proxiedPoolKey(proxy, scheme, direct);
   }
@@ -254,7 +223,13 @@ export class PoolManager extends RequestMethods {
     });
   }
 
-  /** The pool for a context (scheme, host, port and pool options), made if needed. */
+  /**
+   * The pool for a context (scheme, host, port and pool options), made if needed. Two
+   * contexts share a pool when their options are equal by value: headers compared as
+   * `HTTPHeaderDict.equals` does, `Retry` and `Timeout` by their options (`retries: 3` is
+   * `new Retry({ total: 3 })`), TLS options by value; a connector, or an instance of a
+   * subclass of `Retry` or `Timeout`, only shares a pool with itself.
+   */
   connectionFromContext(context: PoolContext): ConnectionPool {
     const { scheme: rawScheme, host: rawHost, port: rawPort, ...poolOptions } = context;
     const scheme = rawScheme.toLowerCase();
@@ -265,7 +240,11 @@ export class PoolManager extends RequestMethods {
     return this.connectionFromPoolKey(key, { ...poolOptions, scheme, host, port });
   }
 
-  /** The pool stored under `key`, or a new one made from `context`. */
+  /**
+   * The pool stored under `key` (one of the keys of {@linkcode PoolManager.pools}), or a
+   * new one made from `context` and stored under `key`. Without `context`, a key with no
+   * pool is a `LocationValueError`.
+   */
   connectionFromPoolKey(key: string, context?: PoolContext): ConnectionPool {
     const pools = this.#pools;
     const existing = pools.get(key);
@@ -359,7 +338,11 @@ export class PoolManager extends RequestMethods {
     );
   }
 
-  /** Drops every pool, closing their idle connections (running requests finish). */
+  /**
+   * Drops every pool, closing their idle connections (running requests finish). A dropped
+   * pool is not closed: like an evicted one, it serves whoever still holds it and keeps
+   * no idle connection while unused.
+   */
   clear(): Promise<void> {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
@@ -390,7 +373,8 @@ const TOP_LEVEL_TIMEOUT_MS = 3_000;
 
 /**
  * A one-off request through a module-wide `PoolManager` (its pools are shared by every
- * caller). The default timeout here is 3000 ms, unlike pools, which wait forever.
+ * caller). The default timeout here is 3000 ms (also when `timeout` is `undefined`;
+ * `null` means none), unlike pools, which wait forever.
  *
  * @example
  * ```ts
@@ -406,5 +390,7 @@ export function request(
   options: RequestOptions = {},
 ): Promise<HTTPResponse> {
   sharedManager ??= new PoolManager();
-  return sharedManager.request(method, url, { timeout: TOP_LEVEL_TIMEOUT_MS, ...options });
+  // `timeout: undefined` is no timeout given: the default still applies (`null` is none).
+  const timeout = options.timeout === undefined ? TOP_LEVEL_TIMEOUT_MS : options.timeout;
+  return sharedManager.request(method, url, { ...options, timeout });
 }

@@ -13,7 +13,7 @@ import {
   HostChangedError,
   LocationValueError,
 } from "../errors.ts";
-import { HTTPHeaderDict } from "../headers.ts";
+import { changeCount, HTTPHeaderDict } from "../headers.ts";
 import { HTTPConnection } from "../http1/connection.ts";
 import type { Exchange, ExchangeListener, ExchangeRequest } from "../http1/exchange.ts";
 import {
@@ -328,7 +328,11 @@ export abstract class ConnectionPool extends RequestMethods {
   readonly timeout: Timeout;
   /** Default retry policy. */
   readonly retries: Retry;
-  /** Headers sent with every request. */
+  /**
+   * Headers sent with every request (request headers are merged over them). A change
+   * made through its methods (`set`, `add`, `extend`, `delete`) applies to the requests
+   * that start after it, as with urllib3's mutable `pool.headers`.
+   */
   readonly headers: HTTPHeaderDict;
   /** Connection objects created (a reconnect of a dropped one is not counted). */
   numConnections = 0;
@@ -348,6 +352,8 @@ export abstract class ConnectionPool extends RequestMethods {
   #poolTimeout: number | null;
   #maxResponseSize: number | null;
   #fixedHeaderLines: string | null = null;
+  /** The `changeCount` of `headers` that the cached lines and head were rendered from. */
+  #headerChanges = -1;
   #netlocValue: string | null = null;
   #lastPath = "";
   #lastPlainHead: { method: string; target: string; head: RequestHead } | null = null;
@@ -596,7 +602,7 @@ export abstract class ConnectionPool extends RequestMethods {
    * Sends one request, without retries or redirects: `listener` hears the response (its
    * head, or with `preload` the whole of it) or the failure, possibly before this returns.
    * The request loop calls it between {@linkcode ConnectionPool.hold} and
-   * {@linkcode ConnectionPool.unhold}, which keep an evicted pool open meanwhile.
+   * {@linkcode ConnectionPool.unhold}, which keep an evicted pool's connections meanwhile.
    */
   attempt(attempt: Attempt, listener: AttemptListener): void {
     let head: RequestHead;
@@ -619,7 +625,7 @@ export abstract class ConnectionPool extends RequestMethods {
 
   /**
    * Marks a request (with all its retries and redirects) as running on this pool, so
-   * that a retiring pool stays open for it. Each call needs exactly one
+   * that an evicted pool keeps its idle connections for it. Each call needs exactly one
    * {@linkcode ConnectionPool.unhold} later.
    */
   hold(): void {
@@ -632,11 +638,16 @@ export abstract class ConnectionPool extends RequestMethods {
     this.#closeIfRetired();
   }
 
-  /** A retired pool closes once no request runs on it and no connection is out. */
+  /** An evicted pool closes its idle connections once no request runs on it. */
   #closeIfRetired(): void {
-    if (this.#retiring && !this.#closed && this.#activeCalls === 0 && this.#inUse === 0) {
-      this.close();
-    }
+    if (this.#retiring && this.#activeCalls === 0 && this.#inUse === 0) this.#closeIdle();
+  }
+
+  /** Closes the idle connections (the pool stays usable: it connects again when asked). */
+  #closeIdle(): void {
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const connection of idle) connection.close();
   }
 
   /** Connects if needed and sends; the connection goes back to the pool in every case. */
@@ -705,9 +716,17 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 
   #headFor(attempt: Attempt): RequestHead {
+    if (changeCount(this.headers) !== this.#headerChanges) this.#forgetHeaderLines();
     const plain = attempt.headers === undefined && attempt.body === NO_BODY && !attempt.chunked &&
       !this.forwardToProxy;
     return plain ? this.#plainHead(attempt) : this.#buildHead(attempt);
+  }
+
+  /** Drops what was rendered from `headers`: they changed since. */
+  #forgetHeaderLines(): void {
+    this.#headerChanges = changeCount(this.headers);
+    this.#fixedHeaderLines = null;
+    this.#lastPlainHead = null;
   }
 
   #buildHead(attempt: Attempt): RequestHead {
@@ -772,9 +791,7 @@ export abstract class ConnectionPool extends RequestMethods {
    */
   close(): Promise<void> {
     this.#closed = true;
-    const idle = this.#idle;
-    this.#idle = [];
-    for (const connection of idle) connection.close();
+    this.#closeIdle();
     for (let waiter = this.#nextWaiter(); waiter; waiter = this.#nextWaiter()) {
       waiter.reject(new ClosedPoolError(this, "Pool is closed."));
     }
@@ -782,18 +799,15 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 
   /**
-   * Closes the pool once no request is running on it (used when a manager evicts it);
-   * requests already started, their retries and redirects included, carry on.
+   * What a manager calls when it drops the pool (LRU eviction, `clear()`). The pool stays
+   * usable by whoever holds it, as in urllib3, but keeps no socket while unused: its idle
+   * connections close whenever no request runs on it, so every connection released once
+   * the last request ended is closed. Requests running on it, their retries and
+   * redirects included, go on reusing its connections meanwhile.
    */
   retire(): void {
-    if (this.#activeCalls === 0 && this.#inUse === 0) {
-      this.close();
-      return;
-    }
     this.#retiring = true;
-    const idle = this.#idle;
-    this.#idle = [];
-    for (const connection of idle) connection.close();
+    this.#closeIfRetired();
   }
 
   /** Same as `close()`, for `await using`. */

@@ -56,7 +56,8 @@ function withoutHeaders(
   headers: RequestHeaders | undefined,
   names: ReadonlySet<string>,
 ): RequestHeaders {
-  const kept: Record<string, string[] | undefined> = {};
+  // No prototype: a header may be named "__proto__" (or "constructor").
+  const kept: Record<string, string[] | undefined> = Object.create(null);
   for (const [name, value] of headers === undefined ? [] : requestHeaderPairs(headers)) {
     if (names.has(name.toLowerCase())) continue;
     if (value === undefined) kept[name] = undefined;
@@ -273,9 +274,10 @@ async function afterFailure(state: RequestRun, error: unknown): Promise<void> {
   if (options.signal?.aborted || !isRetryableFailure(error)) throw error;
   // A kept-alive connection the server had already closed: the request never reached
   // it, so a request the policy could retry is sent again on a fresh one, uncounted.
+  // Only such resends spend the budget (the method is checked first).
   if (
-    error instanceof StaleConnectionError && state.staleLeft-- > 0 &&
-    state.retries.isRetryableMethod(method)
+    error instanceof StaleConnectionError && state.retries.isRetryableMethod(method) &&
+    state.staleLeft-- > 0
   ) {
     state.body.stream?.assertCanSend(error);
     return;

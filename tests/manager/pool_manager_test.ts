@@ -7,17 +7,21 @@
 
 import * as net from "node:net";
 import { assert, test } from "../_harness.ts";
-import { assertAtRest, deferred, rejects, text, waitFor } from "../_util.ts";
+import { assertAtRest, deadline, deferred, rejects, text, waitFor } from "../_util.ts";
 import { CA_CERT, SERVER_TLS } from "../_certs.ts";
 import { rawServer, serveHttp, type TestServer } from "../_servers.ts";
 import {
   type ConnectionPool,
+  defaultConnector,
   HTTPConnectionPool,
+  HTTPHeaderDict,
   HTTPSConnectionPool,
   LocationValueError,
   MaxRetryError,
   PoolManager,
+  ReadTimeoutError,
   request,
+  type RequestHeaders,
   ResponseError,
   Retry,
   URLSchemeUnknown,
@@ -178,14 +182,47 @@ test("LRU: a lookup refreshes a pool, so the least recently used one is evicted"
     assert.equal(manager.pools.size, 2);
     assert.ok(poolsOf(manager).includes(first), "the refreshed pool is kept");
     assert.ok(!poolsOf(manager).includes(second), "the least recently used pool is gone");
-    assert.equal(second.closed, true, "an evicted idle pool is closed");
-    assert.equal(second.stats.open, 0);
+    assert.equal(second.stats.open, 0, "an evicted idle pool keeps no socket");
+    assert.equal(second.closed, false, "and stays usable by whoever holds it");
     // A request to the evicted origin makes a new pool (evicting the next oldest).
     await manager.request("GET", `${name}/`);
     const again = manager.connectionFromUrl(name);
     assert.notEqual(again, second);
     assert.equal(again.closed, false);
-    assert.equal(first.closed, true);
+    assert.equal(first.stats.open, 0);
+    // The holder of an evicted pool can still use it; its connection closes afterwards.
+    const held = await second.request("GET", "/held");
+    assert.equal(parse(held.data).path, "/held");
+    assert.ok(!poolsOf(manager).includes(second), "using it does not cache it again");
+    assertAtRest(second);
+    assert.equal(second.stats.open, 0, "no socket kept by an evicted pool");
+  } finally {
+    await manager.close();
+    await server.close();
+  }
+});
+
+test("a caller holding an evicted pool can still use it; it only stops being cached", async () => {
+  const server = await serveHttp(echo);
+  const manager = new PoolManager({ numPools: 1 });
+  try {
+    const held = manager.connectionFromUrl(`http://127.0.0.1:${server.port}`);
+    await held.request("GET", "/before");
+    assert.equal(held.stats.open, 1, "kept alive while cached");
+    await manager.request("GET", `http://localhost:${server.port}/evicts`);
+    assert.ok(!poolsOf(manager).includes(held));
+    assert.equal(held.stats.open, 0, "eviction closed its idle connection");
+    const responses = await Promise.all([
+      held.request("GET", "/after/1"),
+      held.urlopen("GET", "/after/2"),
+    ]);
+    assert.deepEqual(responses.map((r) => parse(r.data).path), ["/after/1", "/after/2"]);
+    assertAtRest(held);
+    assert.equal(held.stats.open, 0, "connections released to an evicted pool are closed");
+    // The manager makes a fresh pool for the origin; the evicted one stays out of it.
+    const fresh = manager.connectionFromUrl(`http://127.0.0.1:${server.port}`);
+    assert.notEqual(fresh, held);
+    assert.deepEqual(poolsOf(manager), [fresh]);
   } finally {
     await manager.close();
     await server.close();
@@ -236,7 +273,53 @@ test("different pool options give a different pool; the same options the same po
   }
 });
 
-test("an evicted pool lets its in-flight request finish, then closes", async () => {
+test("pool identity: headers, retries and connectors by value or identity, never by String()", async () => {
+  const server = await serveHttp(echo);
+  const manager = new PoolManager();
+  try {
+    const context = { scheme: "http", host: "127.0.0.1", port: server.port };
+    const tenantA = manager.connectionFromContext({
+      ...context,
+      headers: new Headers({ "x-tenant": "a" }),
+    });
+    const tenantB = manager.connectionFromContext({
+      ...context,
+      headers: new Headers({ "x-tenant": "b" }),
+    });
+    assert.notEqual(tenantA, tenantB, "each tenant has its own pool");
+    assert.equal(tenantB.headers.get("x-tenant"), "b");
+    const seen = parse((await tenantB.request("GET", "/")).data);
+    assert.equal(seen.headers["x-tenant"], "b");
+    assert.equal(
+      manager.connectionFromHost("127.0.0.1", {
+        port: server.port,
+        poolOptions: { headers: { "X-Tenant": "a" } },
+      }),
+      tenantA,
+      "equal headers share a pool",
+    );
+
+    const forced = manager.connectionFromContext({
+      ...context,
+      retries: new Retry({ total: 3, statusForcelist: [503] }),
+    });
+    const plain = manager.connectionFromContext({ ...context, retries: new Retry({ total: 3 }) });
+    assert.notEqual(forced, plain);
+    assert.deepEqual([...forced.retries.statusForcelist], [503]);
+
+    const inner = defaultConnector();
+    const wrapper = { name: inner.name, connect: inner.connect.bind(inner) };
+    const viaInner = manager.connectionFromContext({ ...context, connector: inner });
+    const viaWrapper = manager.connectionFromContext({ ...context, connector: wrapper });
+    assert.notEqual(viaInner, viaWrapper, "a wrapper with the inner connector's name");
+    assert.equal(viaWrapper.options.connector, wrapper);
+  } finally {
+    await manager.close();
+    await server.close();
+  }
+});
+
+test("an evicted pool lets its in-flight request finish, then keeps no socket", async () => {
   const gate = deferred();
   let slowArrived = false;
   const server = await serveHttp(async (req) => {
@@ -256,14 +339,13 @@ test("an evicted pool lets its in-flight request finish, then closes", async () 
     assert.equal(text(fast.data), "fast");
     assert.equal(manager.pools.size, 1);
     assert.ok(!poolsOf(manager).includes(evicted));
-    assert.equal(evicted.closed, false, "not closed while its request runs");
     assert.equal(evicted.stats.inUse, 1);
     gate.resolve();
     const response = await slow;
     assert.equal(response.status, 200);
     assert.equal(text(response.data), "slow done");
-    assert.equal(evicted.closed, true, "closed once its request ended");
-    assert.equal(evicted.stats.open, 0);
+    assert.equal(evicted.stats.open, 0, "its connection closed once the request ended");
+    assert.equal(evicted.closed, false);
     assertAtRest(evicted);
   } finally {
     gate.resolve();
@@ -272,7 +354,7 @@ test("an evicted pool lets its in-flight request finish, then closes", async () 
   }
 });
 
-test("an evicted pool with a streaming response closes once the body is read", async () => {
+test("an evicted pool with a streaming response closes its socket once the body is read", async () => {
   const gate = deferred();
   const server = await serveHttp((req) => {
     if (new URL(req.url).pathname !== "/stream") return new Response("fast");
@@ -300,7 +382,6 @@ test("an evicted pool with a streaming response closes once the body is read", a
     gate.resolve();
     assert.equal(await streaming.text(), "first,second");
     assertAtRest(evicted);
-    assert.equal(evicted.closed, true, "closed once the streamed body ended");
     assert.equal(evicted.stats.open, 0, "no socket left open in the evicted pool");
   } finally {
     gate.resolve();
@@ -337,8 +418,8 @@ test("an evicted pool lets an in-flight request retry on it", async () => {
     assert.equal(response.status, 200);
     assert.equal(text(response.data), "ok");
     assert.equal(calls, 2);
-    assert.equal(evicted.closed, true, "closed once the whole request ended");
-    assert.equal(evicted.stats.open, 0);
+    assert.equal(evicted.numConnections, 1, "the retry reused the kept-alive connection");
+    assert.equal(evicted.stats.open, 0, "no socket kept once the whole request ended");
   } finally {
     gate.resolve();
     await manager.close();
@@ -357,8 +438,8 @@ test("clear() drops every pool and closes their idle connections; the manager st
     await manager.clear();
     assert.equal(manager.pools.size, 0);
     for (const pool of before) {
-      assert.equal(pool.closed, true);
       assert.equal(pool.stats.open, 0);
+      assert.equal(pool.closed, false, "dropped, not closed: a holder may still use it");
     }
     const response = await manager.request("GET", `http://127.0.0.1:${server.port}/again`);
     assert.equal(parse(response.data).path, "/again");
@@ -718,6 +799,41 @@ test("a cross-origin redirect strips Authorization and Cookie and keeps other he
   }
 });
 
+test("a header named __proto__ survives a cross-origin redirect (no TypeError)", async () => {
+  const first = await serveHttp(echo);
+  const second = await serveHttp(echo);
+  const manager = new PoolManager();
+  try {
+    // A JSON object holds "__proto__" as an own key (an object literal would not).
+    const record = JSON.parse('{"__proto__": "p", "Authorization": "secret", "X-A": "1"}');
+    const pairs: [string, string][] = [
+      ["__proto__", "p"],
+      ["Authorization", "secret"],
+      ["X-A", "1"],
+    ];
+    const forms: [string, RequestHeaders][] = [
+      ["pairs", pairs],
+      ["record", record],
+      ["Headers", new Headers(pairs)],
+      ["HTTPHeaderDict", new HTTPHeaderDict(pairs)],
+    ];
+    for (const [form, headers] of forms) {
+      const target = encodeURIComponent(`${second.url}/landing`);
+      const response = await manager.request("GET", `${first.url}/status/302?to=${target}`, {
+        headers,
+      });
+      const seen = parse(response.data);
+      assert.equal(seen.path, "/landing", form);
+      assert.equal(Object.getOwnPropertyDescriptor(seen.headers, "__proto__")?.value, "p", form);
+      assert.equal(seen.headers["x-a"], "1", form);
+      assert.equal(seen.headers["authorization"], undefined, form);
+    }
+  } finally {
+    await manager.close();
+    await second.close();
+    await first.close();
+  }
+});
 test("a relative Location is resolved against the current URL", async () => {
   const server = await serveHttp(echo);
   const manager = new PoolManager();
@@ -812,6 +928,30 @@ test("top-level request() goes through a module-wide manager", async () => {
     assert.equal(seen.path, "/top");
     assert.equal(seen.query, "?q=1");
   } finally {
+    await server.close();
+  }
+});
+
+test("top-level request(): timeout undefined means the 3 s default, not no timeout", async () => {
+  const server = await rawServer(async (conn) => {
+    await conn.readRequest().catch(() => {});
+    await conn.closed;
+  });
+  const limit = deadline(10_000, "a request with timeout: undefined");
+  try {
+    const started = performance.now();
+    const error = await rejects(
+      request("GET", `${server.url}/silent`, {
+        timeout: undefined,
+        retries: false,
+        signal: limit.signal,
+      }),
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(error instanceof ReadTimeoutError, `expected ReadTimeoutError, got ${error}`);
+    assert.ok(elapsed > 2_500 && elapsed < 9_000, `timed out after ${elapsed} ms`);
+  } finally {
+    limit.clear();
     await server.close();
   }
 });

@@ -419,6 +419,31 @@ test("await using closes the pool", async () => {
   }
 });
 
+test("pool.headers changes reach the next request, with or without request headers", async () => {
+  const server = await serveHttp((req) =>
+    new Response(JSON.stringify([req.headers.get("x-a"), req.headers.get("x-b")]))
+  );
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port, headers: { "X-B": "b" } });
+  const seen = async (headers?: Record<string, string>) =>
+    JSON.parse(text((await pool.request("GET", "/", { headers })).data));
+  try {
+    assert.deepEqual(await seen(), [null, "b"]);
+    pool.headers.set("X-A", "1");
+    assert.deepEqual(await seen(), ["1", "b"], "set");
+    assert.deepEqual(await seen({ "x-c": "c" }), ["1", "b"], "merged under request headers");
+    pool.headers.add("x-a", "2", { combine: true });
+    assert.deepEqual(await seen(), ["1, 2", "b"], "add with combine");
+    pool.headers.delete("X-B");
+    assert.deepEqual(await seen(), ["1, 2", null], "delete");
+    pool.headers.extend({ "X-B": "again" });
+    assert.deepEqual(await seen(), ["1, 2", "again"], "extend");
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // same host
 // ---------------------------------------------------------------------------------------------

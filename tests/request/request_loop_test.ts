@@ -20,6 +20,7 @@ import {
   HostChangedError,
   HTTPConnectionPool,
   HTTPSConnectionPool,
+  type IncrementContext,
   MaxRetryError,
   NewConnectionError,
   PoolManager,
@@ -388,6 +389,51 @@ test("a stale reused connection: GET resent uncounted, POST never resent", async
       server.seen.map((s) => `${s.conn} ${s.method} ${s.target}`),
       ["1 GET /1", "1 GET /2", "2 GET /2", "2 POST /3"],
     );
+  });
+});
+
+test("stale connections: only actual resends spend the uncounted budget, not POSTs", async () => {
+  // As many stale connections may be replaced uncounted in one request (16).
+  const budget = 16;
+  let stalePosts = 0;
+  // Each connection answers its first request and closes on reading the next one. A POST
+  // is sent back to itself (307) until `budget` POSTs met a stale connection, then to a GET.
+  const server = await recordingServer(async (req, conn) => {
+    if (server.seen.filter((s) => s.conn === req.conn).length > 1) {
+      if (req.method === "POST") stalePosts++;
+      return conn.end();
+    }
+    if (req.method !== "POST") return reply(conn, 200, {}, req.target);
+    await reply(conn, stalePosts < budget ? 307 : 303, {
+      Location: stalePosts < budget ? "/post" : "/get",
+    });
+  });
+  /** Retries a stale connection for any method, counted: the request never reached it. */
+  class ResendStale extends Retry {
+    override increment(context: IncrementContext = {}): Retry {
+      const stale = context.error instanceof StaleConnectionError;
+      return super.increment(stale ? { ...context, method: "GET" } : context);
+    }
+  }
+  await withPool(server, {}, async (pool) => {
+    await pool.request("GET", "/warm");
+    // 16 stale POSTs (retried, counted), 15 redirects of 307 and one 303: 32 retries. The
+    // 303's GET then meets a stale connection too, and is resent without using a retry.
+    const response = await pool.request("POST", "/post", {
+      body: "x",
+      retries: new ResendStale({ total: 2 * budget }),
+    });
+    assert.equal(text(response.data), "/get");
+    assert.equal(stalePosts, budget);
+    assert.equal(response.retries?.history.length, 2 * budget);
+    assert.equal(response.retries?.total, 0);
+    const last = server.seen.slice(-3).map((s) => `${s.conn} ${s.method} ${s.target}`);
+    const conns = server.seen.at(-1)!.conn;
+    assert.deepEqual(last, [
+      `${conns - 1} POST /post`,
+      `${conns - 1} GET /get`,
+      `${conns} GET /get`,
+    ]);
   });
 });
 
