@@ -31,7 +31,8 @@ import {
   type TlsVerifier,
   verifyPeer,
 } from "./_tls_verify.ts";
-import { lookupAddresses, lookupHost, startTlsOverSocket } from "./node.ts";
+import { startTlsOverSocket } from "./_node_streams.ts";
+import { lookupAddresses, lookupHost } from "./_lookup.ts";
 import { dialInTurn, isIpAddress } from "./_dial.ts";
 
 /** The subset of Bun's socket this adapter uses. */

@@ -25,7 +25,8 @@ import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { PullReader } from "./_pull_reader.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { abortReason, connectError, tlsError, toError } from "./_errors.ts";
-import { lookupHost, nodeConnector, startTlsOverSocket } from "./node.ts";
+import { connectNodeStream, startTlsOverSocket } from "./_node_streams.ts";
+import { lookupHost } from "./_lookup.ts";
 
 /** Each socket's own read buffer: what the read that waits on an idle connection holds. */
 const SMALL_READ_SIZE = 4 * 1024;
@@ -271,7 +272,7 @@ function nativeTlsCan(tls: TlsConnectOptions | undefined, signal?: AbortSignal):
 export const denoConnector: Connector = {
   name: "deno",
   async connect(options: ConnectOptions): Promise<Socket> {
-    if (!nativeTlsCan(options.tls, options.signal)) return nodeConnector.connect(options);
+    if (!nativeTlsCan(options.tls, options.signal)) return connectNodeStream(options);
     const tcp = await connectTcp(options);
     if (!options.tls) return new DenoSocket(tcp, false);
     return new DenoSocket(await upgradeToTls(tcp, options.tls, options), true);

@@ -1,0 +1,354 @@
+/**
+ * Sockets on `node:net` and `node:tls`, which Node, Deno and Bun all ship: the Node adapter
+ * is made of them, Deno uses them for TLS settings its native API cannot express, and every
+ * adapter uses {@linkcode startTlsOverSocket} to layer TLS on a socket its native TLS cannot
+ * upgrade (TLS in TLS). The modules are imported on first use, so nothing loads them unless a
+ * connection needs them.
+ *
+ * TLS runs with `rejectUnauthorized: false` and the checks are made after the handshake
+ * ({@linkcode verifyPeer}): the chain verdict of the TLS library, then the pinned
+ * fingerprint or the name, with the same messages on every runtime.
+ *
+ * @module
+ */
+
+import type {
+  ConnectOptions,
+  Socket,
+  SocketHandler,
+  StartTlsOptions,
+  TlsConnectOptions,
+} from "./socket.ts";
+import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
+import { abortReason, connectError } from "./_errors.ts";
+import {
+  loadTlsVerifier,
+  type PeerCertificate,
+  sniName,
+  type TlsVerifier,
+  verifyPeer,
+} from "./_tls_verify.ts";
+
+/** The subset of a `node:net` socket (or any `node:stream` Duplex) this adapter uses. */
+interface NodeStream {
+  write(data: Uint8Array | string): boolean;
+  readonly writableLength: number;
+  pause(): void;
+  resume(): void;
+  destroy(): void;
+  setNoDelay?(noDelay: boolean): void;
+  ref?(): void;
+  unref?(): void;
+  on(event: string, listener: (arg: never) => void): void;
+  once(event: string, listener: (arg: never) => void): void;
+  off(event: string, listener: (arg: never) => void): void;
+  removeAllListeners(): void;
+}
+
+/** A `node:tls` client socket after its handshake. */
+interface NodeTlsStream extends NodeStream {
+  readonly authorizationError?: Error | string | null;
+  getPeerCertificate(detailed?: boolean): PeerCertificate | null;
+}
+
+interface NodeNet {
+  connect(options: { host: string; port: number }): NodeStream;
+}
+
+interface NodeTls {
+  connect(options: Record<string, unknown>): NodeTlsStream;
+  readonly rootCertificates: readonly string[];
+}
+
+interface DuplexOptions {
+  read(): void;
+  write(chunk: Uint8Array, encoding: string, callback: (error?: Error | null) => void): void;
+  final(callback: () => void): void;
+  destroy(error: Error | null, callback: (error: Error | null) => void): void;
+}
+
+interface NodeDuplex extends NodeStream {
+  push(chunk: Uint8Array | null): boolean;
+  destroy(error?: Error): void;
+}
+
+interface NodeStreamModule {
+  Duplex: new (options: DuplexOptions) => NodeDuplex;
+}
+
+interface NodeModules {
+  net: NodeNet;
+  tls: NodeTls;
+  stream: NodeStreamModule;
+}
+
+let modules: Promise<NodeModules> | undefined;
+
+function loadModules(): Promise<NodeModules> {
+  // Computed specifiers keep bundlers and type checkers from pulling these in statically.
+  const load = (name: string) => import(`node:${name}`);
+  modules ??= Promise.all([load("net"), load("tls"), load("stream")]).then((
+    [net, tls, stream],
+  ) => ({ net: net as NodeNet, tls: tls as NodeTls, stream: stream as NodeStreamModule }));
+  return modules;
+}
+
+class NodeSocket implements Socket {
+  #stream: NodeStream;
+  #handler: SocketHandler = IGNORE_EVENTS;
+  #closed = false;
+  /** The socket under a TLS layer started with `startTls` (closed with this one). */
+  #underlying: Socket | null;
+
+  constructor(stream: NodeStream, underlying: Socket | null = null) {
+    this.#stream = stream;
+    this.#underlying = underlying;
+    stream.on("data", (chunk: Uint8Array) => this.#handler.onData(chunk));
+    stream.on("end", () => this.#finish());
+    stream.on("close", () => this.#finish());
+    stream.on("error", (error: Error) => {
+      if (this.#closed) return;
+      this.#closed = true;
+      stream.destroy();
+      this.#underlying?.close();
+      this.#handler.onError(error);
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stream.destroy();
+    this.#underlying?.close();
+    this.#handler.onEnd();
+  }
+
+  /** Hands the stream over (to a TLS layer); this object is closed without closing it. */
+  detach(): NodeStream {
+    this.#closed = true;
+    this.#handler = IGNORE_EVENTS;
+    this.#stream.removeAllListeners();
+    return this.#stream;
+  }
+
+  /** True when TLS can be started on the stream itself (no layer of ours below it). */
+  get detachable(): boolean {
+    return !this.#closed && this.#underlying === null;
+  }
+
+  setHandler(handler: SocketHandler): void {
+    this.#handler = handler;
+  }
+
+  write(data: Uint8Array | string): boolean {
+    if (this.#closed) {
+      queueMicrotask(() => this.#handler.onWriteError(new Error("write after the socket closed")));
+      return false;
+    }
+    this.#stream.write(data);
+    return this.#stream.writableLength < WRITE_HIGH_WATER_MARK;
+  }
+
+  drained(): Promise<void> {
+    if (this.#closed || this.#stream.writableLength === 0) return Promise.resolve();
+    // Each wait removes both of its listeners: a large upload waits many times, and
+    // listeners left on "close" would pile up (Node warns past ten).
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#stream.off("drain", done);
+        this.#stream.off("close", done);
+        resolve();
+      };
+      this.#stream.once("drain", done);
+      this.#stream.once("close", done);
+    });
+  }
+
+  pause(): void {
+    this.#stream.pause();
+  }
+
+  resume(): void {
+    this.#stream.resume();
+  }
+
+  close(): void {
+    this.#finish();
+  }
+
+  // A TLS layer on one of our sockets holds no handle of its own: the socket under it does.
+  unref(): void {
+    if (this.#underlying === null) this.#stream.unref?.();
+    else this.#underlying.unref();
+  }
+
+  ref(): void {
+    if (this.#underlying === null) this.#stream.ref?.();
+    else this.#underlying.ref();
+  }
+}
+
+/** `node:tls` options for `settings`; the checks themselves run after the handshake. */
+function tlsConnectOptions(tls: NodeTls, settings: TlsConnectOptions): Record<string, unknown> {
+  return {
+    servername: sniName(settings.serverName),
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+    // `ca` replaces Node's trust store; keep the built-in roots and add the caller's.
+    ca: settings.caCerts ? [...tls.rootCertificates, ...settings.caCerts] : undefined,
+    cert: settings.cert,
+    key: settings.key,
+    minVersion: settings.minVersion,
+    ALPNProtocols: [...settings.alpnProtocols],
+  };
+}
+
+function openStream({ net, tls }: NodeModules, options: ConnectOptions): NodeStream {
+  const settings = options.tls;
+  if (!settings) return net.connect({ host: options.hostname, port: options.port });
+  return tls.connect({
+    host: options.hostname,
+    port: options.port,
+    ...tlsConnectOptions(tls, settings),
+  });
+}
+
+/** Code of a `node:tls` chain error, with name mismatches left to {@linkcode verifyPeer}. */
+function chainErrorCode(stream: NodeTlsStream): string | null {
+  const error = stream.authorizationError;
+  if (!error) return null;
+  const code = typeof error === "string"
+    ? error
+    : (error as { code?: string }).code ?? error.message;
+  return code === "ERR_TLS_CERT_ALTNAME_INVALID" ? null : code;
+}
+
+interface Settle {
+  /** Where, for messages. */
+  hostname: string;
+  port: number;
+  /** TLS settings when `stream` is a TLS stream. */
+  tls?: TlsConnectOptions;
+  signal?: AbortSignal;
+  /** Closed with the socket (the socket under a TLS layer). */
+  underlying?: Socket;
+}
+
+/**
+ * Waits until `stream` is connected (and verified), then wraps it; destroys it on
+ * failure. Called in the same tick the stream was made, so no event is missed.
+ */
+function settle(stream: NodeStream, how: Settle, verifier: TlsVerifier | null): Promise<Socket> {
+  const { signal, tls } = how;
+  const ready = tls ? "secureConnect" : "connect";
+  return new Promise<Socket>((resolve, reject) => {
+    const onAbort = () => fail(abortReason(signal!));
+    const fail = (error: Error) => {
+      signal?.removeEventListener("abort", onAbort);
+      stream.removeAllListeners();
+      stream.on("error", () => {});
+      stream.destroy();
+      how.underlying?.close();
+      reject(error);
+    };
+    stream.once("error", (error: Error) => {
+      fail(connectError(error, how.hostname, how.port, tls !== undefined));
+    });
+    stream.once(ready, () => {
+      if (tls) {
+        const tlsStream = stream as NodeTlsStream;
+        const failure = verifyPeer(
+          verifier!,
+          tls,
+          tlsStream.getPeerCertificate(),
+          chainErrorCode(tlsStream),
+          `${how.hostname}:${how.port}`,
+        );
+        if (failure) return fail(failure);
+      }
+      signal?.removeEventListener("abort", onAbort);
+      stream.removeAllListeners();
+      stream.setNoDelay?.(true);
+      resolve(new NodeSocket(stream, how.underlying ?? null));
+    });
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** A `node:stream` Duplex over one of our sockets, so `node:tls` can run on top of it. */
+function socketDuplex(stream: NodeStreamModule, socket: Socket): NodeDuplex {
+  const duplex = new stream.Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, _encoding, callback) {
+      if (socket.write(chunk)) callback();
+      else socket.drained().then(() => callback());
+    },
+    final(callback) {
+      callback();
+    },
+    destroy(error, callback) {
+      socket.close();
+      callback(error);
+    },
+  });
+  socket.setHandler({
+    onData(chunk) {
+      // The view is only valid during the call: the copy outlives it.
+      if (!duplex.push(chunk.slice())) socket.pause();
+    },
+    onEnd() {
+      duplex.push(null);
+    },
+    onError(error) {
+      duplex.destroy(error);
+    },
+    onWriteError(error) {
+      duplex.destroy(error);
+    },
+  });
+  return duplex;
+}
+
+/**
+ * Starts `node:tls` on any open socket: the stream itself for a `node:net` socket of this
+ * adapter, otherwise a Duplex over the socket (TLS in TLS, or a Deno socket with TLS
+ * settings Deno's own TLS cannot express).
+ */
+export async function startTlsOverSocket(
+  socket: Socket,
+  options: StartTlsOptions,
+): Promise<Socket> {
+  const [loaded, verifier] = await Promise.all([loadModules(), loadTlsVerifier()]);
+  const own = socket instanceof NodeSocket && socket.detachable;
+  const transport = own ? (socket as NodeSocket).detach() : socketDuplex(loaded.stream, socket);
+  const stream = loaded.tls.connect({
+    socket: transport,
+    ...tlsConnectOptions(loaded.tls, options.tls),
+  });
+  return settle(stream, {
+    hostname: options.hostname,
+    port: options.port,
+    tls: options.tls,
+    signal: options.signal,
+    // The TLS stream does not always close a stream it did not open.
+    underlying: own ? undefined : socket,
+  }, verifier);
+}
+
+/** Opens a `node:net` socket, or a `node:tls` one when `options.tls` is set. */
+export async function connectNodeStream(options: ConnectOptions): Promise<Socket> {
+  const signal = options.signal;
+  if (signal?.aborted) throw abortReason(signal);
+  const [loaded, verifier] = await Promise.all([
+    loadModules(),
+    options.tls ? loadTlsVerifier() : null,
+  ]);
+  return settle(openStream(loaded, options), options, verifier);
+}
