@@ -68,7 +68,7 @@ export type { TimeoutOptions } from "./src/timeout.ts";
 export { CONTENT_SPECIFIC_HEADERS, decideRedirect, REDIRECT_STATUSES } from "./src/redirect.ts";
 export type { RedirectArgs, RedirectDecision } from "./src/redirect.ts";
 export { HTTPResponse } from "./src/response.ts";
-export type { ResponseInit } from "./src/response.ts";
+export type { ConnectionHold, ResponseInit } from "./src/response.ts";
 export { RequestMethods } from "./src/request_methods.ts";
 export type { RequestHeaders, RequestOptions, UrlopenOptions } from "./src/request_methods.ts";
 export type {

@@ -360,7 +360,10 @@ export class PoolManager extends RequestMethods {
     return Promise.resolve();
   }
 
-  /** Closes every pool; the manager takes no more requests. */
+  /**
+   * Closes every pool, with the connections its responses hold (reading the rest of a
+   * streamed body then fails with `ClosedPoolError`); the manager takes no more requests.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const pools = [...this.#pools.values()];
