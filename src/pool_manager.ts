@@ -157,6 +157,8 @@ export class PoolManager extends RequestMethods {
   /** Options given to every pool. */
   readonly connectionPoolOptions: Readonly<ConnectionPoolOptions>;
   #pools = new Map<string, ConnectionPool>();
+  // Evicted pools not closed yet (responses still hold connections): close() ends them too.
+  #retired = new Set<ConnectionPool>();
   #routes = new Map<string, Route>();
   #retries: Retry;
   #closed = false;
@@ -282,7 +284,7 @@ export class PoolManager extends RequestMethods {
     if (pools.size > this.numPools) {
       const [oldestKey, oldest] = pools.entries().next().value!;
       pools.delete(oldestKey);
-      oldest.retire();
+      this.#retire(oldest);
     }
     return pool;
   }
@@ -356,18 +358,27 @@ export class PoolManager extends RequestMethods {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     this.#newestKey = "";
-    for (const pool of pools) pool.retire();
+    for (const pool of pools) this.#retire(pool);
     return Promise.resolve();
   }
 
+  /** Retires a pool that left the cache, remembering it until it has closed. */
+  #retire(pool: ConnectionPool): void {
+    for (const old of this.#retired) if (old.closed) this.#retired.delete(old);
+    pool.retire();
+    if (!pool.closed) this.#retired.add(pool);
+  }
+
   /**
-   * Closes every pool, with the connections its responses hold (reading the rest of a
-   * streamed body then fails with `ClosedPoolError`); the manager takes no more requests.
+   * Closes every pool, evicted ones still in use included, with the connections their
+   * responses hold (reading the rest of a streamed body then fails with `ClosedPoolError`);
+   * the manager takes no more requests.
    */
   async close(): Promise<void> {
     this.#closed = true;
-    const pools = [...this.#pools.values()];
+    const pools = [...this.#pools.values(), ...this.#retired];
     this.#pools.clear();
+    this.#retired.clear();
     this.#newestKey = "";
     await Promise.all(pools.map((pool) => pool.close()));
   }

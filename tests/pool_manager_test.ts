@@ -435,6 +435,31 @@ test("close() closes the sockets of streamed responses nobody read", async () =>
   }
 });
 
+test("close() also closes the sockets of streamed responses held in evicted pools", async () => {
+  const stalling = await keepAliveServer(async (_req, _id, conn) => {
+    await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npart");
+  });
+  const other = await serveHttp(() => new Response("other"));
+  const manager = new PoolManager({ numPools: 1 });
+  try {
+    const streamed = await manager.request("GET", `${stalling.server.url}/`, {
+      preloadContent: false,
+    });
+    const evicted = poolsOf(manager)[0];
+    await manager.request("GET", `http://127.0.0.1:${other.port}/`);
+    assert.ok(!poolsOf(manager).includes(evicted), "evicted");
+    await manager.close();
+    await waitFor(() => stalling.closed.length === 1, "the server to see the socket close");
+    const error = await rejects(streamed.read());
+    assert.ok(error instanceof ClosedPoolError, `expected ClosedPoolError, got ${error}`);
+    assert.equal(evicted.stats.open, 0);
+  } finally {
+    await manager.close();
+    await stalling.server.close();
+    await other.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // connectionFrom*
 // ---------------------------------------------------------------------------------------------
