@@ -77,7 +77,7 @@ export {
 } from "./src/policy/redirect.ts";
 export type { RedirectArgs, RedirectDecision } from "./src/policy/redirect.ts";
 export { HTTPResponse } from "./src/response.ts";
-export type { ResponseInit } from "./src/response.ts";
+export type { ConnectionHold, ResponseInit } from "./src/response.ts";
 export { RequestMethods } from "./src/request/request_methods.ts";
 export type {
   RequestHeaders,

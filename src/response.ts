@@ -16,6 +16,23 @@ const EMPTY = new Uint8Array(0);
 const DEFAULT_STREAM_AMOUNT = 64 * 1024;
 const utf8 = new TextDecoder();
 
+/**
+ * A pool's hold on the connection of a response that has not given it back yet (internal):
+ * a streamed response holds it until its body is read to the end, released, drained or
+ * closed; a preloaded one made with `releaseConn: false`, until released.
+ */
+export interface ConnectionHold {
+  /** The connection, or null once it went back to its pool (or was closed). */
+  readonly heldConnection: HTTPConnection | null;
+  /** Why the pool took the connection back early (it closed), or null. */
+  readonly error: Error | null;
+  /**
+   * The response is done with its connection: back to its pool, or closed when `close` is
+   * true. A body still arriving is cancelled: such a connection is never reused.
+   */
+  release(close: boolean): void;
+}
+
 /** What a response is built from (internal). */
 export interface ResponseInit {
   /** Status code. */
@@ -37,15 +54,15 @@ export interface ResponseInit {
   readonly exchange?: Exchange | null;
   /** The body decoded from `exchange`, when it has a `Content-Encoding` to undo. */
   readonly decoded?: ChunkIterator | null;
-  /** The connection that carries a streamed body. */
-  readonly connection?: HTTPConnection | null;
+  /** The pool's hold on the connection, while the response keeps it. */
+  readonly hold?: ConnectionHold | null;
 }
 
 /**
  * One HTTP response. With the default `preloadContent: true` the body is already in
  * `data`; with `preloadContent: false` it is read with `read()`, `stream()`, `body`,
- * `bytes()`, `text()` or `json()`, and the connection goes back to its pool as soon as
- * the whole body has arrived.
+ * `bytes()`, `text()` or `json()`, and the connection goes back to its pool once the body
+ * has been read to its end (or on `releaseConn()`, `drainConn()` or `close()`).
  *
  * @example Read a preloaded response
  * ```ts ignore
@@ -70,7 +87,9 @@ export class HTTPResponse {
   #data: Uint8Array | null;
   #exchange: Exchange | null;
   #decoded: ChunkIterator | null;
-  #connection: HTTPConnection | null;
+  #hold: ConnectionHold | null;
+  // Decoding began: draining must go on through the decoder, the reader of the exchange.
+  #decoding = false;
   #leftover: Uint8Array = EMPTY;
   #ended: boolean;
   #bodyStream: ReadableStream<Uint8Array> | null = null;
@@ -85,7 +104,7 @@ export class HTTPResponse {
     this.#data = init.data;
     this.#exchange = init.exchange ?? null;
     this.#decoded = init.decoded ?? null;
-    this.#connection = init.connection ?? null;
+    this.#hold = init.hold ?? null;
     // A preloaded body is served to read() and stream() from memory.
     this.#ended = init.data !== null;
     if (init.data !== null) this.#leftover = init.data;
@@ -99,10 +118,9 @@ export class HTTPResponse {
     return this.#headers = HTTPHeaderDict.fromRawPairs(headers.rawHeaders);
   }
 
-  /** The connection still carrying the body, or null once the body is in or released. */
+  /** The connection this response holds, or null once it went back to its pool. */
   get connection(): HTTPConnection | null {
-    if (this.#connection !== null && this.#exchange?.finished) this.#connection = null;
-    return this.#connection;
+    return this.#hold?.heldConnection ?? null;
   }
 
   /** `"HTTP/1.1"` or `"HTTP/1.0"`. */
@@ -156,10 +174,19 @@ export class HTTPResponse {
       return piece;
     }
     if (this.#ended || this.#exchange === null) return null;
+    // The pool closed and took the connection: the rest of the body is gone with it.
+    const closedBy = this.#hold?.error;
+    if (closedBy) throw closedBy;
     let piece: Uint8Array | null;
     if (this.#decoded === null) piece = await this.#exchange.next();
-    else piece = (await this.#decoded.next()).value ?? null;
-    if (piece === null) this.#ended = true;
+    else {
+      this.#decoding = true;
+      piece = (await this.#decoded.next()).value ?? null;
+    }
+    if (piece === null) {
+      this.#ended = true;
+      this.#hold?.release(false);
+    }
     return piece;
   }
 
@@ -210,32 +237,42 @@ export class HTTPResponse {
   }
 
   /**
-   * Gives the connection back. A body not yet fully received cannot be reused safely,
-   * so its connection is closed instead.
+   * Gives the connection back to its pool. The connection of a streamed body not read to
+   * its end is closed instead, as in urllib3, whatever has arrived meanwhile (`drainConn()`
+   * reads the rest and keeps it).
    */
   releaseConn(): void {
-    const exchange = this.#exchange;
-    if (exchange !== null && !exchange.finished) exchange.cancel();
-    // An encoded body that arrived whole but was not decoded to its end: not reusable.
-    else exchange?.decodingEnded(false);
-    this.#connection = null;
+    this.#hold?.release(!this.#ended);
   }
 
-  /** Reads and discards the rest of the body, so the connection goes back to its pool. */
+  /**
+   * Reads and discards the rest of the body, so the connection goes back to its pool. A
+   * body whose decoding has not begun is discarded as it came, without decoding it.
+   */
   async drainConn(): Promise<void> {
+    const exchange = this.#exchange;
     try {
-      // An encoded body is drained through its decoder, the only reader of its exchange.
-      while ((await this.#nextPiece()) !== null);
+      if (exchange !== null && this.#decoded !== null && !this.#decoding && !this.#ended) {
+        while ((await exchange.next()) !== null);
+        // The exchange waits for its decoder, which never ran: the body was read whole.
+        exchange.decodingEnded(true);
+      } else {
+        while ((await this.#nextPiece()) !== null);
+      }
     } catch {
       // A broken body has already closed its connection; nothing is left to drain.
     }
     this.#leftover = EMPTY;
-    this.#connection = null;
+    this.#ended = true;
+    this.#hold?.release(false);
   }
 
-  /** Closes the connection if the body is still arriving, and drops what was buffered. */
+  /**
+   * Closes the connection this response holds (see `connection`), even when the whole body
+   * has arrived, and drops what was buffered.
+   */
   close(): void {
-    this.releaseConn();
+    this.#hold?.release(true);
     void this.#decoded?.return?.();
     this.#leftover = EMPTY;
     this.#ended = true;

@@ -5,7 +5,7 @@
  */
 
 import { assert, test } from "./_harness.ts";
-import { keepAliveServer, text } from "./_util.ts";
+import { assertAtRest, keepAliveServer, text } from "./_util.ts";
 import { rawServer, serveHttp } from "./_servers.ts";
 import { HTTPConnectionPool, type HTTPResponse } from "../mod.ts";
 import { concatBytes } from "../src/_bytes.ts";
@@ -409,6 +409,71 @@ test("close() on a streaming response closes its connection", async () => {
     assert.equal(pool.stats.inUse, 0);
     assert.equal((await r.read()).length, 0);
     await waitFor(() => closed.includes(1), "the server to see the connection close");
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+// The next tests stream `/id`, whose one-byte body arrives with its head: the body is whole
+// (and, before the fix, the connection was already back in the pool) before anyone reads it.
+
+test("close() closes the connection even when the whole body has arrived", async () => {
+  const { server, closed } = await slowServer();
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+  try {
+    const r = await pool.request("GET", "/id", { preloadContent: false });
+    await sleep(20);
+    assert.notEqual(r.connection, null, "held until the body is read");
+    assert.equal(pool.stats.inUse, 1);
+    r.close();
+    assert.equal(r.connection, null);
+    await waitFor(() => closed.includes(1), "the server to see the connection close");
+    assert.equal(text((await pool.request("GET", "/id")).data), "2", "a new socket");
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+test("drainConn() on a whole unread body gives the held connection back for reuse", async () => {
+  const { server, closed } = await slowServer();
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+  try {
+    const r = await pool.request("GET", "/id", { preloadContent: false });
+    await sleep(20);
+    assert.notEqual(r.connection, null, "held until drained");
+    assert.equal(pool.stats.inUse, 1);
+    await r.drainConn();
+    assert.equal(r.connection, null);
+    assert.deepEqual(pool.stats, { idle: 1, inUse: 0, queued: 0, open: 1 });
+    assert.equal(text((await pool.request("GET", "/id")).data), "1", "the same socket");
+    assert.deepEqual(closed, []);
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+test("releaseConn(): a body read to its end is reused, a whole body left unread is closed", async () => {
+  const { server, closed } = await slowServer();
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+  try {
+    const read = await pool.request("GET", "/id", { preloadContent: false });
+    assert.equal(text(await read.read()), "1");
+    read.releaseConn();
+    assert.equal(pool.stats.idle, 1, "read to its end: back for reuse");
+    const unread = await pool.request("GET", "/id", { preloadContent: false });
+    await sleep(20);
+    assert.equal(pool.stats.inUse, 1, "held until released");
+    unread.releaseConn();
+    assert.equal(unread.connection, null);
+    assertAtRest(pool);
+    await waitFor(() => closed.includes(1), "the server to see the unread one close");
+    assert.equal(text((await pool.request("GET", "/id")).data), "2", "a new socket");
+    assertAtRest(pool);
   } finally {
     await pool.close();
     await server.close();

@@ -40,6 +40,11 @@ import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { defaultPortFor, parseUrl, redactUrl } from "../url.ts";
 
+/** True when a pool has no connection in use (closed pools included). */
+function isUnused(pool: ConnectionPool): boolean {
+  return pool.closed || pool.stats.inUse === 0;
+}
+
 /**
  * Options of a {@linkcode PoolManager}: `numPools` plus options for every pool.
  *
@@ -130,6 +135,8 @@ export class PoolManager extends RequestMethods {
   readonly connectionPoolOptions: Readonly<ConnectionPoolOptions>;
   #pools = new Map<string, ConnectionPool>();
   #keys = new PoolKeys();
+  // Evicted pools not closed yet (responses still hold connections): close() ends them too.
+  #retired = new Set<ConnectionPool>();
   #routes = new Map<string, Route>();
   #retries: Retry;
   #closed = false;
@@ -267,7 +274,7 @@ export class PoolManager extends RequestMethods {
     if (pools.size > this.numPools) {
       const [oldestKey, oldest] = pools.entries().next().value!;
       pools.delete(oldestKey);
-      oldest.retire();
+      this.#retire(oldest);
     }
     return pool;
   }
@@ -347,15 +354,31 @@ export class PoolManager extends RequestMethods {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     this.#newestKey = "";
-    for (const pool of pools) pool.retire();
+    for (const pool of pools) this.#retire(pool);
     return Promise.resolve();
   }
 
-  /** Closes every pool; the manager takes no more requests. */
+  /**
+   * Retires a pool that left the cache, remembering it while connections of it are in use
+   * (so that `close()` reaches the responses that hold them); an evicted pool stays usable
+   * by whoever holds it, so it is forgotten, not closed, once nothing of it is in use.
+   */
+  #retire(pool: ConnectionPool): void {
+    for (const old of this.#retired) if (isUnused(old)) this.#retired.delete(old);
+    pool.retire();
+    if (!isUnused(pool)) this.#retired.add(pool);
+  }
+
+  /**
+   * Closes every pool, evicted ones still in use included, with the connections their
+   * responses hold (reading the rest of a streamed body then fails with `ClosedPoolError`);
+   * the manager takes no more requests.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    const pools = [...this.#pools.values()];
+    const pools = [...this.#pools.values(), ...this.#retired];
     this.#pools.clear();
+    this.#retired.clear();
     this.#newestKey = "";
     await Promise.all(pools.map((pool) => pool.close()));
   }

@@ -14,7 +14,7 @@ import {
   LocationValueError,
 } from "../errors.ts";
 import { changeCount, HTTPHeaderDict } from "../headers.ts";
-import { HTTPConnection } from "../http1/connection.ts";
+import { HTTPConnection, type ReleaseCallback } from "../http1/connection.ts";
 import type { Exchange, ExchangeListener, ExchangeRequest } from "../http1/exchange.ts";
 import {
   checkMethod,
@@ -36,7 +36,7 @@ import {
   RequestMethods,
   type UrlopenOptions,
 } from "../request/request_methods.ts";
-import { HTTPResponse } from "../response.ts";
+import { type ConnectionHold, HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { Timeout } from "../policy/timeout.ts";
 import { defaultPortFor, encodeTarget, parseUrl, redactUrl } from "../url.ts";
@@ -163,6 +163,11 @@ export interface Attempt {
   readonly poolTimeout: number | null;
   /** Read the whole body before settling. */
   readonly preload: boolean;
+  /**
+   * Give the connection back as soon as the body is in; false keeps it for the response
+   * until it is read to its end (streamed), released, drained or closed.
+   */
+  readonly releaseConn: boolean;
   /** Undo `Content-Encoding`. */
   readonly decodeContent: boolean;
   /** A body shorter than its `Content-Length` is an error. */
@@ -207,14 +212,14 @@ function hostHeaderValue(host: string, port: number, scheme: string): string {
 
 /**
  * The `HTTPResponse` for an exchange: preloaded with `data`, or streaming from `decoded`
- * (an encoded body) or the exchange itself, on `connection`.
+ * (an encoded body) or the exchange itself, holding its connection through `hold`.
  */
 function responseOf(
   exchange: Exchange,
   attempt: SentAttempt,
   data: Uint8Array | null,
+  hold: ConnectionHold | null,
   decoded: ChunkIterator | null = null,
-  connection: HTTPConnection | null = null,
 ): HTTPResponse {
   const head = exchange.head!;
   return new HTTPResponse({
@@ -226,8 +231,101 @@ function responseOf(
     data,
     exchange: attempt.preload ? null : exchange,
     decoded,
-    connection,
+    hold,
   });
+}
+
+/** A pool's connections held by responses, and the error that ended them when it closed. */
+interface Holds {
+  readonly held: Set<HeldConnection>;
+  /** Set when the pool closed: a response made after that gives its connection up at once. */
+  closedBy: Error | null;
+}
+
+/**
+ * The hold of a response on its connection (streamed, or made with `releaseConn: false`):
+ * the connection goes back to its pool once both the exchange and the response are done
+ * with it. Only such attempts make one; a default (preloaded) exchange gives its
+ * connection straight back when it ends.
+ */
+class HeldConnection implements ConnectionHold {
+  /** Why the pool took the connection back early, or null. */
+  error: Error | null = null;
+  /** The exchange on the connection, once it is ready. */
+  exchange: Exchange | null = null;
+  /** Told when the exchange ends, in place of the pool. */
+  readonly onExchangeEnd: ReleaseCallback = (_, reusable) => this.#ended(reusable);
+  #connection: HTTPConnection;
+  #putConn: ReleaseCallback;
+  #holds: Holds;
+  #releaseOnEnd: boolean;
+  #exchangeEnded = false;
+  #reusable = false;
+  #released = false;
+  #closeOnReturn = false;
+  #returned = false;
+
+  /**
+   * Holds `connection` of `holds`'s pool, to give back with `putConn`; with `releaseOnEnd`
+   * as soon as the exchange ends, otherwise once the response lets it go too.
+   */
+  constructor(
+    connection: HTTPConnection,
+    putConn: ReleaseCallback,
+    holds: Holds,
+    releaseOnEnd: boolean,
+  ) {
+    this.#connection = connection;
+    this.#putConn = putConn;
+    this.#holds = holds;
+    this.#releaseOnEnd = releaseOnEnd;
+  }
+
+  /** This hold for a new response, known to the pool; null when nothing is held any more. */
+  take(): ConnectionHold | null {
+    if (this.#returned) return null;
+    const holds = this.#holds;
+    holds.held.add(this);
+    if (holds.closedBy !== null) this.abandon(holds.closedBy);
+    return this;
+  }
+
+  get heldConnection(): HTTPConnection | null {
+    return this.#returned ? null : this.#connection;
+  }
+
+  /** The exchange ended on the wire; the connection goes back if the response let it go. */
+  #ended(reusable: boolean): void {
+    this.#exchangeEnded = true;
+    this.#reusable = reusable;
+    if (!reusable || this.#released || this.#releaseOnEnd) this.#return();
+  }
+
+  release(close: boolean): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#closeOnReturn = close;
+    if (this.#exchangeEnded) return this.#return();
+    // Still arriving, or awaited by its decoder: ending it now returns a closed connection.
+    const exchange = this.exchange!;
+    if (exchange.finished) exchange.decodingEnded(false);
+    else exchange.cancel();
+  }
+
+  /** The pool closed: the connection closes now, and the rest of the body fails with `error`. */
+  abandon(error: Error): void {
+    this.error = error;
+    // A reader waiting for bytes hears the error at once.
+    if (!this.#exchangeEnded) this.exchange!.fail(error);
+    this.release(true);
+  }
+
+  #return(): void {
+    if (this.#returned) return;
+    this.#returned = true;
+    this.#holds.held.delete(this);
+    this.#putConn(this.#connection, this.#reusable && !this.#closeOnReturn);
+  }
 }
 
 /**
@@ -252,6 +350,9 @@ class SentAttempt implements ExchangeRequest, ExchangeListener {
   readonly connection: HTTPConnection;
   /** Hears how the attempt ended. */
   readonly listener: AttemptListener;
+  /** Told when the exchange ends: the pool, or the hold of a response that keeps it. */
+  readonly onExchangeEnd: ReleaseCallback;
+  #held: HeldConnection | null;
 
   constructor(
     attempt: Attempt,
@@ -259,6 +360,8 @@ class SentAttempt implements ExchangeRequest, ExchangeListener {
     maxResponseSize: number | null,
     connection: HTTPConnection,
     listener: AttemptListener,
+    putConn: ReleaseCallback,
+    holds: Holds,
   ) {
     const { timeout } = attempt;
     this.method = attempt.method;
@@ -276,20 +379,34 @@ class SentAttempt implements ExchangeRequest, ExchangeListener {
     this.url = attempt.url;
     this.connection = connection;
     this.listener = listener;
+    if (attempt.preload && attempt.releaseConn) {
+      this.#held = null;
+      this.onExchangeEnd = putConn;
+    } else {
+      this.#held = new HeldConnection(connection, putConn, holds, attempt.releaseConn);
+      this.onExchangeEnd = this.#held.onExchangeEnd;
+    }
   }
 
   exchangeReady(exchange: Exchange): void {
+    if (this.#held !== null) this.#held.exchange = exchange;
     let response: HTTPResponse | Promise<HTTPResponse>;
     try {
       response = this.#response(exchange);
     } catch (error) {
-      return this.listener.attemptFailed(error);
+      return this.#failed(error);
     }
     if (response instanceof HTTPResponse) return this.listener.attemptResponded(response);
     response.then(
       (whole) => this.listener.attemptResponded(whole),
-      (error) => this.listener.attemptFailed(error),
+      (error) => this.#failed(error),
     );
+  }
+
+  /** No response will hold the connection: let it go (closed, its exchange unfinished). */
+  #failed(error: unknown): void {
+    this.#held?.release(true);
+    this.listener.attemptFailed(error);
   }
 
   exchangeFailed(error: Error): void {
@@ -300,10 +417,15 @@ class SentAttempt implements ExchangeRequest, ExchangeListener {
   #response(exchange: Exchange): HTTPResponse | Promise<HTTPResponse> {
     const codings = exchange.codings;
     const decoded = codings === null ? null : decodeBody(exchange, codings, this.maxResponseSize);
-    if (exchange.collected) return responseOf(exchange, this, exchange.takeBody());
-    if (!this.preload) return responseOf(exchange, this, null, decoded, this.connection);
+    if (exchange.collected) return responseOf(exchange, this, exchange.takeBody(), this.#hold());
+    if (!this.preload) return responseOf(exchange, this, null, this.#hold(), decoded);
     // An encoded body streams to its decoder even when preloaded: collect what it yields.
-    return readAll(decoded!).then((data) => responseOf(exchange, this, data));
+    return readAll(decoded!).then((data) => responseOf(exchange, this, data, this.#hold()));
+  }
+
+  /** The hold the response gets on its connection, or null when it keeps none. */
+  #hold(): ConnectionHold | null {
+    return this.#held?.take() ?? null;
   }
 }
 
@@ -349,6 +471,8 @@ export abstract class ConnectionPool extends RequestMethods {
   #closed = false;
   #retiring = false;
   #activeCalls = 0;
+  /** Attempts whose responses hold their connections (streamed, or `releaseConn: false`). */
+  #holds: Holds = { held: new Set(), closedBy: null };
   #poolTimeout: number | null;
   #maxResponseSize: number | null;
   #fixedHeaderLines: string | null = null;
@@ -658,7 +782,15 @@ export abstract class ConnectionPool extends RequestMethods {
     listener: AttemptListener,
   ): void {
     const maxResponseSize = attempt.maxResponseSize ?? this.#maxResponseSize;
-    const sent = new SentAttempt(attempt, head, maxResponseSize, connection, listener);
+    const sent = new SentAttempt(
+      attempt,
+      head,
+      maxResponseSize,
+      connection,
+      listener,
+      this.#putConn,
+      this.#holds,
+    );
     if (connection.isConnected) return this.#start(connection, sent);
     connection.connect(attempt.timeout.connectTimeout, attempt.signal).then(
       () => this.#start(connection, sent),
@@ -672,7 +804,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #start(connection: HTTPConnection, sent: SentAttempt): void {
     this.numRequests++;
     try {
-      connection.request(sent, sent, this.#putConn);
+      connection.request(sent, sent, sent.onExchangeEnd);
     } catch (error) {
       this.#putConn(connection, false);
       sent.listener.attemptFailed(error);
@@ -786,12 +918,17 @@ export abstract class ConnectionPool extends RequestMethods {
   // ---- lifecycle --------------------------------------------------------------------
 
   /**
-   * Closes idle connections now and the others as their requests end; later requests
-   * get `ClosedPoolError`. Safe to call twice.
+   * Closes idle connections now, and those held by responses (streamed ones not read to
+   * their end, or made with `releaseConn: false`): reading the rest of such a body fails
+   * with `ClosedPoolError`. Connections of requests still waiting for their response close
+   * as those end. Later requests get `ClosedPoolError`. Safe to call twice.
    */
   close(): Promise<void> {
     this.#closed = true;
     this.#closeIdle();
+    const holds = this.#holds;
+    holds.closedBy ??= new ClosedPoolError(this, "Pool is closed.");
+    for (const held of [...holds.held]) held.abandon(holds.closedBy);
     for (let waiter = this.#nextWaiter(); waiter; waiter = this.#nextWaiter()) {
       waiter.reject(new ClosedPoolError(this, "Pool is closed."));
     }

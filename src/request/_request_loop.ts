@@ -80,6 +80,7 @@ class RequestRun implements Attempt, AttemptListener {
   readonly timeout: Timeout;
   readonly poolTimeout: number | null;
   readonly preload: boolean;
+  readonly releaseConn: boolean;
   readonly decodeContent: boolean;
   readonly enforceContentLength: boolean;
   readonly maxResponseSize: number | null;
@@ -114,6 +115,7 @@ class RequestRun implements Attempt, AttemptListener {
     this.timeout = Timeout.from(options.timeout, pool.timeout);
     this.poolTimeout = options.poolTimeout ?? null;
     this.preload = options.preloadContent ?? true;
+    this.releaseConn = options.releaseConn ?? this.preload;
     this.decodeContent = options.decodeContent ?? true;
     this.enforceContentLength = options.enforceContentLength ?? true;
     this.maxResponseSize = options.maxResponseSize ?? null;
@@ -138,6 +140,8 @@ class RequestRun implements Attempt, AttemptListener {
     try {
       final = isFinal(this, response);
     } catch (error) {
+      // Nobody will get this response: it must not keep its connection.
+      response.close();
       this.pool.unhold();
       return this.reject(error);
     }

@@ -53,7 +53,12 @@ export interface UrlopenOptions {
   preloadContent?: boolean;
   /** Undo `Content-Encoding`: gzip, x-gzip, deflate, br, zstd (default true). */
   decodeContent?: boolean;
-  /** Return the connection when the body ends (default: `preloadContent`). */
+  /**
+   * When the connection goes back to its pool. `true`: as soon as the body has arrived.
+   * `false`: the response keeps it (as `response.connection`, counted in use by a blocking
+   * pool) until its body is read to its end, or `releaseConn()`, `drainConn()` or `close()`
+   * is called; a preloaded body keeps it until one of those calls. Default: `preloadContent`.
+   */
   releaseConn?: boolean;
   /** Send the body with `Transfer-Encoding: chunked`. */
   chunked?: boolean;

@@ -7,10 +7,19 @@
 
 import * as net from "node:net";
 import { assert, test } from "../_harness.ts";
-import { assertAtRest, deadline, deferred, rejects, text, waitFor } from "../_util.ts";
+import {
+  assertAtRest,
+  deadline,
+  deferred,
+  keepAliveServer,
+  rejects,
+  text,
+  waitFor,
+} from "../_util.ts";
 import { CA_CERT, SERVER_TLS } from "../_certs.ts";
 import { rawServer, serveHttp, type TestServer } from "../_servers.ts";
 import {
+  ClosedPoolError,
   type ConnectionPool,
   defaultConnector,
   HTTPConnectionPool,
@@ -479,6 +488,64 @@ test("close() closes every pool and refuses later requests; await using closes t
     await manager.close();
     await disposed?.close();
     await server.close();
+  }
+});
+
+test("close() closes the sockets of streamed responses nobody read", async () => {
+  // Half the bodies stall after a few bytes, half arrive whole; none is read.
+  const { server, closed } = await keepAliveServer(async (req, _id, conn) => {
+    const stall = req.target === "/stall";
+    await conn.write(`HTTP/1.1 200 OK\r\nContent-Length: ${stall ? 1000 : 5}\r\n\r\n`);
+    await conn.write(stall ? "part" : "whole");
+  });
+  const manager = new PoolManager({ maxSize: 4 });
+  try {
+    const responses = await Promise.all(
+      Array.from(
+        { length: 20 },
+        (_, i) =>
+          manager.request("GET", `${server.url}/${i % 2 ? "stall" : "whole"}`, {
+            preloadContent: false,
+          }),
+      ),
+    );
+    const pools = poolsOf(manager);
+    await waitFor(() => server.connections === 20, "20 connections");
+    await manager.close();
+    await waitFor(() => closed.length === 20, "the server to see every connection close", 5000);
+    for (const response of responses) {
+      const error = await rejects(response.read());
+      assert.ok(error instanceof ClosedPoolError, `expected ClosedPoolError, got ${error}`);
+    }
+    assert.ok(pools.every((pool) => pool.stats.open === 0 && pool.stats.inUse === 0));
+  } finally {
+    await manager.close();
+    await server.close();
+  }
+});
+
+test("close() also closes the sockets of streamed responses held in evicted pools", async () => {
+  const stalling = await keepAliveServer(async (_req, _id, conn) => {
+    await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npart");
+  });
+  const other = await serveHttp(() => new Response("other"));
+  const manager = new PoolManager({ numPools: 1 });
+  try {
+    const streamed = await manager.request("GET", `${stalling.server.url}/`, {
+      preloadContent: false,
+    });
+    const evicted = poolsOf(manager)[0];
+    await manager.request("GET", `http://127.0.0.1:${other.port}/`);
+    assert.ok(!poolsOf(manager).includes(evicted), "evicted");
+    await manager.close();
+    await waitFor(() => stalling.closed.length === 1, "the server to see the socket close");
+    const error = await rejects(streamed.read());
+    assert.ok(error instanceof ClosedPoolError, `expected ClosedPoolError, got ${error}`);
+    assert.equal(evicted.stats.open, 0);
+  } finally {
+    await manager.close();
+    await stalling.server.close();
+    await other.close();
   }
 });
 

@@ -13,6 +13,7 @@ import {
   type KeepAliveServer,
   keepAliveServer,
   rejects,
+  sleep,
   text,
   waitFor,
 } from "../_util.ts";
@@ -214,6 +215,74 @@ test("block: poolTimeout from the pool options applies too", async () => {
   }
 });
 
+test("preloadContent false holds the connection until the body is read: block makes the next caller wait", async () => {
+  const { server } = await idServer();
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port, block: true });
+  try {
+    // The one-byte body arrives with the head, long before it is read.
+    const r = await pool.request("GET", "/", { preloadContent: false });
+    await sleep(20);
+    assert.notEqual(r.connection, null);
+    assert.equal(pool.stats.inUse, 1);
+    const error = await rejects(pool.request("GET", "/", { poolTimeout: 50 }));
+    assert.ok(error instanceof EmptyPoolError, `expected EmptyPoolError, got ${error}`);
+    const waiting = pool.request("GET", "/");
+    await waitFor(() => pool.stats.queued === 1, "the next caller to queue");
+    assert.equal(await r.text(), "1");
+    assert.equal(r.connection, null, "released once read to its end");
+    assert.equal(text((await waiting).data), "1", "the queued caller got the same connection");
+    assert.equal(server.connections, 1);
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+test("releaseConn false: a preloaded response holds its connection until releaseConn()", async () => {
+  const { server } = await idServer();
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port, block: true });
+  try {
+    const r = await pool.request("GET", "/", { releaseConn: false });
+    assert.equal(text(r.data), "1");
+    assert.notEqual(r.connection, null);
+    assert.equal(pool.stats.inUse, 1);
+    const error = await rejects(pool.request("GET", "/", { poolTimeout: 50 }));
+    assert.ok(error instanceof EmptyPoolError, `expected EmptyPoolError, got ${error}`);
+    r.releaseConn();
+    assert.equal(r.connection, null);
+    assertAtRest(pool);
+    assert.equal(text((await pool.request("GET", "/")).data), "1", "reused");
+    assert.equal(server.connections, 1);
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+test("stats count held connections as in use; numConnections and numRequests keep counting", async () => {
+  const { server } = await idServer();
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+  try {
+    const a = await pool.request("GET", "/", { preloadContent: false });
+    const b = await pool.request("GET", "/", { preloadContent: false });
+    await sleep(20);
+    assert.deepEqual(pool.stats, { idle: 0, inUse: 2, queued: 0, open: 2 });
+    assert.equal(await a.text(), "1");
+    assert.deepEqual(pool.stats, { idle: 1, inUse: 1, queued: 0, open: 2 });
+    assert.equal(await b.text(), "2");
+    // maxSize 1: the second one back is discarded.
+    assert.deepEqual(pool.stats, { idle: 1, inUse: 0, queued: 0, open: 1 });
+    assert.equal(pool.numConnections, 2);
+    assert.equal(pool.numRequests, 2);
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
 test("block: a queued caller gets the connection once the holder finishes", async () => {
   const hold = await holdServer();
   const pool = new HTTPConnectionPool("127.0.0.1", {
@@ -357,17 +426,26 @@ test("close() then request gives ClosedPoolError; close twice is safe", async ()
   }
 });
 
-test("close() with a response streaming: its connection closes when the body ends", async () => {
+test("close() closes held connections at once; reading their bodies fails with ClosedPoolError", async () => {
   const hold = await holdServer();
   const pool = new HTTPConnectionPool("127.0.0.1", { port: hold.server.port });
   try {
-    const response = await pool.request("GET", "/hold/1", { preloadContent: false });
+    // One body still arriving, one whole but unread: both hold their connections.
+    const arriving = await pool.request("GET", "/hold/1", { preloadContent: false });
+    const whole = await pool.request("GET", "/whole", { preloadContent: false });
+    const preloaded = await pool.request("GET", "/kept", { releaseConn: false });
+    await sleep(20);
+    assert.equal(pool.stats.inUse, 3);
     await pool.close();
-    assert.equal(hold.closed.length, 0, "the busy connection is left alone");
-    hold.release("1");
-    assert.match(await response.text(), /^1:\/hold\/1/);
-    await waitFor(() => hold.closed.length === 1, "the returned connection to close");
     assert.deepEqual(pool.stats, { idle: 0, inUse: 0, queued: 0, open: 0 });
+    await waitFor(() => hold.closed.length === 3, "the server to see every connection close");
+    for (const response of [arriving, whole]) {
+      const error = await rejects(response.text());
+      assert.ok(error instanceof ClosedPoolError, `expected ClosedPoolError, got ${error}`);
+      assert.equal(response.connection, null);
+    }
+    assert.match(text(preloaded.data), /^3:\/kept/, "a preloaded body stays readable");
+    assert.equal(preloaded.connection, null);
   } finally {
     hold.release("1");
     await pool.close();

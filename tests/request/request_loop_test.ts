@@ -645,6 +645,35 @@ test("intermediate 3xx bodies (sized and chunked) are drained, so one connection
   });
 });
 
+test("preloadContent false: a 3xx is drained undecoded and its connection reused (bogus gzip)", async () => {
+  const server = await recordingServer((req, conn) =>
+    req.target === "/moved"
+      ? reply(conn, 302, { Location: "/here", "Content-Encoding": "gzip" }, "not gzip at all")
+      : reply(conn, 200, {}, "here")
+  );
+  await withPool(server, {}, async (pool) => {
+    const r = await pool.request("GET", "/moved", { preloadContent: false });
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), "here");
+    assert.deepEqual(server.seen.map((s) => [s.target, s.conn]), [["/moved", 1], ["/here", 1]]);
+  });
+});
+
+test("preloadContent false: a retried status is drained undecoded and its connection reused", async () => {
+  const server = await recordingServer((_, conn, n) =>
+    n === 0
+      ? reply(conn, 503, { "Content-Encoding": "gzip" }, "not gzip at all")
+      : reply(conn, 200, {}, "ok")
+  );
+  await withPool(server, {}, async (pool) => {
+    const retries = new Retry({ total: 2, statusForcelist: [503] });
+    const r = await pool.request("GET", "/s", { retries, preloadContent: false });
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), "ok");
+    assert.deepEqual(server.seen.map((s) => s.conn), [1, 1]);
+  });
+});
+
 test("fragments are never sent, neither from the URL nor from a Location", async () => {
   const server = await recordingServer((req, conn) =>
     req.target.startsWith("/start")
