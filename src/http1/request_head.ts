@@ -1,6 +1,6 @@
 /**
  * Request head serialization: one string per request. Header names and values are
- * checked before anything is sent, so CR, LF or NUL can never split a request.
+ * checked before anything is sent, so no control character can split a request.
  *
  * @module
  */
@@ -9,7 +9,9 @@ import { SKIP_HEADER } from "../make_headers.ts";
 import { isAscii } from "../_char_table.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+/** Every control character but HTAB, which is field whitespace (RFC 9110, section 5.5). */
+// deno-lint-ignore no-control-regex
+const FORBIDDEN_IN_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Methods known to be tokens, so the hot path skips the regular expression. */
 const COMMON_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
 const SKIPPABLE = new Set(["host", "user-agent", "accept-encoding"]);
@@ -23,7 +25,10 @@ export function checkMethod(method: string): void {
   }
 }
 
-/** Throws a `TypeError` for a header name that is not a token or a value with CR, LF or NUL. */
+/**
+ * Throws a `TypeError` for a header name that is not a token or a value with a control
+ * character other than HTAB (CR, LF and NUL among them).
+ */
 export function checkHeader(name: string, value: string): void {
   if (!TOKEN.test(name)) {
     throw new TypeError(`Invalid header name ${JSON.stringify(name)}: it must be a token`);
@@ -35,7 +40,7 @@ export function checkHeader(name: string, value: string): void {
     throw new TypeError(
       `Invalid value for header ${JSON.stringify(name)}: ${
         JSON.stringify(value)
-      } contains CR, LF or NUL`,
+      } contains a control character`,
     );
   }
 }
