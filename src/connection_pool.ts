@@ -12,6 +12,7 @@ import { HTTPHeaderDict } from "./headers.ts";
 import { HTTPConnection } from "./http1/connection.ts";
 import type { Exchange, ExchangeListener, ExchangeRequest } from "./http1/exchange.ts";
 import {
+  checkContentLength,
   checkMethod,
   chunkEncode,
   encodeLatin1,
@@ -21,7 +22,7 @@ import {
   sendsEmptyLength,
 } from "./http1/request_head.ts";
 import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "./http1/response_parser.ts";
-import { NO_BODY, type PreparedBody, type StreamedBody } from "./body/request_body.ts";
+import { exactLength, NO_BODY, type PreparedBody, type StreamedBody } from "./body/request_body.ts";
 import { type ChunkIterator, decodeBody, readAll } from "./body/content_decoder.ts";
 import { type Router, runRequest } from "./_request_loop.ts";
 import {
@@ -117,6 +118,8 @@ interface RequestHead {
   readonly text: string | Uint8Array;
   /** Body bytes in their wire form (chunk-encoded when chunked), or null. */
   readonly body: Uint8Array | null;
+  /** The streamed body, held to its `Content-Length` when the caller declared one. */
+  readonly stream: StreamedBody | null;
   /** The body goes out with chunked transfer coding. */
   readonly chunked: boolean;
 }
@@ -253,7 +256,7 @@ class SentAttempt implements ExchangeRequest, ExchangeListener {
     this.method = attempt.method;
     this.head = head.text;
     this.body = head.body;
-    this.bodyStream = attempt.body.stream;
+    this.bodyStream = head.stream;
     this.chunked = head.chunked;
     this.preload = attempt.preload;
     this.decodeContent = attempt.decodeContent;
@@ -337,6 +340,8 @@ export abstract class ConnectionPool extends RequestMethods {
   #poolTimeout: number | null;
   #maxResponseSize: number | null;
   #fixedHeaderLines: string | null = null;
+  /** What the pool's own headers say about framing, kept with their rendered lines. */
+  #fixedFlags: HeaderFlags = noFlags();
   #netlocValue: string | null = null;
   #lastPath = "";
   #lastPlainHead: { method: string; target: string; head: RequestHead } | null = null;
@@ -664,6 +669,7 @@ export abstract class ConnectionPool extends RequestMethods {
     const lines = renderHeaderLines(this.headers, flags);
     this.#fixedHeaderLines = this.#automaticLines(flags, true) + lines +
       this.#automaticLines(flags, false);
+    this.#fixedFlags = flags;
     this.#fixedHeadAscii = isAscii(this.#fixedHeaderLines);
     return this.#fixedHeaderLines;
   }
@@ -715,7 +721,7 @@ export abstract class ConnectionPool extends RequestMethods {
     if (attempt.headers === undefined && host === undefined) {
       lines = this.#fixedLines();
       ascii = this.#fixedHeadAscii;
-      flags = FIXED_FLAGS;
+      flags = this.#fixedFlags;
     } else {
       flags = noFlags();
       const own = renderHeaderLines(mergeHeaders(this.headers, attempt.headers ?? {}), flags);
@@ -723,18 +729,24 @@ export abstract class ConnectionPool extends RequestMethods {
       ascii = isAscii(lines);
     }
     let bytes = body.bytes;
-    const stream = body.stream;
-    // A stream of unknown length goes chunked unless the caller framed it themselves.
+    let stream = body.stream;
+    // The body's size: null for a stream of unknown length, else 0 when there is none.
+    const length = stream !== null ? stream.length : bytes?.length ?? 0;
+    const declared = flags.contentLength;
+    if (declared !== null) {
+      // The caller's Content-Length frames the body: it must be the body's, and a stream
+      // of unknown length is held to it.
+      if (length !== null) checkContentLength(declared, length);
+      else stream = exactLength(stream!, declared);
+    }
+    // A stream of unknown length goes chunked unless the caller gave its length.
     const chunked = flags.chunked ||
-      (!flags.contentLength &&
-        (attempt.chunked ||
-          (stream !== null && stream.length === null && !flags.transferEncoding)));
-    const length = stream !== null ? stream.length : bytes?.length ?? null;
+      (declared === null && (attempt.chunked || (stream !== null && length === null)));
     if (chunked) {
-      if (!flags.transferEncoding) lines += "Transfer-Encoding: chunked\r\n";
+      if (!flags.chunked) lines += "Transfer-Encoding: chunked\r\n";
       if (stream === null) bytes = chunkEncode(bytes ?? new Uint8Array(0));
-    } else if (!flags.contentLength && !flags.transferEncoding) {
-      if (length !== null) lines += `Content-Length: ${length}\r\n`;
+    } else if (declared === null) {
+      if (bytes !== null || stream !== null) lines += `Content-Length: ${length}\r\n`;
       else if (sendsEmptyLength(method)) lines += "Content-Length: 0\r\n";
     }
     if (
@@ -744,7 +756,7 @@ export abstract class ConnectionPool extends RequestMethods {
       lines += `Content-Type: ${body.contentType}\r\n`;
     }
     const text = `${method} ${target} HTTP/1.1\r\n${lines}\r\n`;
-    return { text: ascii ? text : encodeLatin1(text), body: bytes, chunked };
+    return { text: ascii ? text : encodeLatin1(text), body: bytes, stream, chunked };
   }
 
   // ---- lifecycle --------------------------------------------------------------------
@@ -854,8 +866,6 @@ export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOpt
     alpnProtocols: ["http/1.1"],
   };
 }
-
-const FIXED_FLAGS: HeaderFlags = Object.freeze(noFlags());
 
 /** Pool headers overridden by request headers (`undefined` removes one). */
 function mergeHeaders(
