@@ -434,9 +434,17 @@ export abstract class ConnectionPool extends RequestMethods {
 
   /**
    * Sends one request on this pool, with retries and (same-origin) redirects. `url` is a
-   * path or an absolute URL of this pool's origin.
+   * path or an absolute URL of this pool's origin, or `"*"` with `OPTIONS` (the request
+   * line `OPTIONS * HTTP/1.1`, asking about the server as a whole): the response's `url`
+   * is then the pool's origin, and a `Location` resolves against it.
    */
   urlopen(method: string, url: string, options: UrlopenOptions = {}): Promise<HTTPResponse> {
+    if (url === "*" && method !== "OPTIONS") {
+      // RFC 9112, section 3.2.4: the asterisk-form is only for a server-wide OPTIONS.
+      return Promise.reject(
+        new TypeError(`The request target "*" is only for OPTIONS: got ${method}`),
+      );
+    }
     const assertSameHost = options.assertSameHost !== false;
     const router: Router = (next) => {
       if (assertSameHost && !this.isSameHost(next)) {
@@ -466,10 +474,10 @@ export abstract class ConnectionPool extends RequestMethods {
     return this.#lastTarget;
   }
 
+  /** The absolute URL of a path; the origin itself for the asterisk-form `*`. */
   #absolute(url: string): string {
-    if (url === "" || url.startsWith("/") || url === "*") {
-      return `${this.scheme}://${this.#netloc()}${url || "/"}`;
-    }
+    if (url === "*") return `${this.scheme}://${this.#netloc()}`;
+    if (url === "" || url.startsWith("/")) return `${this.scheme}://${this.#netloc()}${url || "/"}`;
     return url;
   }
 

@@ -829,3 +829,61 @@ test("request head: manager headers merged with request headers, undefined remov
     await rec.server.close();
   }
 });
+
+// ---------------------------------------------------------------------------------------
+// The asterisk-form target (RFC 9112, section 3.2.4)
+
+test("request head: OPTIONS * sends the asterisk-form target; response.url is the origin", async () => {
+  await withPool(async (pool, { server, requests }) => {
+    const response = await pool.urlopen("OPTIONS", "*");
+    assert.equal(requests[0].requestLine, "OPTIONS * HTTP/1.1");
+    assert.deepEqual(field(requests[0].fields, "host"), [`127.0.0.1:${server.port}`]);
+    assert.equal(response.url, `http://127.0.0.1:${server.port}`);
+    await pool.request("OPTIONS", "*");
+    assert.equal(requests[1].requestLine, "OPTIONS * HTTP/1.1");
+  });
+});
+
+test("request head: a Location in the answer to OPTIONS * resolves against the origin", async () => {
+  const targets: string[] = [];
+  const server = await rawServer(async (conn) => {
+    for (;;) {
+      let request;
+      try {
+        request = await conn.readRequest();
+      } catch {
+        return;
+      }
+      targets.push(request.target);
+      await conn.write(
+        request.target === "*"
+          ? "HTTP/1.1 307 Temporary Redirect\r\nLocation: next?a=1\r\nContent-Length: 0\r\n\r\n"
+          : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+      );
+    }
+  });
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port, ...PROMPT });
+  try {
+    const response = await pool.urlopen("OPTIONS", "*", { retries: 1 });
+    assert.equal(response.status, 200);
+    assert.deepEqual(targets, ["*", "/next?a=1"]);
+    assert.equal(response.url, `http://127.0.0.1:${server.port}/next?a=1`);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+test("request head: the asterisk-form target with any method but OPTIONS is a TypeError, nothing sent", async () => {
+  await withPool(async (pool, { server, requests }) => {
+    for (const method of ["GET", "HEAD", "POST", "options"]) {
+      await rejectsUnsent(
+        pool,
+        server,
+        () => pool.urlopen(method, "*"),
+        new RegExp(`^The request target "\\*" is only for OPTIONS: got ${method}$`),
+      );
+    }
+    assert.equal(requests.length, 0);
+  });
+});
