@@ -147,6 +147,39 @@ function readerOf(stream: ReadableStream<Uint8Array>): BodyPieces {
   };
 }
 
+/**
+ * `body` held to a declared `Content-Length` of `length` bytes: a send that reads more
+ * from the source, or sees it end sooner, fails with a `TypeError` instead of sending a
+ * body of another length (nothing past `length` is sent). Shares `body`'s source, so a
+ * one-shot source read by one send cannot be sent again through another view.
+ */
+export function exactLength(body: StreamedBody, length: number): StreamedBody {
+  return new StreamedBody(() => counted(body.open(), length), length, body.rewindable);
+}
+
+/** The pieces of `pieces`, as bytes, failing once their total differs from `length`. */
+function counted(pieces: BodyPieces, length: number): BodyPieces {
+  let sent = 0;
+  return {
+    next: async () => {
+      const next = await pieces.next();
+      if (next.done) {
+        if (sent === length) return next;
+        throw new TypeError(
+          `Request body ended after ${sent} bytes, short of its Content-Length: ${length}`,
+        );
+      }
+      const bytes = pieceBytes(next.value);
+      sent += bytes.length;
+      if (sent > length) {
+        throw new TypeError(`Request body is longer than its Content-Length: ${length}`);
+      }
+      return { done: false, value: bytes };
+    },
+    return: async () => await pieces.return?.() ?? { done: true, value: undefined },
+  };
+}
+
 /** The bytes of one piece of a streamed body; anything but bytes or a string is a TypeError. */
 export function pieceBytes(piece: unknown): Uint8Array {
   if (piece instanceof Uint8Array) return piece;

@@ -1,6 +1,8 @@
 /**
  * Request head serialization: one string per request. Header names and values are
- * checked before anything is sent, so CR, LF or NUL can never split a request.
+ * checked before anything is sent, so no control character can split a request, and the
+ * framing headers (`Content-Length`, `Transfer-Encoding`, and `Host`) are the library's:
+ * a caller's may only state the framing the library sends.
  *
  * @module
  */
@@ -9,7 +11,10 @@ import { SKIP_HEADER } from "../make_headers.ts";
 import { isAscii } from "../_char_table.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+/** Every control character but HTAB, which is field whitespace (RFC 9110, section 5.5). */
+// deno-lint-ignore no-control-regex
+const FORBIDDEN_IN_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const DECIMAL = /^[0-9]+$/;
 /** Methods known to be tokens, so the hot path skips the regular expression. */
 const COMMON_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
 const SKIPPABLE = new Set(["host", "user-agent", "accept-encoding"]);
@@ -23,7 +28,10 @@ export function checkMethod(method: string): void {
   }
 }
 
-/** Throws a `TypeError` for a header name that is not a token or a value with CR, LF or NUL. */
+/**
+ * Throws a `TypeError` for a header name that is not a token or a value with a control
+ * character other than HTAB (CR, LF and NUL among them).
+ */
 export function checkHeader(name: string, value: string): void {
   if (!TOKEN.test(name)) {
     throw new TypeError(`Invalid header name ${JSON.stringify(name)}: it must be a token`);
@@ -35,7 +43,7 @@ export function checkHeader(name: string, value: string): void {
     throw new TypeError(
       `Invalid value for header ${JSON.stringify(name)}: ${
         JSON.stringify(value)
-      } contains CR, LF or NUL`,
+      } contains a control character`,
     );
   }
 }
@@ -45,14 +53,14 @@ export function sendsEmptyLength(method: string): boolean {
   return !METHODS_WITHOUT_BODY.has(method);
 }
 
-/** What the caller's headers already say about the automatic ones. */
+/** What the caller's headers already say about the automatic and framing ones. */
 export interface HeaderFlags {
   host: boolean;
   userAgent: boolean;
   acceptEncoding: boolean;
-  contentLength: boolean;
-  transferEncoding: boolean;
-  /** The caller's `Transfer-Encoding` ends in `chunked`. */
+  /** The caller's `Content-Length`, or null when they set none. */
+  contentLength: number | null;
+  /** The caller set `Transfer-Encoding: chunked` (the only transfer coding accepted). */
   chunked: boolean;
 }
 
@@ -62,15 +70,16 @@ export function noFlags(): HeaderFlags {
     host: false,
     userAgent: false,
     acceptEncoding: false,
-    contentLength: false,
-    transferEncoding: false,
+    contentLength: null,
     chunked: false,
   };
 }
 
 /**
  * Appends validated `Name: value\r\n` lines for `pairs` to a string and records in
- * `flags` which automatic headers they provide or suppress (`SKIP_HEADER`).
+ * `flags` which automatic headers they provide or suppress (`SKIP_HEADER`) and the
+ * framing they declare. Throws a `TypeError` for a bad name or value, and for framing
+ * the library would not send (see `markFlag`).
  */
 export function renderHeaderLines(
   pairs: Iterable<readonly [string, string]>,
@@ -87,19 +96,26 @@ export function renderHeaderLines(
           }`,
         );
       }
-      markFlag(flags, lower, value);
+      markFlag(flags, lower, name, value);
       continue;
     }
     checkHeader(name, value);
-    markFlag(flags, lower, value);
+    markFlag(flags, lower, name, value);
     lines += `${name}: ${value}\r\n`;
   }
   return lines;
 }
 
-function markFlag(flags: HeaderFlags, lower: string, value: string): void {
+/**
+ * Records what one header line provides. Throws a `TypeError` for framing the library
+ * would not send: a second `Host`, `Content-Length` or `Transfer-Encoding` (even with the
+ * same value), a `Content-Length` that is not one decimal number, a transfer coding other
+ * than `chunked`, or both framing headers at once.
+ */
+function markFlag(flags: HeaderFlags, lower: string, name: string, value: string): void {
   switch (lower) {
     case "host":
+      if (flags.host) throw duplicate(name);
       flags.host = true;
       break;
     case "user-agent":
@@ -109,11 +125,49 @@ function markFlag(flags: HeaderFlags, lower: string, value: string): void {
       flags.acceptEncoding = true;
       break;
     case "content-length":
-      flags.contentLength = true;
+      if (flags.contentLength !== null) throw duplicate(name);
+      flags.contentLength = contentLength(value);
+      if (flags.chunked) throw bothFramings();
       break;
     case "transfer-encoding":
-      flags.transferEncoding = true;
-      flags.chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+      if (flags.chunked) throw duplicate(name);
+      if (value.toLowerCase() !== "chunked") {
+        throw new TypeError(
+          `Invalid Transfer-Encoding: ${
+            JSON.stringify(value)
+          } (a request body is only sent chunked)`,
+        );
+      }
+      flags.chunked = true;
+      if (flags.contentLength !== null) throw bothFramings();
+  }
+}
+
+function contentLength(value: string): number {
+  const length = DECIMAL.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(length)) {
+    throw new TypeError(`Invalid Content-Length: ${JSON.stringify(value)}`);
+  }
+  return length;
+}
+
+function duplicate(name: string): TypeError {
+  return new TypeError(`Duplicate header: ${JSON.stringify(name)}`);
+}
+
+function bothFramings(): TypeError {
+  return new TypeError("Content-Length and Transfer-Encoding cannot both be set");
+}
+
+/**
+ * Throws a `TypeError` when a caller's `Content-Length` (`declared`) disagrees with a
+ * body of `length` bytes (0 when there is none).
+ */
+export function checkContentLength(declared: number, length: number): void {
+  if (declared !== length) {
+    throw new TypeError(
+      `Content-Length does not match the body of ${length} bytes: "${declared}"`,
+    );
   }
 }
 

@@ -17,6 +17,7 @@ import { changeCount, HTTPHeaderDict } from "../headers.ts";
 import { HTTPConnection, type ReleaseCallback } from "../http1/connection.ts";
 import type { Exchange, ExchangeListener, ExchangeRequest } from "../http1/exchange.ts";
 import {
+  checkContentLength,
   checkMethod,
   chunkEncode,
   encodeLatin1,
@@ -26,7 +27,12 @@ import {
   sendsEmptyLength,
 } from "../http1/request_head.ts";
 import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "../http1/response_parser.ts";
-import { NO_BODY, type PreparedBody, type StreamedBody } from "../body/request_body.ts";
+import {
+  exactLength,
+  NO_BODY,
+  type PreparedBody,
+  type StreamedBody,
+} from "../body/request_body.ts";
 import { type ChunkIterator, decodeBody, readAll } from "../body/content_decoder.ts";
 import { type Router, runRequest } from "../request/_request_loop.ts";
 import {
@@ -128,6 +134,8 @@ interface RequestHead {
   readonly text: string | Uint8Array;
   /** Body bytes in their wire form (chunk-encoded when chunked), or null. */
   readonly body: Uint8Array | null;
+  /** The streamed body, held to its `Content-Length` when the caller declared one. */
+  readonly stream: StreamedBody | null;
   /** The body goes out with chunked transfer coding. */
   readonly chunked: boolean;
 }
@@ -367,7 +375,7 @@ class SentAttempt implements ExchangeRequest, ExchangeListener {
     this.method = attempt.method;
     this.head = head.text;
     this.body = head.body;
-    this.bodyStream = attempt.body.stream;
+    this.bodyStream = head.stream;
     this.chunked = head.chunked;
     this.preload = attempt.preload;
     this.decodeContent = attempt.decodeContent;
@@ -478,6 +486,8 @@ export abstract class ConnectionPool extends RequestMethods {
   #fixedHeaderLines: string | null = null;
   /** The `changeCount` of `headers` that the cached lines and head were rendered from. */
   #headerChanges = -1;
+  /** What the pool's own headers say about framing, kept with their rendered lines. */
+  #fixedFlags: HeaderFlags = noFlags();
   #netlocValue: string | null = null;
   #lastPath = "";
   #lastPlainHead: { method: string; target: string; head: RequestHead } | null = null;
@@ -572,9 +582,17 @@ export abstract class ConnectionPool extends RequestMethods {
 
   /**
    * Sends one request on this pool, with retries and (same-origin) redirects. `url` is a
-   * path or an absolute URL of this pool's origin.
+   * path or an absolute URL of this pool's origin, or `"*"` with `OPTIONS` (the request
+   * line `OPTIONS * HTTP/1.1`, asking about the server as a whole): the response's `url`
+   * is then the pool's origin, and a `Location` resolves against it.
    */
   urlopen(method: string, url: string, options: UrlopenOptions = {}): Promise<HTTPResponse> {
+    if (url === "*" && method !== "OPTIONS") {
+      // RFC 9112, section 3.2.4: the asterisk-form is only for a server-wide OPTIONS.
+      return Promise.reject(
+        new TypeError(`The request target "*" is only for OPTIONS: got ${method}`),
+      );
+    }
     const assertSameHost = options.assertSameHost !== false;
     const router: Router = (next) => {
       if (assertSameHost && !this.isSameHost(next)) {
@@ -604,10 +622,10 @@ export abstract class ConnectionPool extends RequestMethods {
     return this.#lastTarget;
   }
 
+  /** The absolute URL of a path; the origin itself for the asterisk-form `*`. */
   #absolute(url: string): string {
-    if (url === "" || url.startsWith("/") || url === "*") {
-      return `${this.scheme}://${this.#netloc()}${url || "/"}`;
-    }
+    if (url === "*") return `${this.scheme}://${this.#netloc()}`;
+    if (url === "" || url.startsWith("/")) return `${this.scheme}://${this.#netloc()}${url || "/"}`;
     return url;
   }
 
@@ -820,6 +838,7 @@ export abstract class ConnectionPool extends RequestMethods {
     const lines = renderHeaderLines(this.headers, flags);
     this.#fixedHeaderLines = this.#automaticLines(flags, true) + lines +
       this.#automaticLines(flags, false);
+    this.#fixedFlags = flags;
     this.#fixedHeadAscii = isAscii(this.#fixedHeaderLines);
     return this.#fixedHeaderLines;
   }
@@ -879,7 +898,7 @@ export abstract class ConnectionPool extends RequestMethods {
     if (attempt.headers === undefined && host === undefined) {
       lines = this.#fixedLines();
       ascii = this.#fixedHeadAscii;
-      flags = FIXED_FLAGS;
+      flags = this.#fixedFlags;
     } else {
       flags = noFlags();
       const merged = mergeHeaders(this.headers, attempt.headers ?? {});
@@ -891,18 +910,24 @@ export abstract class ConnectionPool extends RequestMethods {
       ascii = isAscii(lines);
     }
     let bytes = body.bytes;
-    const stream = body.stream;
-    // A stream of unknown length goes chunked unless the caller framed it themselves.
+    let stream = body.stream;
+    // The body's size: null for a stream of unknown length, else 0 when there is none.
+    const length = stream !== null ? stream.length : bytes?.length ?? 0;
+    const declared = flags.contentLength;
+    if (declared !== null) {
+      // The caller's Content-Length frames the body: it must be the body's, and a stream
+      // of unknown length is held to it.
+      if (length !== null) checkContentLength(declared, length);
+      else stream = exactLength(stream!, declared);
+    }
+    // A stream of unknown length goes chunked unless the caller gave its length.
     const chunked = flags.chunked ||
-      (!flags.contentLength &&
-        (attempt.chunked ||
-          (stream !== null && stream.length === null && !flags.transferEncoding)));
-    const length = stream !== null ? stream.length : bytes?.length ?? null;
+      (declared === null && (attempt.chunked || (stream !== null && length === null)));
     if (chunked) {
-      if (!flags.transferEncoding) lines += "Transfer-Encoding: chunked\r\n";
+      if (!flags.chunked) lines += "Transfer-Encoding: chunked\r\n";
       if (stream === null) bytes = chunkEncode(bytes ?? new Uint8Array(0));
-    } else if (!flags.contentLength && !flags.transferEncoding) {
-      if (length !== null) lines += `Content-Length: ${length}\r\n`;
+    } else if (declared === null) {
+      if (bytes !== null || stream !== null) lines += `Content-Length: ${length}\r\n`;
       else if (sendsEmptyLength(method)) lines += "Content-Length: 0\r\n";
     }
     if (
@@ -912,7 +937,7 @@ export abstract class ConnectionPool extends RequestMethods {
       lines += `Content-Type: ${body.contentType}\r\n`;
     }
     const text = `${method} ${target} HTTP/1.1\r\n${lines}\r\n`;
-    return { text: ascii ? text : encodeLatin1(text), body: bytes, chunked };
+    return { text: ascii ? text : encodeLatin1(text), body: bytes, stream, chunked };
   }
 
   // ---- lifecycle --------------------------------------------------------------------
@@ -1022,8 +1047,6 @@ export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOpt
     alpnProtocols: ["http/1.1"],
   };
 }
-
-const FIXED_FLAGS: HeaderFlags = Object.freeze(noFlags());
 
 /** Pool headers overridden by request headers (`undefined` removes one). */
 function mergeHeaders(

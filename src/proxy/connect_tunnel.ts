@@ -14,18 +14,39 @@ import type { ConnectOptions, Connector, Socket } from "../runtime/socket.ts";
 import { headBytes, noFlags, renderHeaderLines } from "../http1/request_head.ts";
 import { decodeLatin1 } from "../_bytes.ts";
 
+/** Headers of `CONNECT` that the library sets (its framing: no body, and the target). */
+const CONNECT_OWN = new Set(["host", "content-length", "transfer-encoding"]);
+
+/**
+ * The rendered lines of the proxy headers of a `CONNECT`. Throws a `TypeError` for a bad
+ * name or value, or for a header the library sets itself.
+ */
+function connectHeaderLines(headers: Iterable<readonly [string, string]>): string {
+  for (const [name] of headers) {
+    if (CONNECT_OWN.has(name.toLowerCase())) {
+      throw new TypeError(
+        `Proxy headers cannot set Host, Content-Length or Transfer-Encoding on CONNECT: ${
+          JSON.stringify(name)
+        }`,
+      );
+    }
+  }
+  return renderHeaderLines(headers, noFlags());
+}
+
 /** Longest `CONNECT` answer head accepted. */
 const MAX_ANSWER_HEAD = 64 * 1024;
 const STATUS_LINE = /^HTTP\/1\.\d (\d{3})(?: ([^\r\n]*))?\r\n/;
 
 /**
- * Asks the proxy on `socket` for a tunnel to `target` (`host:port`). Resolves once the
- * proxy answered 2xx; rejects with a `ProxyError` naming the status otherwise.
+ * Asks the proxy on `socket` for a tunnel to `target` (`host:port`), sending `headerLines`
+ * (rendered `Name: value\r\n` lines). Resolves once the proxy answered 2xx; rejects with a
+ * `ProxyError` naming the status otherwise.
  */
 export async function openConnectTunnel(
   socket: Socket,
   target: string,
-  headers: Iterable<readonly [string, string]>,
+  headerLines: string,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const reader = new SocketReader(
@@ -33,13 +54,7 @@ export async function openConnectTunnel(
     signal,
     () => new ProxyError(`The proxy closed the connection before answering CONNECT ${target}`),
   );
-  socket.write(
-    headBytes(
-      `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${
-        renderHeaderLines(headers, noFlags())
-      }\r\n`,
-    ),
-  );
+  socket.write(headBytes(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${headerLines}\r\n`));
   const head = decodeLatin1(
     await reader.readUntil(
       "\r\n\r\n",
@@ -81,14 +96,16 @@ export class HTTPTunnelConnector implements Connector {
   readonly name: string;
   readonly #base: Connector;
   readonly #proxy: ProxyEndpoint;
-  readonly #headers: readonly (readonly [string, string])[];
+  readonly #headerLines: string;
 
   /**
    * Creates an instance.
    *
    * @param base The runtime adapter that opens the socket to the proxy.
    * @param proxy Where the proxy listens (and TLS to it, for an https proxy).
-   * @param headers Headers sent with each `CONNECT` (`Proxy-Authorization`...).
+   * @param headers Headers sent with each `CONNECT` (`Proxy-Authorization`...); a bad
+   *   name or value, or `Host`, `Content-Length` or `Transfer-Encoding`, is a `TypeError`
+   *   here, before any connection.
    */
   constructor(
     base: Connector,
@@ -98,7 +115,7 @@ export class HTTPTunnelConnector implements Connector {
     this.name = `http-tunnel(${base.name})`;
     this.#base = base;
     this.#proxy = proxy;
-    this.#headers = headers;
+    this.#headerLines = connectHeaderLines(headers);
   }
 
   /** Opens a tunnel to `options.hostname:port`, with TLS over it when asked. */
@@ -108,7 +125,7 @@ export class HTTPTunnelConnector implements Connector {
       await openConnectTunnel(
         socket,
         authority(options.hostname, options.port),
-        this.#headers,
+        this.#headerLines,
         options.signal,
       );
     } catch (error) {

@@ -5,7 +5,8 @@
  */
 
 import { assert, test } from "../_harness.ts";
-import { escapeRegExp, sleep, text } from "../_util.ts";
+import type { RawConnection } from "../_servers.ts";
+import { escapeRegExp, rejects, sleep, text, waitFor } from "../_util.ts";
 import { IncompleteRead, InvalidChunkLength, InvalidHeader, ProtocolError } from "../../mod.ts";
 import { answerEvery, answerOnce, expectError, withFault } from "./_fault.ts";
 
@@ -184,4 +185,56 @@ test("faults/framing: a close-delimited body cut by a reset is a ProtocolError, 
     },
     { rest: { open: 0 } },
   );
+});
+
+/**
+ * A server that reads one request head and then everything the client sends until it closes
+ * (`received` gets those bytes) on its first connection, and answers 200 on later ones.
+ */
+function recordBodyThenServe(received: string[]) {
+  return async (conn: RawConnection, index: number) => {
+    if (index > 0) {
+      return await answerEvery("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")(conn, index);
+    }
+    await conn.readUntil("\r\n\r\n");
+    received.push(text(await conn.readToEnd()));
+  };
+}
+
+async function* pieces(...values: string[]): AsyncGenerator<string> {
+  for (const value of values) yield value;
+}
+
+test("faults/framing: a stream longer than its Content-Length fails with a TypeError; nothing past the length is sent", async () => {
+  const received: string[] = [];
+  await withFault(recordBodyThenServe(received), async ({ manager, url, conns }) => {
+    const error = await rejects(
+      manager.request("POST", url, {
+        body: pieces("abc", "def"),
+        headers: { "Content-Length": "4" },
+      }),
+    );
+    assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
+    assert.equal(error.message, "Request body is longer than its Content-Length: 4");
+    await waitFor(() => received.length === 1, "the server to see the connection end");
+    assert.deepEqual(received, ["abc"]);
+    // The connection was closed, never reused: the next request opens another one.
+    assert.equal((await manager.request("GET", url)).status, 200);
+    assert.equal(conns.length, 2);
+  }, { timeout: 3000 });
+});
+
+test("faults/framing: a stream shorter than its Content-Length fails with a TypeError and closes the connection", async () => {
+  const received: string[] = [];
+  await withFault(recordBodyThenServe(received), async ({ manager, url, conns }) => {
+    const error = await rejects(
+      manager.request("PUT", url, { body: pieces("ab", "c"), headers: { "Content-Length": "5" } }),
+    );
+    assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
+    assert.equal(error.message, "Request body ended after 3 bytes, short of its Content-Length: 5");
+    await waitFor(() => received.length === 1, "the server to see the connection end");
+    assert.deepEqual(received, ["abc"]);
+    assert.equal((await manager.request("GET", url)).status, 200);
+    assert.equal(conns.length, 2);
+  }, { timeout: 3000 });
 });

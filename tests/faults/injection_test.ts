@@ -4,18 +4,20 @@
  * sees no connection at all), or, where urllib3 and WHATWG define an encoding (URL paths,
  * multipart names and filenames), encoded so that no raw CR, LF or NUL reaches the wire.
  *
- * Proxy headers are not covered here: `ProxyManager` is not in this branch.
+ * Control characters other than HTAB are refused in header values like CR, LF and NUL:
+ * in request, pool, manager and proxy headers.
  */
 
 import { assert, test } from "../_harness.ts";
 import { type RawRequest, rawServer } from "../_servers.ts";
-import { rejects, sleep } from "../_util.ts";
+import { escapeRegExp, rejects, sleep } from "../_util.ts";
 import {
   HTTPConnectionPool,
   LocationParseError,
   LocationValueError,
   makeHeaders,
   PoolManager,
+  ProxyManager,
   RequestField,
 } from "../../mod.ts";
 
@@ -73,7 +75,7 @@ test("injection: CR, LF or NUL in a header name or value is a TypeError, nothing
       await rejected(
         manager.request("GET", url, { headers: { "X-Test": value } }),
         TypeError,
-        /^Invalid value for header "X-Test": .* contains CR, LF or NUL$/,
+        /^Invalid value for header "X-Test": .* contains a control character$/,
       );
       await rejected(
         pool.request("GET", "/", { headers: { [`X${bad}`]: "v" } }),
@@ -97,12 +99,127 @@ test("injection: CR, LF or NUL in pool, manager or makeHeaders headers fails eve
     ];
     try {
       for (const manager of poisoned) {
-        await rejected(manager.request("GET", url), TypeError, /contains CR, LF or NUL$/);
+        await rejected(manager.request("GET", url), TypeError, /contains a control character$/);
       }
     } finally {
       for (const manager of poisoned) await manager.close();
     }
   }, 0);
+});
+
+/** Every control character but HTAB: C0 without 0x09, and DEL. */
+const CONTROLS = [
+  ...Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)),
+  "\x7f",
+].filter((c) => c !== "\t");
+
+test("injection: any control character but HTAB in a request header value is a TypeError, nothing sent", async () => {
+  await withRecorder(async ({ manager, pool, url }) => {
+    for (const control of CONTROLS) {
+      const value = `a${control}b`;
+      const message = new RegExp(
+        `^Invalid value for header "X-Test": ${
+          escapeRegExp(JSON.stringify(value))
+        } contains a control character$`,
+      );
+      await rejected(
+        pool.request("GET", "/", { headers: { "X-Test": value } }),
+        TypeError,
+        message,
+      );
+      await rejected(
+        manager.request("POST", url, { headers: { "X-Test": value }, body: "x" }),
+        TypeError,
+        message,
+      );
+    }
+  }, 0);
+  // HTAB is field whitespace: it goes out as given.
+  const seen: RawRequest[] = [];
+  await withRecorder(
+    async ({ pool }) => {
+      await pool.request("GET", "/", { headers: { "X-Tab": "a\tb" } });
+    },
+    1,
+    seen,
+  );
+  assert.ok(seen[0].head.includes("\r\nX-Tab: a\tb\r\n"), seen[0].head);
+});
+
+test("injection: any control character but HTAB in pool or manager headers fails every request, nothing sent", async () => {
+  await withRecorder(async ({ url }) => {
+    const port = Number(new URL(url).port);
+    for (const control of ["\x0b", "\x0c", "\x1b", "\x7f", "\x01"]) {
+      const headers = { "X-Pool": `a${control}b` };
+      const pool = new HTTPConnectionPool("127.0.0.1", { port, headers, retries: false });
+      const manager = new PoolManager({ headers, retries: false });
+      try {
+        // No request headers (the cached head), then with some (the merged head).
+        await rejected(pool.request("GET", "/"), TypeError, /contains a control character$/);
+        await rejected(
+          pool.request("GET", "/", { headers: { "X-A": "1" } }),
+          TypeError,
+          /contains a control character$/,
+        );
+        await rejected(manager.request("GET", url), TypeError, /contains a control character$/);
+      } finally {
+        await pool.close();
+        await manager.close();
+      }
+    }
+  }, 0);
+});
+
+test("injection: any control character but HTAB in proxy headers is a TypeError, nothing sent", async () => {
+  const proxy = await rawServer((conn) => conn.end());
+  try {
+    for (const control of ["\x0b", "\x1b", "\x7f", "\r\nX-Injected: 1"]) {
+      const manager = new ProxyManager(proxy.url, {
+        proxyHeaders: { "X-Proxy": `a${control}b` },
+        retries: false,
+        timeout: 2000,
+      });
+      try {
+        // Forwarded (http) and tunnelled (https): nothing reaches the proxy.
+        for (const target of ["http://127.0.0.1:9/", "https://127.0.0.1:9/"]) {
+          const error = await rejects(manager.request("GET", target));
+          assert.ok(error instanceof TypeError, `${target}: expected a TypeError, got ${error}`);
+          assert.match(error.message, /^Invalid value for header "X-Proxy": /);
+        }
+      } finally {
+        await manager.close();
+      }
+    }
+    await sleep(20);
+    assert.equal(proxy.connections, 0);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("injection: proxy headers cannot set the Host or framing of CONNECT, nothing sent", async () => {
+  const proxy = await rawServer((conn) => conn.end());
+  try {
+    const framing = [{ Host: "elsewhere:443" }, { "Content-Length": "0" }, {
+      "Transfer-Encoding": "chunked",
+    }];
+    for (const proxyHeaders of framing) {
+      const manager = new ProxyManager(proxy.url, { proxyHeaders, retries: false, timeout: 2000 });
+      try {
+        await rejected(
+          manager.request("GET", "https://127.0.0.1:9/"),
+          TypeError,
+          /^Proxy headers cannot set Host, Content-Length or Transfer-Encoding on CONNECT: "/,
+        );
+      } finally {
+        await manager.close();
+      }
+    }
+    await sleep(20);
+    assert.equal(proxy.connections, 0);
+  } finally {
+    await proxy.close();
+  }
 });
 
 test("injection: CR, LF, NUL or a space in a method is a TypeError, nothing sent", async () => {
@@ -193,7 +310,10 @@ test("injection: multipart names and filenames are escaped, NUL and forged part 
       const rejections: Array<[Record<string, unknown>, RegExp]> = [
         [{ "name\0": "v" }, /^Invalid value for header "Content-Disposition"/],
         [{ f: ["x.txt\0", "data"] }, /^Invalid value for header "Content-Disposition"/],
-        [{ f: ["x.txt", "data", "text/plain\r\nX-Injected: 1"] }, /"Content-Type".* CR, LF or NUL/],
+        [
+          { f: ["x.txt", "data", "text/plain\r\nX-Injected: 1"] },
+          /"Content-Type".* a control character/,
+        ],
       ];
       for (const [fields, message] of rejections) {
         await rejected(

@@ -6,7 +6,7 @@
 import { assert, test } from "../_harness.ts";
 import { CA_CERT, SERVER_TLS } from "../_certs.ts";
 import { type RawConnection, type RawServer, rawServer } from "../_servers.ts";
-import { assertAtRest } from "../_util.ts";
+import { assertAtRest, escapeRegExp } from "../_util.ts";
 import {
   type ConnectionPool,
   type ConnectionPoolOptions,
@@ -14,6 +14,7 @@ import {
   HTTPHeaderDict,
   HTTPSConnectionPool,
   PoolManager,
+  type RequestHeaders,
   SKIP_HEADER,
   VERSION,
 } from "../../mod.ts";
@@ -539,6 +540,203 @@ test("request head: a caller Transfer-Encoding: chunked is respected, the body c
   });
 });
 
+// The library owns framing: the caller's Content-Length and Transfer-Encoding are
+// checked against the body and the one framing the library sends, before connecting.
+
+/** A pool that gives up at once, so a request the server misreads fails rather than hangs. */
+const PROMPT: ConnectionPoolOptions = { timeout: 3000, retries: false };
+
+/** A 43-byte body, longer than the Content-Length the tests below declare. */
+const BODY_43 = "the quick brown fox jumps over the lazy dog";
+
+test("request head: a pool Transfer-Encoding: chunked frames every request chunked, with no Content-Length", async () => {
+  await withPool(async (pool, { requests }) => {
+    await pool.request("POST", "/", { body: "hello" }); // pool headers only
+    await pool.request("POST", "/", { body: "hello", headers: { "X-A": "1" } }); // merged
+    await pool.request("GET", "/"); // no headers, no body: the cached head
+    await pool.request("GET", "/");
+    for (const r of requests) {
+      assert.deepEqual(field(r.fields, "transfer-encoding"), ["chunked"], r.head);
+      assert.deepEqual(field(r.fields, "content-length"), [], r.head);
+    }
+    assert.deepEqual(requests.map((r) => r.wire), [
+      "5\r\nhello\r\n0\r\n\r\n",
+      "5\r\nhello\r\n0\r\n\r\n",
+      "0\r\n\r\n",
+      "0\r\n\r\n",
+    ]);
+  }, { ...PROMPT, headers: { "Transfer-Encoding": "chunked" } });
+});
+
+test("request head: a pool Content-Length is sent once and must agree with each body", async () => {
+  await withPool(async (pool, { server, requests }) => {
+    await pool.request("POST", "/", { body: "hello" });
+    await pool.request("PUT", "/", { body: "hello", headers: { "X-A": "1" } });
+    for (const r of requests) {
+      assert.deepEqual(field(r.fields, "content-length"), ["5"], r.head);
+      assert.deepEqual(field(r.fields, "transfer-encoding"), [], r.head);
+      assert.equal(r.wire, "hello");
+    }
+    const disagrees = /^Content-Length does not match the body of \d+ bytes: "5"$/;
+    for (const headers of [undefined, { "X-A": "1" }]) {
+      await rejectsUnsent(
+        pool,
+        server,
+        () => pool.request("POST", "/", { body: BODY_43, headers }),
+        disagrees,
+      );
+      await rejectsUnsent(pool, server, () => pool.request("GET", "/", { headers }), disagrees);
+    }
+    assert.equal(requests.length, 2);
+  }, { ...PROMPT, headers: { "Content-Length": "5" } });
+});
+
+test("request head: a caller Content-Length that disagrees with the body is a TypeError, nothing sent", async () => {
+  await withPool(async (pool, { server, requests }) => {
+    const big = new Blob([new Uint8Array(70_000)]); // streamed, of known length
+    const cases: Array<[string, string, Parameters<ConnectionPool["request"]>[2]]> = [
+      ["POST", "5", { body: BODY_43 }],
+      ["POST", "44", { body: BODY_43 }],
+      ["POST", "5", { body: BODY_43, chunked: true }],
+      ["GET", "3", {}],
+      ["DELETE", "1", { body: "" }],
+      ["PUT", "69999", { body: big }],
+    ];
+    for (const [method, length, options] of cases) {
+      await rejectsUnsent(
+        pool,
+        server,
+        () => pool.request(method, "/", { ...options, headers: { "Content-Length": length } }),
+        new RegExp(`^Content-Length does not match the body of \\d+ bytes: "${length}"$`),
+      );
+    }
+    assert.equal(requests.length, 0);
+    await pool.request("PUT", "/", { body: big, headers: { "Content-Length": "70000" } });
+    assert.deepEqual(field(requests[0].fields, "content-length"), ["70000"]);
+    assert.equal(requests[0].wire.length, 70_000);
+  }, PROMPT);
+});
+
+test("request head: a Content-Length that is not one decimal number is a TypeError, nothing sent", async () => {
+  await withPool(async (pool, { server, requests }) => {
+    const values = [
+      "5, 7",
+      "5, 5",
+      "5,5",
+      " 5",
+      "5 ",
+      "+5",
+      "-5",
+      "0x5",
+      "5.0",
+      "5e0",
+      "",
+      "five",
+      "99999999999999999999",
+    ];
+    for (const value of values) {
+      await rejectsUnsent(
+        pool,
+        server,
+        () => pool.request("POST", "/", { body: "hello", headers: { "Content-Length": value } }),
+        new RegExp(`^Invalid Content-Length: ${escapeRegExp(JSON.stringify(value))}$`),
+      );
+    }
+    // WHATWG Headers joins repeated values into one.
+    const joined = new Headers([["Content-Length", "5"], ["Content-Length", "5"]]);
+    await rejectsUnsent(
+      pool,
+      server,
+      () => pool.request("POST", "/", { body: "hello", headers: joined }),
+      /^Invalid Content-Length: "5, 5"$/,
+    );
+    assert.equal(requests.length, 0);
+  }, PROMPT);
+});
+
+test("request head: a transfer coding other than chunked is a TypeError, nothing sent", async () => {
+  await withPool(async (pool, { server, requests }) => {
+    for (
+      const value of ["gzip", "gzip, chunked", "chunked, chunked", "identity", "", "chunked;x=1"]
+    ) {
+      await rejectsUnsent(
+        pool,
+        server,
+        () => pool.request("POST", "/", { body: "hello", headers: { "Transfer-Encoding": value } }),
+        new RegExp(`^Invalid Transfer-Encoding: ${escapeRegExp(JSON.stringify(value))}`),
+      );
+    }
+    // Both framings at once.
+    await rejectsUnsent(
+      pool,
+      server,
+      () =>
+        pool.request("POST", "/", {
+          body: "hello",
+          headers: [["Transfer-Encoding", "chunked"], ["Content-Length", "5"]],
+        }),
+      /^Content-Length and Transfer-Encoding cannot both be set$/,
+    );
+    assert.equal(requests.length, 0);
+    // Any case of "chunked" is the library's own chunked framing.
+    await pool.request("POST", "/", { body: "hi", headers: { "transfer-encoding": "CHUNKED" } });
+    assert.equal(requests[0].wire, "2\r\nhi\r\n0\r\n\r\n");
+  }, PROMPT);
+});
+
+test("request head: a repeated Host, Content-Length or Transfer-Encoding is a TypeError, nothing sent", async () => {
+  const host = "127.0.0.1";
+  await withPool(async (pool, { server, requests }) => {
+    const repeats: Array<() => RequestHeaders> = [
+      () => new HTTPHeaderDict({ Host: host }).add("host", host),
+      () => new HTTPHeaderDict({ "Content-Length": "5" }).add("Content-Length", "5"),
+      () =>
+        new HTTPHeaderDict({ "Transfer-Encoding": "chunked" }).add("transfer-encoding", "chunked"),
+      () => [["Host", host], ["Host", "other"]],
+      () => [["Content-Length", "5"], ["content-length", "5"]],
+      () => ({ Host: host, HOST: host }),
+      () => ({ "Content-Length": ["5", "5"] }),
+    ];
+    for (const headers of repeats) {
+      await rejectsUnsent(
+        pool,
+        server,
+        () => pool.request("POST", "/", { body: "hello", headers: headers() }),
+        /^Duplicate header: "(Host|Content-Length|Transfer-Encoding)"$/i,
+      );
+    }
+    assert.equal(requests.length, 0);
+  }, PROMPT);
+  // The same in a pool's own headers: the cached head of requests without headers, too.
+  for (const name of ["Host", "Content-Length"]) {
+    const value = name === "Host" ? host : "0";
+    await withPool(async (pool, { server, requests }) => {
+      await rejectsUnsent(pool, server, () => pool.request("GET", "/"), /^Duplicate header/);
+      await rejectsUnsent(pool, server, () => pool.request("POST", "/"), /^Duplicate header/);
+      await rejectsUnsent(
+        pool,
+        server,
+        () => pool.request("GET", "/", { headers: { "X-A": "1" } }),
+        /^Duplicate header/,
+      );
+      assert.equal(requests.length, 0);
+    }, { ...PROMPT, headers: new HTTPHeaderDict([[name, value], [name, value]]) });
+  }
+});
+
+test("request head: a caller Content-Length frames a stream of unknown length, sent unchunked", async () => {
+  await withPool(async (pool, { requests }) => {
+    async function* pieces() {
+      yield "ab";
+      yield new Uint8Array([99]);
+    }
+    await pool.request("POST", "/", { body: pieces(), headers: { "Content-Length": "3" } });
+    assert.deepEqual(field(requests[0].fields, "content-length"), ["3"]);
+    assert.deepEqual(field(requests[0].fields, "transfer-encoding"), []);
+    assert.equal(requests[0].wire, "abc");
+  }, PROMPT);
+});
+
 // ---------------------------------------------------------------------------------------
 // URL, fields and merged headers
 
@@ -630,4 +828,62 @@ test("request head: manager headers merged with request headers, undefined remov
     await manager.close();
     await rec.server.close();
   }
+});
+
+// ---------------------------------------------------------------------------------------
+// The asterisk-form target (RFC 9112, section 3.2.4)
+
+test("request head: OPTIONS * sends the asterisk-form target; response.url is the origin", async () => {
+  await withPool(async (pool, { server, requests }) => {
+    const response = await pool.urlopen("OPTIONS", "*");
+    assert.equal(requests[0].requestLine, "OPTIONS * HTTP/1.1");
+    assert.deepEqual(field(requests[0].fields, "host"), [`127.0.0.1:${server.port}`]);
+    assert.equal(response.url, `http://127.0.0.1:${server.port}`);
+    await pool.request("OPTIONS", "*");
+    assert.equal(requests[1].requestLine, "OPTIONS * HTTP/1.1");
+  });
+});
+
+test("request head: a Location in the answer to OPTIONS * resolves against the origin", async () => {
+  const targets: string[] = [];
+  const server = await rawServer(async (conn) => {
+    for (;;) {
+      let request;
+      try {
+        request = await conn.readRequest();
+      } catch {
+        return;
+      }
+      targets.push(request.target);
+      await conn.write(
+        request.target === "*"
+          ? "HTTP/1.1 307 Temporary Redirect\r\nLocation: next?a=1\r\nContent-Length: 0\r\n\r\n"
+          : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+      );
+    }
+  });
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port, ...PROMPT });
+  try {
+    const response = await pool.urlopen("OPTIONS", "*", { retries: 1 });
+    assert.equal(response.status, 200);
+    assert.deepEqual(targets, ["*", "/next?a=1"]);
+    assert.equal(response.url, `http://127.0.0.1:${server.port}/next?a=1`);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+test("request head: the asterisk-form target with any method but OPTIONS is a TypeError, nothing sent", async () => {
+  await withPool(async (pool, { server, requests }) => {
+    for (const method of ["GET", "HEAD", "POST", "options"]) {
+      await rejectsUnsent(
+        pool,
+        server,
+        () => pool.urlopen(method, "*"),
+        new RegExp(`^The request target "\\*" is only for OPTIONS: got ${method}$`),
+      );
+    }
+    assert.equal(requests.length, 0);
+  });
 });
