@@ -30,7 +30,7 @@ import {
   defaultConnector,
   encodeUrlencoded,
   HTTPError,
-  HTTPResponse,
+  type HTTPResponse,
   PoolManager,
   type PoolManagerOptions,
   ProxyManager,

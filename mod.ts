@@ -97,13 +97,7 @@ export {
   HTTPConnectionPool,
   HTTPSConnectionPool,
 } from "./src/pool/connection_pool.ts";
-export type {
-  Attempt,
-  AttemptListener,
-  ConnectionPoolOptions,
-  PoolStats,
-  TlsOptions,
-} from "./src/pool/connection_pool.ts";
+export type { ConnectionPoolOptions, PoolStats, TlsOptions } from "./src/pool/connection_pool.ts";
 export { PoolManager, request } from "./src/manager/pool_manager.ts";
 export type { PoolContext, PoolManagerOptions } from "./src/manager/pool_manager.ts";
 export { proxyFromEnv, proxyFromUrl, ProxyManager } from "./src/proxy/proxy_manager.ts";
@@ -116,14 +110,7 @@ export type {
 export { SOCKSProxyManager } from "./src/proxy/socks_proxy_manager.ts";
 export type { SOCKSProxyManagerOptions } from "./src/proxy/socks_proxy_manager.ts";
 export type { SOCKSVersion } from "./src/proxy/socks.ts";
-export { HTTPConnection } from "./src/http1/connection.ts";
-export type { ConnectionSettings, ReleaseCallback } from "./src/http1/connection.ts";
-export type {
-  Exchange,
-  ExchangeListener,
-  ExchangeOwner,
-  ExchangeRequest,
-} from "./src/http1/exchange.ts";
+export type { PoolConnection } from "./src/pool/pool_connection.ts";
 export type { ParserEvents, ParserLimits, ResponseHead } from "./src/http1/response_parser.ts";
 export { StaleConnectionError } from "./src/http1/exchange.ts";
 export { defaultConnector } from "./src/runtime/default.ts";

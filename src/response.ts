@@ -6,8 +6,8 @@
 
 import { concatBytes } from "./_bytes.ts";
 import { HTTPHeaderDict } from "./headers.ts";
-import type { HTTPConnection } from "./http1/connection.ts";
-import type { Exchange } from "./http1/exchange.ts";
+import type { PoolConnection } from "./pool/pool_connection.ts";
+import type { BodySource } from "./body/_body_source.ts";
 import type { ChunkIterator } from "./body/content_decoder.ts";
 import { REDIRECT_STATUSES } from "./policy/redirect.ts";
 import type { Retry } from "./policy/retry.ts";
@@ -23,7 +23,7 @@ const utf8 = new TextDecoder();
  */
 export interface ConnectionHold {
   /** The connection, or null once it went back to its pool (or was closed). */
-  readonly heldConnection: HTTPConnection | null;
+  readonly heldConnection: PoolConnection | null;
   /** Why the pool took the connection back early (it closed), or null. */
   readonly error: Error | null;
   /**
@@ -48,11 +48,11 @@ export interface ResponseInit {
   readonly headers: HTTPHeaderDict | { readonly rawHeaders: string[] };
   /** The URL asked for (or the last redirect location). */
   readonly url: string;
-  /** The whole body when preloaded; null when it streams from `exchange`. */
+  /** The whole body when preloaded; null when it streams from `source`. */
   readonly data: Uint8Array | null;
-  /** The exchange the body streams from, when not preloaded. */
-  readonly exchange?: Exchange | null;
-  /** The body decoded from `exchange`, when it has a `Content-Encoding` to undo. */
+  /** Where the body streams from, when not preloaded. */
+  readonly source?: BodySource | null;
+  /** The body decoded from `source`, when it has a `Content-Encoding` to undo. */
   readonly decoded?: ChunkIterator | null;
   /** The pool's hold on the connection, while the response keeps it. */
   readonly hold?: ConnectionHold | null;
@@ -85,10 +85,10 @@ export class HTTPResponse {
   retries: Retry | null = null;
   #headers: HTTPHeaderDict | { readonly rawHeaders: string[] };
   #data: Uint8Array | null;
-  #exchange: Exchange | null;
+  #source: BodySource | null;
   #decoded: ChunkIterator | null;
   #hold: ConnectionHold | null;
-  // Decoding began: draining must go on through the decoder, the reader of the exchange.
+  // Decoding began: draining must go on through the decoder, the reader of the source.
   #decoding = false;
   #leftover: Uint8Array = EMPTY;
   #ended: boolean;
@@ -102,7 +102,7 @@ export class HTTPResponse {
     this.#headers = init.headers;
     this.url = init.url;
     this.#data = init.data;
-    this.#exchange = init.exchange ?? null;
+    this.#source = init.source ?? null;
     this.#decoded = init.decoded ?? null;
     this.#hold = init.hold ?? null;
     // A preloaded body is served to read() and stream() from memory.
@@ -119,7 +119,7 @@ export class HTTPResponse {
   }
 
   /** The connection this response holds, or null once it went back to its pool. */
-  get connection(): HTTPConnection | null {
+  get connection(): PoolConnection | null {
     return this.#hold?.heldConnection ?? null;
   }
 
@@ -130,7 +130,7 @@ export class HTTPResponse {
 
   /** Trailer fields of a chunked body, once it has been read to its end. */
   get trailers(): HTTPHeaderDict {
-    const raw = this.#exchange?.trailers;
+    const raw = this.#source?.trailers;
     return raw ? HTTPHeaderDict.fromRawPairs(raw) : new HTTPHeaderDict();
   }
 
@@ -173,12 +173,12 @@ export class HTTPResponse {
       this.#leftover = EMPTY;
       return piece;
     }
-    if (this.#ended || this.#exchange === null) return null;
+    if (this.#ended || this.#source === null) return null;
     // The pool closed and took the connection: the rest of the body is gone with it.
     const closedBy = this.#hold?.error;
     if (closedBy) throw closedBy;
     let piece: Uint8Array | null;
-    if (this.#decoded === null) piece = await this.#exchange.next();
+    if (this.#decoded === null) piece = await this.#source.next();
     else {
       this.#decoding = true;
       piece = (await this.#decoded.next()).value ?? null;
@@ -250,12 +250,12 @@ export class HTTPResponse {
    * body whose decoding has not begun is discarded as it came, without decoding it.
    */
   async drainConn(): Promise<void> {
-    const exchange = this.#exchange;
+    const source = this.#source;
     try {
-      if (exchange !== null && this.#decoded !== null && !this.#decoding && !this.#ended) {
-        while ((await exchange.next()) !== null);
-        // The exchange waits for its decoder, which never ran: the body was read whole.
-        exchange.decodingEnded(true);
+      if (source !== null && this.#decoded !== null && !this.#decoding && !this.#ended) {
+        while ((await source.next()) !== null);
+        // The source waits for its decoder, which never ran: the body was read whole.
+        source.decodingEnded(true);
       } else {
         while ((await this.#nextPiece()) !== null);
       }

@@ -9,29 +9,12 @@
 import { ConnectTimeoutError } from "../errors.ts";
 import type { Connector, Socket, SocketHandler, TlsConnectOptions } from "../runtime/socket.ts";
 import { unrefTimer } from "../runtime/_unref_timer.ts";
-import {
-  Exchange,
-  type ExchangeListener,
-  type ExchangeOwner,
-  type ExchangeRequest,
-} from "./exchange.ts";
+import { Exchange, type ExchangeOwner } from "./exchange.ts";
 import { type ParserLimits, ResponseParser } from "./response_parser.ts";
+import type { RequestDescriptor } from "../request/_descriptor.ts";
+import type { ProtocolConnection, ReleaseCallback } from "../pool/_protocol.ts";
 
-/**
- * Where a connection goes and how.
- *
- * @example Settings a pool builds for its connections
- * ```ts
- * import { type ConnectionSettings, defaultConnector } from "@pooled/http";
- * const settings: ConnectionSettings = {
- *   hostname: "127.0.0.1",
- *   port: 8080,
- *   connector: defaultConnector(),
- *   limits: { maxHeaderSize: 65536, maxHeaderCount: 128 },
- * };
- * console.log(settings.port); // 8080
- * ```
- */
+/** Where a connection goes and how (the pool builds these for its connections). */
 export interface ConnectionSettings {
   /** Host to connect to (IPv6 without brackets). */
   readonly hostname: string;
@@ -46,33 +29,10 @@ export interface ConnectionSettings {
 }
 
 /**
- * Told when the connection's current exchange ends.
- *
- * @example Told whether the connection may be reused
- * ```ts
- * import type { ReleaseCallback } from "@pooled/http";
- * const onRelease: ReleaseCallback = (_connection, reusable) => console.log({ reusable });
- * ```
+ * A reusable HTTP/1.1 connection: the HTTP/1.1 side of the protocol seam, carrying one
+ * request at a time.
  */
-export type ReleaseCallback = (connection: HTTPConnection, reusable: boolean) => void;
-
-/**
- * A reusable HTTP/1.1 connection. Pools create and hand these out; most code never
- * touches one directly.
- *
- * @example A connection that opens its socket on connect
- * ```ts
- * import { defaultConnector, HTTPConnection } from "@pooled/http";
- * const connection = new HTTPConnection({
- *   hostname: "127.0.0.1",
- *   port: 8080,
- *   connector: defaultConnector(),
- *   limits: { maxHeaderSize: 65536, maxHeaderCount: 128 },
- * });
- * connection.close(); // nothing was opened yet
- * ```
- */
-export class HTTPConnection implements SocketHandler, ExchangeOwner {
+export class HTTPConnection implements ProtocolConnection, SocketHandler, ExchangeOwner {
   /** Where it connects. */
   readonly settings: ConnectionSettings;
   /** Requests sent over the current socket. */
@@ -103,6 +63,11 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
   /** True when the socket closed while the connection sat idle (detected before reuse). */
   get isDropped(): boolean {
     return this.#socket !== null && this.#socket.closed;
+  }
+
+  /** 1 while no exchange runs on it, 0 otherwise: HTTP/1.1 carries one at a time. */
+  get capacity(): number {
+    return this.#exchange === null ? 1 : 0;
   }
 
   /** Opens a socket if there is none. `timeout` in ms bounds TCP and TLS set-up. */
@@ -141,22 +106,18 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
   }
 
   /**
-   * Sends a request on the open socket. `listener` hears when the response is ready (or
+   * Sends a request on the open socket. The request hears when its response is ready (or
    * failed first); `onRelease` is called once when the exchange is over, saying whether
    * the socket may be reused.
    */
-  request(
-    request: ExchangeRequest,
-    listener: ExchangeListener,
-    onRelease: ReleaseCallback,
-  ): Exchange {
+  dispatch(request: RequestDescriptor, onRelease: ReleaseCallback): void {
     const socket = this.#socket;
-    if (socket === null) throw new TypeError("HTTPConnection.request needs connect() first");
+    if (socket === null) throw new TypeError("HTTPConnection.dispatch needs connect() first");
     this.#onRelease = onRelease;
     const reused = this.requestsOnSocket > 0;
     // A socket that served a request waited idle since, not holding the process: it does again.
     if (reused) socket.ref();
-    const exchange = new Exchange(this, socket, this.#parser, request, listener, reused);
+    const exchange = new Exchange(this, socket, this.#parser, request, reused);
     this.requestsOnSocket++;
     // The exchange may have failed at once (an already aborted signal).
     if (!exchange.finished) {
@@ -167,7 +128,6 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
       if (socket.closed) exchange.end();
       else this.#watch(exchange.timeoutDue);
     }
-    return exchange;
   }
 
   /** Makes sure the timer fires by `due` (a `performance.now()` time). */

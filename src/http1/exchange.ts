@@ -13,48 +13,8 @@ import type { Socket } from "../runtime/socket.ts";
 import { contentCodings } from "../body/content_decoder.ts";
 import { pieceBytes, type StreamedBody } from "../body/request_body.ts";
 import type { ParserEvents, ResponseHead, ResponseParser } from "./response_parser.ts";
-
-/** What to send and how to receive the answer. */
-export interface ExchangeRequest {
-  /** Upper-case method (decides whether the response has a body). */
-  readonly method: string;
-  /** The serialized request head (ASCII string or bytes). */
-  readonly head: string | Uint8Array;
-  /** The body bytes as they go on the wire (already chunk-encoded if chunked), or null. */
-  readonly body: Uint8Array | null;
-  /** A body read from its source as it is sent, or null. */
-  readonly bodyStream: StreamedBody | null;
-  /** Frame `bodyStream` with chunked transfer coding. */
-  readonly chunked: boolean;
-  /** Collect the whole body before settling (`preloadContent`). */
-  readonly preload: boolean;
-  /** Leave `Content-Encoding` to the reader to undo (`decodeContent`). */
-  readonly decodeContent: boolean;
-  /** A body shorter than its `Content-Length` is an error (`enforceContentLength`). */
-  readonly enforceContentLength: boolean;
-  /** Longest wait for any byte, in ms, or null. */
-  readonly readTimeout: number | null;
-  /** Time (from `performance.now()`) by which the exchange must be over, or null. */
-  readonly deadline: number | null;
-  /** Largest body accepted, in bytes, or null. */
-  readonly maxResponseSize: number | null;
-  /** Aborts the exchange. */
-  readonly signal?: AbortSignal;
-  /** The URL, for error messages. */
-  readonly url: string;
-}
-
-/**
- * Where an exchange reports that its response is ready for its reader, or that it failed
- * before. Exactly one of the two is called, once, and possibly from inside a socket event:
- * a listener that starts more I/O defers it.
- */
-export interface ExchangeListener {
-  /** The head is in (or, when preloading, the whole body). */
-  exchangeReady(exchange: Exchange): void;
-  /** The exchange failed before it was ready. */
-  exchangeFailed(error: Error): void;
-}
+import type { RequestDescriptor } from "../request/_descriptor.ts";
+import type { BodySource } from "../body/_body_source.ts";
 
 /** How an exchange ended, for the connection that carried it. */
 export interface ExchangeOwner {
@@ -76,12 +36,14 @@ export class StaleConnectionError extends ProtocolError {
 }
 
 /**
- * One request and its response. Created by `HTTPConnection.request`; its listener hears
- * when the head is in (or, when preloading, the whole body), or that it failed first.
+ * One request and its response on an HTTP/1.1 connection. Created by
+ * `HTTPConnection.dispatch`; it tells its request when the head is in (or, when
+ * preloading, the whole body), or that it failed first, and is then the response's
+ * {@linkcode BodySource}.
  */
-export class Exchange implements ParserEvents {
+export class Exchange implements ParserEvents, BodySource {
   /** What was asked for. */
-  readonly request: ExchangeRequest;
+  readonly request: RequestDescriptor;
   /** The response head, once it arrived. */
   head: ResponseHead | null = null;
   /** Trailer lines of a chunked body (flat pairs), once it ended. */
@@ -89,7 +51,6 @@ export class Exchange implements ParserEvents {
   /** The content codings the reader must undo, or null when the body is used as sent. */
   codings: string[] | null = null;
   #owner: ExchangeOwner;
-  #listener: ExchangeListener;
   #socket: Socket;
   #parser: ResponseParser;
   #reused: boolean;
@@ -123,12 +84,10 @@ export class Exchange implements ParserEvents {
     owner: ExchangeOwner,
     socket: Socket,
     parser: ResponseParser,
-    request: ExchangeRequest,
-    listener: ExchangeListener,
+    request: RequestDescriptor,
     reused: boolean,
   ) {
     this.#owner = owner;
-    this.#listener = listener;
     this.#socket = socket;
     this.#parser = parser;
     this.#reused = reused;
@@ -147,16 +106,17 @@ export class Exchange implements ParserEvents {
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
     this.#parser.start(request.method, this);
-    this.#socket.write(request.head);
-    if (request.body !== null && request.body.length > 0 && !this.#socket.write(request.body)) {
+    const wire = request.wire!;
+    this.#socket.write(wire.text);
+    if (wire.body !== null && wire.body.length > 0 && !this.#socket.write(wire.body)) {
       // A body larger than the socket's buffer is still going out: a response that arrives
       // first (an early 413) must not leave the connection reusable with the body half-sent.
       this.#bodySent = false;
       void this.#socket.drained().then(() => this.#bodySent = true);
     }
-    if (request.bodyStream !== null) {
+    if (wire.stream !== null) {
       this.#bodySent = false;
-      void this.#sendStream(request.bodyStream, request.chunked);
+      void this.#sendStream(wire.stream, wire.chunked);
     }
   }
 
@@ -294,7 +254,7 @@ export class Exchange implements ParserEvents {
     this.#owner.exchangeDone(this, false);
     if (!this.#settled) {
       this.#settled = true;
-      this.#listener.exchangeFailed(error);
+      this.request.fail(error);
     }
     const waiter = this.#waiter;
     this.#waiter = null;
@@ -407,7 +367,7 @@ export class Exchange implements ParserEvents {
   #settle(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#listener.exchangeReady(this);
+    this.request.ready(this);
   }
 
   /** True once the whole body has arrived (or the exchange failed). */

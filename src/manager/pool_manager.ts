@@ -11,7 +11,7 @@ import {
   type ConnectionPoolOptions,
   HTTPConnectionPool,
   HTTPSConnectionPool,
-  TLS_OPTION_NAMES,
+  poolInternals,
 } from "../pool/connection_pool.ts";
 import { PoolKeys } from "./_pool_key.ts";
 import {
@@ -30,7 +30,8 @@ import {
 } from "../proxy/_env.ts";
 import { readEnvironment } from "../runtime/env.ts";
 import { HTTPHeaderDict } from "../headers.ts";
-import { type Router, runRequest } from "../request/_request_loop.ts";
+import type { Router } from "../request/_dispatcher.ts";
+import { runRequest } from "../request/_request_loop.ts";
 import {
   RequestMethods,
   type RequestOptions,
@@ -142,7 +143,7 @@ export class PoolManager extends RequestMethods {
   #closed = false;
   #newestKey = "";
   /** Picks the pool of each URL a request goes to (one function for every request). */
-  readonly #router: Router = (url) => this.#poolFor(url);
+  readonly #router: Router = (url) => poolInternals(this.#poolFor(url));
   #environment: ProxyEnvironment | null = null;
   #environmentProxies = new Map<string, ProxyConfig>();
 
@@ -336,7 +337,7 @@ export class PoolManager extends RequestMethods {
     }
     return runRequest(
       this.#router,
-      pool,
+      poolInternals(pool),
       method,
       url,
       options,
@@ -365,7 +366,7 @@ export class PoolManager extends RequestMethods {
    */
   #retire(pool: ConnectionPool): void {
     for (const old of this.#retired) if (isUnused(old)) this.#retired.delete(old);
-    pool.retire();
+    poolInternals(pool).retire();
     if (!isUnused(pool)) this.#retired.add(pool);
   }
 

@@ -13,44 +13,28 @@ import {
   HostChangedError,
   LocationValueError,
 } from "../errors.ts";
-import { changeCount, HTTPHeaderDict } from "../headers.ts";
-import { HTTPConnection, type ReleaseCallback } from "../http1/connection.ts";
-import type { Exchange, ExchangeListener, ExchangeRequest } from "../http1/exchange.ts";
-import {
-  checkContentLength,
-  checkMethod,
-  chunkEncode,
-  encodeLatin1,
-  type HeaderFlags,
-  noFlags,
-  renderHeaderLines,
-  sendsEmptyLength,
-} from "../http1/request_head.ts";
+import { HTTPHeaderDict } from "../headers.ts";
+import { HTTPConnection } from "../http1/connection.ts";
+import { hostHeaderValue, RequestHeadWriter } from "../http1/_head_writer.ts";
 import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "../http1/response_parser.ts";
+import type { RequestDescriptor } from "../request/_descriptor.ts";
+import type { Dispatcher, Router } from "../request/_dispatcher.ts";
+import { runRequest } from "../request/_request_loop.ts";
 import {
-  exactLength,
-  NO_BODY,
-  type PreparedBody,
-  type StreamedBody,
-} from "../body/request_body.ts";
-import { type ChunkIterator, decodeBody, readAll } from "../body/content_decoder.ts";
-import { type Router, runRequest } from "../request/_request_loop.ts";
-import {
-  hasHeader,
-  requestHeaderPairs,
   type RequestHeaders,
   RequestMethods,
   type UrlopenOptions,
 } from "../request/request_methods.ts";
-import { type ConnectionHold, HTTPResponse } from "../response.ts";
+import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { Timeout } from "../policy/timeout.ts";
 import { defaultPortFor, encodeTarget, parseUrl, redactUrl } from "../url.ts";
 import { defaultConnector } from "../runtime/default.ts";
 import type { Connector, TlsConnectOptions, TlsVersion } from "../runtime/socket.ts";
 import { normalizeFingerprint } from "../runtime/_tls_verify.ts";
-import { VERSION } from "../version.ts";
-import { isAscii } from "../_char_table.ts";
+import { HeldConnection, type Holds } from "./_held_connection.ts";
+import type { ReleaseCallback } from "./_protocol.ts";
+import { ConnectionSlots } from "./_slots.ts";
 
 /** TLS options of HTTPS pools and managers (ignored by HTTP pools). */
 export interface TlsOptions {
@@ -128,75 +112,6 @@ export interface PoolStats {
   readonly open: number;
 }
 
-/** A rendered request head, with the body bytes framed to follow it. */
-interface RequestHead {
-  /** The head, as an ASCII string or Latin-1 bytes. */
-  readonly text: string | Uint8Array;
-  /** Body bytes in their wire form (chunk-encoded when chunked), or null. */
-  readonly body: Uint8Array | null;
-  /** The streamed body, held to its `Content-Length` when the caller declared one. */
-  readonly stream: StreamedBody | null;
-  /** The body goes out with chunked transfer coding. */
-  readonly chunked: boolean;
-}
-
-/**
- * Hears how one attempt on a pool ended (internal): exactly one of the two is called, once,
- * and possibly from inside a socket event, so a listener that starts more I/O defers it.
- */
-export interface AttemptListener {
-  /** The attempt got its response: the head, or with `preload` the whole of it. */
-  attemptResponded(response: HTTPResponse): void;
-  /** The attempt failed. */
-  attemptFailed(error: unknown): void;
-}
-
-/** One attempt at a request on this pool (internal). */
-export interface Attempt {
-  /** Request method. */
-  readonly method: string;
-  /** Origin-form request target (path and query). */
-  readonly target: string;
-  /** The absolute URL, for messages and the response. */
-  readonly url: string;
-  /** Request headers, merged over the pool's. */
-  readonly headers: RequestHeaders | undefined;
-  /** The body to send. */
-  readonly body: PreparedBody;
-  /** Send the body chunked. */
-  readonly chunked: boolean;
-  /** Timeouts of this attempt. */
-  readonly timeout: Timeout;
-  /** Longest wait for a connection, in ms, or null for the pool's default. */
-  readonly poolTimeout: number | null;
-  /** Read the whole body before settling. */
-  readonly preload: boolean;
-  /**
-   * Give the connection back as soon as the body is in; false keeps it for the response
-   * until it is read to its end (streamed), released, drained or closed.
-   */
-  readonly releaseConn: boolean;
-  /** Undo `Content-Encoding`. */
-  readonly decodeContent: boolean;
-  /** A body shorter than its `Content-Length` is an error. */
-  readonly enforceContentLength: boolean;
-  /** Largest body accepted, or null for the pool's default. */
-  readonly maxResponseSize: number | null;
-  /** Aborts the attempt. */
-  readonly signal?: AbortSignal;
-}
-
-interface Waiter {
-  resolve(connection: HTTPConnection): void;
-  reject(error: Error): void;
-  timer?: ReturnType<typeof setTimeout>;
-  signal?: AbortSignal;
-  onAbort?: () => void;
-  done: boolean;
-}
-
-const USER_AGENT = `pooled/${VERSION}`;
-
 function checkPositiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
     throw new RangeError(`${name} must be an integer >= 1; got ${value}`);
@@ -211,230 +126,22 @@ function checkPort(port: number): number {
   return port;
 }
 
-/** The `Host` header value: brackets for IPv6, port only when not the default. */
-function hostHeaderValue(host: string, port: number, scheme: string): string {
-  const name = host.endsWith(".") ? host.slice(0, -1) : host;
-  const bracketed = name.includes(":") && !name.startsWith("[") ? `[${name}]` : name;
-  return port === defaultPortFor(scheme) ? bracketed : `${bracketed}:${port}`;
-}
-
-/**
- * The `HTTPResponse` for an exchange: preloaded with `data`, or streaming from `decoded`
- * (an encoded body) or the exchange itself, holding its connection through `hold`.
- */
-function responseOf(
-  exchange: Exchange,
-  attempt: SentAttempt,
-  data: Uint8Array | null,
-  hold: ConnectionHold | null,
-  decoded: ChunkIterator | null = null,
-): HTTPResponse {
-  const head = exchange.head!;
-  return new HTTPResponse({
-    status: head.status,
-    reason: head.reason,
-    version: head.version,
-    headers: head,
-    url: attempt.url,
-    data,
-    exchange: attempt.preload ? null : exchange,
-    decoded,
-    hold,
-  });
-}
-
-/** A pool's connections held by responses, and the error that ended them when it closed. */
-interface Holds {
-  readonly held: Set<HeldConnection>;
-  /** Set when the pool closed: a response made after that gives its connection up at once. */
-  closedBy: Error | null;
-}
-
-/**
- * The hold of a response on its connection (streamed, or made with `releaseConn: false`):
- * the connection goes back to its pool once both the exchange and the response are done
- * with it. Only such attempts make one; a default (preloaded) exchange gives its
- * connection straight back when it ends.
- */
-class HeldConnection implements ConnectionHold {
-  /** Why the pool took the connection back early, or null. */
-  error: Error | null = null;
-  /** The exchange on the connection, once it is ready. */
-  exchange: Exchange | null = null;
-  /** Told when the exchange ends, in place of the pool. */
-  readonly onExchangeEnd: ReleaseCallback = (_, reusable) => this.#ended(reusable);
-  #connection: HTTPConnection;
-  #putConn: ReleaseCallback;
-  #holds: Holds;
-  #releaseOnEnd: boolean;
-  #exchangeEnded = false;
-  #reusable = false;
-  #released = false;
-  #closeOnReturn = false;
-  #returned = false;
-
+/** What a manager and the request loop use of a pool, beyond its public API. */
+export interface PoolInternals extends Dispatcher {
   /**
-   * Holds `connection` of `holds`'s pool, to give back with `putConn`; with `releaseOnEnd`
-   * as soon as the exchange ends, otherwise once the response lets it go too.
+   * The manager dropped the pool (LRU eviction, `clear()`). It stays usable by whoever
+   * holds it, as in urllib3, but keeps no socket while unused: its idle connections close
+   * whenever no request runs on it. Requests running on it, their retries and redirects
+   * included, go on reusing its connections meanwhile.
    */
-  constructor(
-    connection: HTTPConnection,
-    putConn: ReleaseCallback,
-    holds: Holds,
-    releaseOnEnd: boolean,
-  ) {
-    this.#connection = connection;
-    this.#putConn = putConn;
-    this.#holds = holds;
-    this.#releaseOnEnd = releaseOnEnd;
-  }
-
-  /** This hold for a new response, known to the pool; null when nothing is held any more. */
-  take(): ConnectionHold | null {
-    if (this.#returned) return null;
-    const holds = this.#holds;
-    holds.held.add(this);
-    if (holds.closedBy !== null) this.abandon(holds.closedBy);
-    return this;
-  }
-
-  get heldConnection(): HTTPConnection | null {
-    return this.#returned ? null : this.#connection;
-  }
-
-  /** The exchange ended on the wire; the connection goes back if the response let it go. */
-  #ended(reusable: boolean): void {
-    this.#exchangeEnded = true;
-    this.#reusable = reusable;
-    if (!reusable || this.#released || this.#releaseOnEnd) this.#return();
-  }
-
-  release(close: boolean): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.#closeOnReturn = close;
-    if (this.#exchangeEnded) return this.#return();
-    // Still arriving, or awaited by its decoder: ending it now returns a closed connection.
-    const exchange = this.exchange!;
-    if (exchange.finished) exchange.decodingEnded(false);
-    else exchange.cancel();
-  }
-
-  /** The pool closed: the connection closes now, and the rest of the body fails with `error`. */
-  abandon(error: Error): void {
-    this.error = error;
-    // A reader waiting for bytes hears the error at once.
-    if (!this.#exchangeEnded) this.exchange!.fail(error);
-    this.release(true);
-  }
-
-  #return(): void {
-    if (this.#returned) return;
-    this.#returned = true;
-    this.#holds.held.delete(this);
-    this.#putConn(this.#connection, this.#reusable && !this.#closeOnReturn);
-  }
+  retire(): void;
 }
 
-/**
- * One attempt sent on a connection: the request its exchange sends and, as the exchange's
- * listener, what turns the ready exchange into the attempt's {@linkcode HTTPResponse}.
- */
-class SentAttempt implements ExchangeRequest, ExchangeListener {
-  readonly method: string;
-  readonly head: string | Uint8Array;
-  readonly body: Uint8Array | null;
-  readonly bodyStream: StreamedBody | null;
-  readonly chunked: boolean;
-  readonly preload: boolean;
-  readonly decodeContent: boolean;
-  readonly enforceContentLength: boolean;
-  readonly readTimeout: number | null;
-  readonly deadline: number | null;
-  readonly maxResponseSize: number | null;
-  readonly signal: AbortSignal | undefined;
-  readonly url: string;
-  /** The connection that carries it (and a streamed body). */
-  readonly connection: HTTPConnection;
-  /** Hears how the attempt ended. */
-  readonly listener: AttemptListener;
-  /** Told when the exchange ends: the pool, or the hold of a response that keeps it. */
-  readonly onExchangeEnd: ReleaseCallback;
-  #held: HeldConnection | null;
+let internalsOf: (pool: ConnectionPool) => PoolInternals;
 
-  constructor(
-    attempt: Attempt,
-    head: RequestHead,
-    maxResponseSize: number | null,
-    connection: HTTPConnection,
-    listener: AttemptListener,
-    putConn: ReleaseCallback,
-    holds: Holds,
-  ) {
-    const { timeout } = attempt;
-    this.method = attempt.method;
-    this.head = head.text;
-    this.body = head.body;
-    this.bodyStream = head.stream;
-    this.chunked = head.chunked;
-    this.preload = attempt.preload;
-    this.decodeContent = attempt.decodeContent;
-    this.enforceContentLength = attempt.enforceContentLength;
-    this.readTimeout = timeout.read;
-    this.deadline = timeout.total === null ? null : performance.now() + timeout.total;
-    this.maxResponseSize = maxResponseSize;
-    this.signal = attempt.signal;
-    this.url = attempt.url;
-    this.connection = connection;
-    this.listener = listener;
-    if (attempt.preload && attempt.releaseConn) {
-      this.#held = null;
-      this.onExchangeEnd = putConn;
-    } else {
-      this.#held = new HeldConnection(connection, putConn, holds, attempt.releaseConn);
-      this.onExchangeEnd = this.#held.onExchangeEnd;
-    }
-  }
-
-  exchangeReady(exchange: Exchange): void {
-    if (this.#held !== null) this.#held.exchange = exchange;
-    let response: HTTPResponse | Promise<HTTPResponse>;
-    try {
-      response = this.#response(exchange);
-    } catch (error) {
-      return this.#failed(error);
-    }
-    if (response instanceof HTTPResponse) return this.listener.attemptResponded(response);
-    response.then(
-      (whole) => this.listener.attemptResponded(whole),
-      (error) => this.#failed(error),
-    );
-  }
-
-  /** No response will hold the connection: let it go (closed, its exchange unfinished). */
-  #failed(error: unknown): void {
-    this.#held?.release(true);
-    this.listener.attemptFailed(error);
-  }
-
-  exchangeFailed(error: Error): void {
-    this.listener.attemptFailed(error);
-  }
-
-  /** The response to an exchange whose head (or, preloaded, whole body) is in. */
-  #response(exchange: Exchange): HTTPResponse | Promise<HTTPResponse> {
-    const codings = exchange.codings;
-    const decoded = codings === null ? null : decodeBody(exchange, codings, this.maxResponseSize);
-    if (exchange.collected) return responseOf(exchange, this, exchange.takeBody(), this.#hold());
-    if (!this.preload) return responseOf(exchange, this, null, this.#hold(), decoded);
-    // An encoded body streams to its decoder even when preloaded: collect what it yields.
-    return readAll(decoded!).then((data) => responseOf(exchange, this, data, this.#hold()));
-  }
-
-  /** The hold the response gets on its connection, or null when it keeps none. */
-  #hold(): ConnectionHold | null {
-    return this.#held?.take() ?? null;
-  }
+/** The internal face of `pool` (for the manager; not part of the public API). */
+export function poolInternals(pool: ConnectionPool): PoolInternals {
+  return internalsOf(pool);
 }
 
 /**
@@ -472,10 +179,8 @@ export abstract class ConnectionPool extends RequestMethods {
   #options: ConnectionPoolOptions;
   #connector: Connector;
   #limits: ParserLimits;
-  #idle: HTTPConnection[] = [];
-  #inUse = 0;
-  #waiters: Waiter[] = [];
-  #waiterHead = 0;
+  #slots: ConnectionSlots<HTTPConnection>;
+  #internals: PoolInternals;
   #closed = false;
   #retiring = false;
   #activeCalls = 0;
@@ -483,16 +188,10 @@ export abstract class ConnectionPool extends RequestMethods {
   #holds: Holds = { held: new Set(), closedBy: null };
   #poolTimeout: number | null;
   #maxResponseSize: number | null;
-  #fixedHeaderLines: string | null = null;
-  /** The `changeCount` of `headers` that the cached lines and head were rendered from. */
-  #headerChanges = -1;
-  /** What the pool's own headers say about framing, kept with their rendered lines. */
-  #fixedFlags: HeaderFlags = noFlags();
   #netlocValue: string | null = null;
   #lastPath = "";
-  #lastPlainHead: { method: string; target: string; head: RequestHead } | null = null;
   #lastTarget = "";
-  #fixedHeadAscii = true;
+  #heads: RequestHeadWriter | null = null;
   #tls: TlsConnectOptions | undefined;
   #proxyHeaders: HTTPHeaderDict;
 
@@ -531,6 +230,25 @@ export abstract class ConnectionPool extends RequestMethods {
     };
     this.#poolTimeout = options.poolTimeout ?? null;
     this.#maxResponseSize = options.maxResponseSize ?? null;
+    this.#slots = new ConnectionSlots(this.maxSize, this.block, () => this.#newConn());
+    this.#internals = {
+      pool: this,
+      timeout: this.timeout,
+      dispatch: (request) => this.#dispatch(request),
+      hold: () => this.#activeCalls++,
+      unhold: () => {
+        this.#activeCalls--;
+        this.#closeIfRetired();
+      },
+      retire: () => {
+        this.#retiring = true;
+        this.#closeIfRetired();
+      },
+    };
+  }
+
+  static {
+    internalsOf = (pool) => pool.#internals;
   }
 
   /** The options the pool was made with. */
@@ -545,13 +263,12 @@ export abstract class ConnectionPool extends RequestMethods {
 
   /** Connection counts now. */
   get stats(): PoolStats {
-    let open = 0;
-    for (const connection of this.#idle) if (connection.isConnected) open++;
+    const slots = this.#slots;
     return {
-      idle: this.#idle.length,
-      inUse: this.#inUse,
-      queued: this.#waiters.length - this.#waiterHead,
-      open: open + this.#inUse,
+      idle: slots.idle,
+      inUse: slots.inUse,
+      queued: slots.queued,
+      open: slots.openIdle + slots.inUse,
     };
   }
 
@@ -598,7 +315,7 @@ export abstract class ConnectionPool extends RequestMethods {
       if (assertSameHost && !this.isSameHost(next)) {
         throw new HostChangedError(this, next, options.retries ?? this.retries);
       }
-      return this;
+      return this.#internals;
     };
     const isPath = url === "" || url.startsWith("/");
     if (!isPath && url !== "*") {
@@ -610,7 +327,15 @@ export abstract class ConnectionPool extends RequestMethods {
       }
     }
     const target = url === "*" ? url : isPath ? this.#encodedPath(url || "/") : undefined;
-    return runRequest(router, this, method, this.#absolute(url), options, this.retries, target);
+    return runRequest(
+      router,
+      this.#internals,
+      method,
+      this.#absolute(url),
+      options,
+      this.retries,
+      target,
+    );
   }
 
   /** `encodeTarget(path)`, remembered for the last path: clients repeat their paths. */
@@ -633,26 +358,7 @@ export abstract class ConnectionPool extends RequestMethods {
     return this.#netlocValue ??= hostHeaderValue(this.host, this.port, this.scheme);
   }
 
-  // ---- connection slots -------------------------------------------------------------
-
-  #getConn(
-    poolTimeout: number | null,
-    signal?: AbortSignal,
-  ): Promise<HTTPConnection> | HTTPConnection {
-    if (this.#closed) throw new ClosedPoolError(this, "Pool is closed.");
-    const idle = this.#idle.pop();
-    if (idle !== undefined) {
-      this.#inUse++;
-      // The server closed it while it sat idle: drop the socket, the object reconnects.
-      if (idle.isDropped) idle.close();
-      return idle;
-    }
-    if (!this.block || this.#inUse < this.maxSize) {
-      this.#inUse++;
-      return this.#newConn();
-    }
-    return this.#waitForConn(poolTimeout, signal);
-  }
+  // ---- connections ------------------------------------------------------------------
 
   #newConn(): HTTPConnection {
     this.numConnections++;
@@ -665,279 +371,93 @@ export abstract class ConnectionPool extends RequestMethods {
     });
   }
 
-  #waitForConn(poolTimeout: number | null, signal?: AbortSignal): Promise<HTTPConnection> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, done: false };
-      const finish = (error: Error) => {
-        if (waiter.done) return;
-        this.#forgetWaiter(waiter);
-        reject(error);
-      };
-      if (poolTimeout !== null) {
-        waiter.timer = setTimeout(() =>
-          finish(
-            new EmptyPoolError(
-              this,
-              `Pool is empty and a new connection can't be opened due to blocking mode (poolTimeout=${poolTimeout} ms).`,
-            ),
-          ), poolTimeout);
-      }
-      if (signal) {
-        waiter.signal = signal;
-        waiter.onAbort = () => finish(signal.reason);
-        signal.addEventListener("abort", waiter.onAbort, { once: true });
-      }
-      this.#waiters.push(waiter);
-    });
+  #emptyPoolError(poolTimeout: number | null): Error {
+    return new EmptyPoolError(
+      this,
+      `Pool is empty and a new connection can't be opened due to blocking mode (poolTimeout=${poolTimeout} ms).`,
+    );
   }
 
-  #forgetWaiter(waiter: Waiter): void {
-    waiter.done = true;
-    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
-    if (waiter.onAbort) waiter.signal!.removeEventListener("abort", waiter.onAbort);
-    // Drop settled waiters from the front so the queue does not grow.
-    while (this.#waiterHead < this.#waiters.length && this.#waiters[this.#waiterHead].done) {
-      this.#waiterHead++;
-    }
-    if (this.#waiterHead === this.#waiters.length) {
-      this.#waiters = [];
-      this.#waiterHead = 0;
-    }
-  }
-
-  #nextWaiter(): Waiter | undefined {
-    while (this.#waiterHead < this.#waiters.length) {
-      const waiter = this.#waiters[this.#waiterHead++];
-      if (!waiter.done) {
-        this.#forgetWaiter(waiter);
-        return waiter;
-      }
-    }
-    return undefined;
-  }
-
-  /** Takes a connection back after its exchange ended. */
-  readonly #putConn = (connection: HTTPConnection, reusable: boolean): void => {
-    this.#inUse--;
-    if (!reusable) connection.close();
-    if (this.#closed) return connection.close();
-    const waiter = this.#nextWaiter();
-    if (waiter !== undefined) {
-      this.#inUse++;
-      waiter.resolve(connection);
-      return;
-    }
-    if (this.#idle.length >= this.maxSize) {
-      // block is false and the pool is full: discard, as urllib3 does.
-      connection.close();
-      return;
-    }
-    this.#idle.push(connection);
+  /** Takes a connection back after its request ended. */
+  readonly #putConn: ReleaseCallback = (connection, reusable) => {
+    const idle = this.#slots.put(connection as HTTPConnection, reusable, !this.#closed);
     // An evicted pool whose last streamed response just ended: nothing will reuse it now.
-    this.#closeIfRetired();
+    if (idle) this.#closeIfRetired();
   };
+
+  /** An evicted pool closes its idle connections once no request runs on it. */
+  #closeIfRetired(): void {
+    if (this.#retiring && this.#activeCalls === 0 && this.#slots.inUse === 0) {
+      this.#slots.closeIdle();
+    }
+  }
 
   // ---- one attempt ------------------------------------------------------------------
 
   /**
-   * Sends one request, without retries or redirects: `listener` hears the response (its
-   * head, or with `preload` the whole of it) or the failure, possibly before this returns.
-   * The request loop calls it between {@linkcode ConnectionPool.hold} and
-   * {@linkcode ConnectionPool.unhold}, which keep an evicted pool's connections meanwhile.
+   * Sends one attempt: renders its head (a framing or header error fails it before any
+   * connection is taken), takes a connection and hands the request to it. The request's
+   * listener hears the outcome, possibly before this returns.
    */
-  attempt(attempt: Attempt, listener: AttemptListener): void {
-    let head: RequestHead;
+  #dispatch(request: RequestDescriptor): void {
     let slot: Promise<HTTPConnection> | HTTPConnection;
     try {
-      head = this.#headFor(attempt);
-      slot = this.#getConn(attempt.poolTimeout ?? this.#poolTimeout, attempt.signal);
-    } catch (error) {
-      return listener.attemptFailed(error);
-    }
-    if (slot instanceof Promise) {
-      slot.then(
-        (waited) => this.#send(waited, attempt, head, listener),
-        (error) => listener.attemptFailed(error),
+      request.wire = (this.#heads ??= this.#headWriter()).headFor(request);
+      if (this.#closed) throw new ClosedPoolError(this, "Pool is closed.");
+      const poolTimeout = request.poolTimeout ?? this.#poolTimeout;
+      slot = this.#slots.take(
+        poolTimeout,
+        request.signal,
+        () => this.#emptyPoolError(poolTimeout),
       );
+    } catch (error) {
+      return request.fail(error);
+    }
+    request.maxResponseSize ??= this.#maxResponseSize;
+    if (slot instanceof Promise) {
+      slot.then((waited) => this.#send(waited, request), (error) => request.fail(error));
     } else {
-      this.#send(slot, attempt, head, listener);
+      this.#send(slot, request);
     }
   }
 
-  /**
-   * Marks a request (with all its retries and redirects) as running on this pool, so
-   * that an evicted pool keeps its idle connections for it. Each call needs exactly one
-   * {@linkcode ConnectionPool.unhold} later.
-   */
-  hold(): void {
-    this.#activeCalls++;
-  }
-
-  /** Ends one {@linkcode ConnectionPool.hold}. */
-  unhold(): void {
-    this.#activeCalls--;
-    this.#closeIfRetired();
-  }
-
-  /** An evicted pool closes its idle connections once no request runs on it. */
-  #closeIfRetired(): void {
-    if (this.#retiring && this.#activeCalls === 0 && this.#inUse === 0) this.#closeIdle();
-  }
-
-  /** Closes the idle connections (the pool stays usable: it connects again when asked). */
-  #closeIdle(): void {
-    const idle = this.#idle;
-    this.#idle = [];
-    for (const connection of idle) connection.close();
+  #headWriter(): RequestHeadWriter {
+    return new RequestHeadWriter(
+      this.#netloc(),
+      this.headers,
+      this.forwardToProxy ? this.#proxyHeaders : null,
+    );
   }
 
   /** Connects if needed and sends; the connection goes back to the pool in every case. */
-  #send(
-    connection: HTTPConnection,
-    attempt: Attempt,
-    head: RequestHead,
-    listener: AttemptListener,
-  ): void {
-    const maxResponseSize = attempt.maxResponseSize ?? this.#maxResponseSize;
-    const sent = new SentAttempt(
-      attempt,
-      head,
-      maxResponseSize,
-      connection,
-      listener,
-      this.#putConn,
-      this.#holds,
-    );
-    if (connection.isConnected) return this.#start(connection, sent);
-    connection.connect(attempt.timeout.connectTimeout, attempt.signal).then(
-      () => this.#start(connection, sent),
+  #send(connection: HTTPConnection, request: RequestDescriptor): void {
+    request.startClock();
+    const onRelease = request.holdsConnection ? this.#holdFor(connection, request) : this.#putConn;
+    if (connection.isConnected) return this.#start(connection, request, onRelease);
+    connection.connect(request.timeout.connectTimeout, request.signal).then(
+      () => this.#start(connection, request, onRelease),
       (error) => {
-        this.#putConn(connection, false);
-        listener.attemptFailed(error);
+        onRelease(connection, false);
+        request.fail(error);
       },
     );
   }
 
-  #start(connection: HTTPConnection, sent: SentAttempt): void {
+  /** The hold a response will keep on `connection`; it is told when the exchange ends. */
+  #holdFor(connection: HTTPConnection, request: RequestDescriptor): ReleaseCallback {
+    const held = new HeldConnection(connection, this.#putConn, this.#holds, request.releaseConn);
+    request.hold = held;
+    return held.onExchangeEnd;
+  }
+
+  #start(connection: HTTPConnection, request: RequestDescriptor, onRelease: ReleaseCallback) {
     this.numRequests++;
     try {
-      connection.request(sent, sent, sent.onExchangeEnd);
+      connection.dispatch(request, onRelease);
     } catch (error) {
-      this.#putConn(connection, false);
-      sent.listener.attemptFailed(error);
+      onRelease(connection, false);
+      request.fail(error);
     }
-  }
-
-  // ---- request head -----------------------------------------------------------------
-
-  /** Host, pool headers and default headers, rendered once for requests with no headers. */
-  #fixedLines(): string {
-    if (this.#fixedHeaderLines !== null) return this.#fixedHeaderLines;
-    const flags = noFlags();
-    const lines = renderHeaderLines(this.headers, flags);
-    this.#fixedHeaderLines = this.#automaticLines(flags, true) + lines +
-      this.#automaticLines(flags, false);
-    this.#fixedFlags = flags;
-    this.#fixedHeadAscii = isAscii(this.#fixedHeaderLines);
-    return this.#fixedHeaderLines;
-  }
-
-  /** `Host` first (as http.client does), then the defaults the caller did not set. */
-  #automaticLines(flags: HeaderFlags, hostPart: boolean, host = this.#netloc()): string {
-    if (hostPart) return flags.host ? "" : `Host: ${host}\r\n`;
-    let lines = "";
-    if (!flags.userAgent) lines += `User-Agent: ${USER_AGENT}\r\n`;
-    if (!flags.acceptEncoding) lines += "Accept-Encoding: identity\r\n";
-    return lines;
-  }
-
-  /**
-   * The head of a request without headers or body: the same few are sent over and over,
-   * so the last one is kept, and a repeat costs two comparisons (no string building).
-   */
-  #plainHead(attempt: Attempt): RequestHead {
-    const last = this.#lastPlainHead;
-    if (last !== null && last.method === attempt.method && last.target === attempt.target) {
-      return last.head;
-    }
-    const head = this.#buildHead(attempt);
-    this.#lastPlainHead = { method: attempt.method, target: attempt.target, head };
-    return head;
-  }
-
-  #headFor(attempt: Attempt): RequestHead {
-    if (changeCount(this.headers) !== this.#headerChanges) this.#forgetHeaderLines();
-    const plain = attempt.headers === undefined && attempt.body === NO_BODY && !attempt.chunked &&
-      !this.forwardToProxy;
-    return plain ? this.#plainHead(attempt) : this.#buildHead(attempt);
-  }
-
-  /** Drops what was rendered from `headers`: they changed since. */
-  #forgetHeaderLines(): void {
-    this.#headerChanges = changeCount(this.headers);
-    this.#fixedHeaderLines = null;
-    this.#lastPlainHead = null;
-  }
-
-  #buildHead(attempt: Attempt): RequestHead {
-    const { method, body } = attempt;
-    checkMethod(method);
-    let flags: HeaderFlags;
-    let lines: string;
-    let ascii: boolean;
-    let target = attempt.target;
-    let host: string | undefined;
-    if (this.forwardToProxy) {
-      // The proxy reads the origin from the absolute-form target; Host names it too.
-      const url = parseUrl(attempt.url);
-      const scheme = url.scheme ?? "http";
-      host = hostHeaderValue(url.host ?? "", url.port ?? defaultPortFor(scheme) ?? 80, scheme);
-      target = `${scheme}://${host}${url.requestUri}`;
-    }
-    if (attempt.headers === undefined && host === undefined) {
-      lines = this.#fixedLines();
-      ascii = this.#fixedHeadAscii;
-      flags = this.#fixedFlags;
-    } else {
-      flags = noFlags();
-      const merged = mergeHeaders(this.headers, attempt.headers ?? {});
-      const own = renderHeaderLines(
-        this.forwardToProxy ? forwardedHeaders(merged, this.#proxyHeaders) : merged,
-        flags,
-      );
-      lines = this.#automaticLines(flags, true, host) + own + this.#automaticLines(flags, false);
-      ascii = isAscii(lines);
-    }
-    let bytes = body.bytes;
-    let stream = body.stream;
-    // The body's size: null for a stream of unknown length, else 0 when there is none.
-    const length = stream !== null ? stream.length : bytes?.length ?? 0;
-    const declared = flags.contentLength;
-    if (declared !== null) {
-      // The caller's Content-Length frames the body: it must be the body's, and a stream
-      // of unknown length is held to it.
-      if (length !== null) checkContentLength(declared, length);
-      else stream = exactLength(stream!, declared);
-    }
-    // A stream of unknown length goes chunked unless the caller gave its length.
-    const chunked = flags.chunked ||
-      (declared === null && (attempt.chunked || (stream !== null && length === null)));
-    if (chunked) {
-      if (!flags.chunked) lines += "Transfer-Encoding: chunked\r\n";
-      if (stream === null) bytes = chunkEncode(bytes ?? new Uint8Array(0));
-    } else if (declared === null) {
-      if (bytes !== null || stream !== null) lines += `Content-Length: ${length}\r\n`;
-      else if (sendsEmptyLength(method)) lines += "Content-Length: 0\r\n";
-    }
-    if (
-      body.contentType !== null && !this.headers.has("content-type") &&
-      !hasHeader(attempt.headers, "content-type")
-    ) {
-      lines += `Content-Type: ${body.contentType}\r\n`;
-    }
-    const text = `${method} ${target} HTTP/1.1\r\n${lines}\r\n`;
-    return { text: ascii ? text : encodeLatin1(text), body: bytes, stream, chunked };
   }
 
   // ---- lifecycle --------------------------------------------------------------------
@@ -950,26 +470,12 @@ export abstract class ConnectionPool extends RequestMethods {
    */
   close(): Promise<void> {
     this.#closed = true;
-    this.#closeIdle();
+    this.#slots.closeIdle();
     const holds = this.#holds;
     holds.closedBy ??= new ClosedPoolError(this, "Pool is closed.");
     for (const held of [...holds.held]) held.abandon(holds.closedBy);
-    for (let waiter = this.#nextWaiter(); waiter; waiter = this.#nextWaiter()) {
-      waiter.reject(new ClosedPoolError(this, "Pool is closed."));
-    }
+    this.#slots.rejectWaiters(() => new ClosedPoolError(this, "Pool is closed."));
     return Promise.resolve();
-  }
-
-  /**
-   * What a manager calls when it drops the pool (LRU eviction, `clear()`). The pool stays
-   * usable by whoever holds it, as in urllib3, but keeps no socket while unused: its idle
-   * connections close whenever no request runs on it, so every connection released once
-   * the last request ended is closed. Requests running on it, their retries and
-   * redirects included, go on reusing its connections meanwhile.
-   */
-  retire(): void {
-    this.#retiring = true;
-    this.#closeIfRetired();
   }
 
   /** Same as `close()`, for `await using`. */
@@ -1046,41 +552,6 @@ export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOpt
     key: options.key,
     alpnProtocols: ["http/1.1"],
   };
-}
-
-/** Pool headers overridden by request headers (`undefined` removes one). */
-function mergeHeaders(
-  base: HTTPHeaderDict,
-  request: RequestHeaders,
-): Iterable<readonly [string, string]> {
-  const own: [string, string][] = [];
-  const named = new Set<string>();
-  for (const [name, value] of requestHeaderPairs(request)) {
-    named.add(name.toLowerCase());
-    if (value !== undefined) own.push([name, value]);
-  }
-  if (base.size === 0) return own;
-  const merged: [string, string][] = [];
-  for (const [name, value] of base) {
-    if (!named.has(name.toLowerCase())) merged.push([name, value]);
-  }
-  return merged.concat(own);
-}
-
-/**
- * The headers of a request forwarded to a proxy: an `Accept` for any type unless one is
- * set (urllib3's `ProxyManager` adds it), the merged pool and request headers, then the
- * proxy's, which replace any of the same name.
- */
-function forwardedHeaders(
-  merged: Iterable<readonly [string, string]>,
-  proxy: HTTPHeaderDict,
-): Iterable<readonly [string, string]> {
-  const pairs: (readonly [string, string])[] = [];
-  for (const pair of merged) if (!proxy.has(pair[0])) pairs.push(pair);
-  pairs.push(...proxy);
-  if (!pairs.some(([name]) => name.toLowerCase() === "accept")) pairs.unshift(["Accept", "*/*"]);
-  return pairs;
 }
 
 /**

@@ -8,7 +8,8 @@
 
 import { ProtocolError, ProxyError, SSLError, TimeoutError } from "../errors.ts";
 import { NO_BODY, prepareBody, prepareBodySync, type PreparedBody } from "../body/request_body.ts";
-import type { Attempt, AttemptListener, ConnectionPool } from "../pool/connection_pool.ts";
+import { type DescriptorInit, RequestDescriptor, type ResponseListener } from "./_descriptor.ts";
+import type { Dispatcher, Router } from "./_dispatcher.ts";
 import { StaleConnectionError } from "../http1/exchange.ts";
 import { decideRedirect } from "../policy/redirect.ts";
 import { requestHeaderPairs, type RequestHeaders, type UrlopenOptions } from "./request_methods.ts";
@@ -16,9 +17,6 @@ import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { Timeout } from "../policy/timeout.ts";
 import { parseUrl } from "../url.ts";
-
-/** Picks the pool for an absolute URL (or throws, e.g. `HostChangedError`). */
-export type Router = (url: string) => ConnectionPool;
 
 /** Reused connections found dead before answering, replaced without using a retry. */
 const MAX_STALE_REPLACEMENTS = 16;
@@ -68,12 +66,12 @@ function withoutHeaders(
 }
 
 /**
- * One request across its attempts: what the next attempt sends, and where. It is itself
- * the `Attempt` the pool is given, so an attempt copies nothing, and the listener of the
- * first attempt, so the common case (a final response at once) settles the caller's
- * promise straight from the pool, with no promise between.
+ * One request across its attempts: what the next attempt sends, and where. Each attempt
+ * is described by a {@linkcode RequestDescriptor} made from it; the run itself is the
+ * listener of the first attempt, so the common case (a final response at once) settles
+ * the caller's promise straight from the pool, with no promise between.
  */
-class RequestRun implements Attempt, AttemptListener {
+class RequestRun implements DescriptorInit, ResponseListener {
   readonly route: Router;
   readonly options: UrlopenOptions;
   readonly followRedirects: boolean;
@@ -85,8 +83,8 @@ class RequestRun implements Attempt, AttemptListener {
   readonly enforceContentLength: boolean;
   readonly maxResponseSize: number | null;
   readonly signal: AbortSignal | undefined;
-  /** The pool in use, held so that a pool the manager evicts meanwhile stays open for us. */
-  pool: ConnectionPool;
+  /** The pool in use, held so that a pool the manager evicts meanwhile keeps serving us. */
+  pool: Dispatcher;
   method: string;
   url: string;
   target: string;
@@ -102,7 +100,7 @@ class RequestRun implements Attempt, AttemptListener {
 
   constructor(
     route: Router,
-    pool: ConnectionPool,
+    pool: Dispatcher,
     method: string,
     url: string,
     target: string,
@@ -132,10 +130,10 @@ class RequestRun implements Attempt, AttemptListener {
   /** Holds the pool and makes the first attempt, with this run as its listener. */
   start(): void {
     this.pool.hold();
-    this.pool.attempt(this, this);
+    this.pool.dispatch(new RequestDescriptor(this, this));
   }
 
-  attemptResponded(response: HTTPResponse): void {
+  responded(response: HTTPResponse): void {
     let final: boolean;
     try {
       final = isFinal(this, response);
@@ -149,7 +147,7 @@ class RequestRun implements Attempt, AttemptListener {
     else this.#continue(response);
   }
 
-  attemptFailed(error: unknown): void {
+  failed(error: unknown): void {
     this.#continue(null, error);
   }
 
@@ -171,7 +169,7 @@ class RequestRun implements Attempt, AttemptListener {
  */
 export function runRequest(
   route: Router,
-  firstPool: ConnectionPool,
+  firstPool: Dispatcher,
   method: string,
   url: string,
   options: UrlopenOptions,
@@ -209,7 +207,7 @@ export function runRequest(
 /** One attempt after the first, as a promise. */
 function attemptAgain(run: RequestRun): Promise<HTTPResponse> {
   return new Promise((resolve, reject) => {
-    run.pool.attempt(run, { attemptResponded: resolve, attemptFailed: reject });
+    run.pool.dispatch(new RequestDescriptor(run, { responded: resolve, failed: reject }));
   });
 }
 
@@ -286,7 +284,7 @@ async function afterFailure(state: RequestRun, error: unknown): Promise<void> {
     state.body.stream?.assertCanSend(error);
     return;
   }
-  state.retries = state.retries.increment({ method, url, error, pool });
+  state.retries = state.retries.increment({ method, url, error, pool: pool.pool });
   state.body.stream?.assertCanSend(error);
   await sleep(state.retries.getBackoffTime(), options.signal);
 }
@@ -304,7 +302,7 @@ async function afterResponse(
   if (location) {
     let next: Retry;
     try {
-      next = retries.increment({ method, url, response, pool });
+      next = retries.increment({ method, url, response, pool: pool.pool });
     } catch (error) {
       if (retries.raiseOnRedirect) {
         await response.drainConn();
@@ -321,7 +319,7 @@ async function afterResponse(
   if (isStatusRetried(state, response)) {
     let next: Retry;
     try {
-      next = retries.increment({ method, url, response, pool });
+      next = retries.increment({ method, url, response, pool: pool.pool });
     } catch (error) {
       if (retries.raiseOnStatus) {
         await response.drainConn();

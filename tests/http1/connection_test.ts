@@ -9,7 +9,6 @@ import { sleep, waitFor } from "../_util.ts";
 import { type RawConnection, type RawServer, rawServer } from "../_servers.ts";
 import {
   defaultConnector,
-  HTTPConnection,
   HTTPConnectionPool,
   IncompleteRead,
   MaxRetryError,
@@ -20,6 +19,9 @@ import {
 } from "../../mod.ts";
 import type { ConnectionPoolOptions } from "../../mod.ts";
 import { DEFAULT_PARSER_LIMITS } from "../../src/http1/response_parser.ts";
+import { HTTPConnection } from "../../src/http1/connection.ts";
+import { RequestDescriptor, type ResponseListener } from "../../src/request/_descriptor.ts";
+import { NO_BODY } from "../../src/body/request_body.ts";
 
 const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 const utf8 = new TextDecoder();
@@ -603,34 +605,43 @@ test("connection: a request on a socket the server closed before the write fails
     connector: defaultConnector(),
     limits: DEFAULT_PARSER_LIMITS,
   });
-  const request = {
+  let failure: unknown;
+  const listener: ResponseListener = {
+    responded: () => assert.fail("no response was sent"),
+    failed: (error) => failure = error,
+  };
+  const request = new RequestDescriptor({
     method: "GET",
-    head: "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-    body: null,
-    bodyStream: null,
+    url: server.url,
+    target: "/",
+    headers: undefined,
+    body: NO_BODY,
     chunked: false,
+    timeout: new Timeout(),
+    poolTimeout: null,
     preload: true,
+    releaseConn: true,
     decodeContent: true,
     enforceContentLength: true,
-    readTimeout: null,
-    deadline: null,
     maxResponseSize: null,
-    url: server.url,
+    signal: undefined,
+  }, listener);
+  request.wire = {
+    text: "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    body: null,
+    stream: null,
+    chunked: false,
   };
   try {
     assert.throws(
-      () => connection.request(request, { exchangeReady() {}, exchangeFailed() {} }, () => {}),
+      () => connection.dispatch(request, () => {}),
       (error: unknown) => error instanceof TypeError && /connect\(\) first/.test(error.message),
     );
     await connection.connect(null);
     // The close arrives while no exchange runs: the connection only notes it.
     await waitFor(() => connection.isDropped, "the client to see the close");
-    let failure: unknown;
     let released: boolean | undefined;
-    connection.request(request, {
-      exchangeReady: () => assert.fail("no response was sent"),
-      exchangeFailed: (error) => failure = error,
-    }, (_, reusable) => released = reusable);
+    connection.dispatch(request, (_, reusable) => released = reusable);
     assert.ok(failure instanceof ProtocolError, String(failure));
     assert.match(
       failure.message,

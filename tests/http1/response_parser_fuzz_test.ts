@@ -20,7 +20,7 @@
 
 import { assert, test } from "../_harness.ts";
 import { ProtocolError } from "../../src/errors.ts";
-import { type ParserLimits, ResponseParser } from "../../src/http1/response_parser.ts";
+import type { ParserLimits, ResponseParser } from "../../src/http1/response_parser.ts";
 import { bytes, type Outcome, run, type RunOptions, splits } from "./_parser_driver.ts";
 import { prng } from "../_prng.ts";
 

@@ -7,7 +7,7 @@
  */
 
 import { defaultConnector, HTTPError, PoolManager, SSLError } from "../../mod.ts";
-import { cloudflareConnector, CloudflareSocket } from "../../src/runtime/cloudflare.ts";
+import { cloudflareConnector, type CloudflareSocket } from "../../src/runtime/cloudflare.ts";
 import type { SocketHandler } from "../../src/runtime/socket.ts";
 
 type Scenario = (query: URLSearchParams) => Promise<unknown>;

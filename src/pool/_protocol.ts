@@ -1,0 +1,27 @@
+/**
+ * The protocol seam: what a pool asks of a connection, whatever protocol it speaks. An
+ * HTTP/1.1 connection carries one request at a time; an HTTP/2 session will carry many.
+ * Pools count capacity through this interface, never through a protocol's details.
+ *
+ * @module
+ */
+
+import type { RequestDescriptor } from "../request/_descriptor.ts";
+import type { PoolConnection } from "./pool_connection.ts";
+
+/**
+ * Told when a request a connection carried is over on the wire: `reusable` says whether
+ * the connection may carry another.
+ */
+export type ReleaseCallback = (connection: ProtocolConnection, reusable: boolean) => void;
+
+/** A connection as its pool drives it. */
+export interface ProtocolConnection extends PoolConnection {
+  /** Opens a socket if there is none; `timeout` in ms bounds TCP and TLS set-up. */
+  connect(timeout: number | null, signal?: AbortSignal): Promise<void>;
+  /**
+   * Sends `request` on the open socket. The request hears its response (or the failure)
+   * through its listener; `onRelease` is called once when the request is over.
+   */
+  dispatch(request: RequestDescriptor, onRelease: ReleaseCallback): void;
+}
