@@ -84,14 +84,33 @@ export interface EncodedSource {
   fail(error: Error): void;
   /** Everything was decoded: the connection may be reused. */
   decodingEnded(ok: boolean): void;
+  /**
+   * Why decoding must stop now (the deadline passed or the signal aborted), or null.
+   * Once the last byte has arrived nothing else watches the clock or the signal, and a
+   * small body can take seconds to inflate: the decoder asks between pieces.
+   */
+  stopReason(): Error | null;
 }
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /**
+ * Longest run of decoding without giving timers a turn. A decoder fed from memory can run
+ * on promise jobs alone (Deno's `node:zlib` does), which would starve every timer, the
+ * caller's abort included, until the whole body is inflated.
+ */
+const TURN_MS = 10;
+
+/** Resolves after the event loop has run its timers. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => (globalThis.setImmediate ?? setTimeout)(resolve));
+}
+
+/**
  * The decoded body of `source`, capped at `limit` decoded bytes (API.md difference 5).
- * Failures to decode are `DecodeError`s, a body over the cap is `ResponseTooLargeError`;
- * either ends the exchange and closes its connection, which is held until the body has
+ * Failures to decode are `DecodeError`s, a body over the cap is `ResponseTooLargeError`,
+ * a passed deadline or an aborted signal is what `source.stopReason()` says; each ends
+ * the exchange and closes its connection, which is held until the body has
  * been decoded to its end. Errors of the wire itself (a broken connection) come through
  * unchanged. Once failed, every later `next()` throws the same error.
  */
@@ -109,16 +128,23 @@ export function decodeBody(
   let decoded: ChunkIterator | null = null;
   let size = 0;
   let failure: Error | null = null;
+  let turn = performance.now();
   return {
     async next() {
       if (failure !== null) throw failure;
       try {
         decoded ??= await decodePieces(codings, wire);
+        if (performance.now() - turn >= TURN_MS) {
+          await nextTurn();
+          turn = performance.now();
+        }
         const result = await decoded.next();
         if (result.done) {
           source.decodingEnded(true);
           return DONE;
         }
+        const stop = source.stopReason();
+        if (stop !== null) throw stop;
         size += result.value.length;
         if (limit !== null && size > limit) throw new ResponseTooLargeError(limit, size);
         return result;
