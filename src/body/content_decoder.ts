@@ -119,9 +119,18 @@ export function decodeBody(
   codings: readonly string[],
   limit: number | null,
 ): ChunkIterator {
+  // An error of the wire (an abort, a timeout, a broken connection) reaches the decoder
+  // through its streams, which would wrap it: it is kept here to be thrown as it was.
+  let wireError: Error | null = null;
   const wire: ChunkIterator = {
     next: async () => {
-      const piece = await source.next();
+      let piece: Uint8Array | null;
+      try {
+        piece = await source.next();
+      } catch (error) {
+        wireError = error instanceof Error ? error : new DecodeError(String(error));
+        throw wireError;
+      }
       return piece === null ? DONE : { done: false, value: piece };
     },
   };
@@ -149,7 +158,7 @@ export function decodeBody(
         if (limit !== null && size > limit) throw new ResponseTooLargeError(limit, size);
         return result;
       } catch (error) {
-        failure = error instanceof Error ? error : new DecodeError(String(error));
+        failure = wireError ?? (error instanceof Error ? error : new DecodeError(String(error)));
         source.fail(failure);
         void decoded?.return?.();
         throw failure;

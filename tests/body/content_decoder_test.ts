@@ -23,6 +23,13 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
+/** `n` bytes of a position-dependent pattern that compresses, but not to nothing. */
+function pattern(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed + (i >> 9) * 7) % 251;
+  return out;
+}
+
 /** `mib` MiB of zeros as gzip members of 4 MiB each (about 4 KiB each on the wire). */
 function gzipBomb(mib: number): Uint8Array {
   const member = view(zlib.gzipSync(new Uint8Array(4 * MiB)));
@@ -78,6 +85,8 @@ interface Route {
   body: Uint8Array;
   /** Write it in pieces of this many bytes, a moment apart (default: at once). */
   piece?: number;
+  /** The `Content-Length` sent (default: the body's length; more leaves the body unfinished). */
+  length?: number;
 }
 
 /** A keep-alive server answering each path of `routes`, and a pool on it; ends at rest. */
@@ -86,13 +95,13 @@ async function withRoutes(
   fn: (ctx: Served) => Promise<void>,
 ): Promise<void> {
   const served = await keepAliveServer(async (req, _id, conn) => {
-    const { coding, body, piece = body.length } = routes[req.target];
+    const { coding, body, piece = body.length, length = body.length } = routes[req.target];
     await conn.write(
-      `HTTP/1.1 200 OK\r\nContent-Encoding: ${coding}\r\nContent-Length: ${body.length}\r\n\r\n`,
+      `HTTP/1.1 200 OK\r\nContent-Encoding: ${coding}\r\nContent-Length: ${length}\r\n\r\n`,
     );
-    for (let at = 0; at < body.length; at += piece) {
+    for (let at = 0, n = 1; at < body.length; at += piece, n++) {
       await conn.write(body.subarray(at, at + piece));
-      if (piece < body.length) await sleep(1); // small writes arrive in separate reads
+      if (n % 8 === 0) await sleep(1); // small writes a moment apart arrive in separate reads
     }
   });
   const pool = new HTTPConnectionPool("127.0.0.1", {
@@ -206,3 +215,30 @@ for (const coding of Object.keys(BOMBS)) {
     });
   });
 }
+
+test("decoding: an abort while the compressed body is still arriving gives the signal's reason", async () => {
+  const gz = view(zlib.gzipSync(pattern(100_000, 4)));
+  // Half the body, then silence: the abort comes while the decoder waits for the wire.
+  const routes: Record<string, Route> = {
+    "/half": { coding: "gzip", body: gz.subarray(0, gz.length >> 1), length: gz.length },
+  };
+  await withRoutes(routes, async ({ pool }) => {
+    for (const preloadContent of [true, false]) {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 200);
+      try {
+        const error = await rejects((async () => {
+          const r = await pool.request("GET", "/half", {
+            signal: controller.signal,
+            preloadContent,
+            timeout: 20_000,
+          });
+          await r.read();
+        })());
+        assert.equal(error, controller.signal.reason, `preloadContent: ${preloadContent}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  });
+});
