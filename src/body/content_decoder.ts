@@ -9,7 +9,7 @@
 
 import { concatBytes } from "../_bytes.ts";
 import { DecodeError, HTTPError, ResponseTooLargeError } from "../errors.ts";
-import { ZstdFrameTracker } from "./_zstd_frames.ts";
+import { ZstdFrames } from "./_zstd_frames.ts";
 
 /** Most codings in one `Content-Encoding` chain (urllib3's `max_decode_links`). */
 export const MAX_DECODE_LINKS = 5;
@@ -192,7 +192,9 @@ async function decodePieces(
   let pieces = wire;
   // Codings are listed in the order they were applied: undo the last one first.
   for (let i = codings.length - 1; i >= 0; i--) {
-    pieces = decodeStage(zlib, codings[i], codings, pieces);
+    pieces = codings[i] === "zstd"
+      ? decodeZstd(zlib, codings, pieces)
+      : decodeStage(zlib, codings[i], codings, pieces);
   }
   return pieces;
 }
@@ -247,19 +249,14 @@ function decodeStage(
 
   const pump = async (first: Uint8Array) => {
     const target = stream!;
-    // Some runtimes end a truncated zstd stream without an error: follow its frames.
-    const frames = coding === "zstd" ? new ZstdFrameTracker() : null;
     try {
       let piece: Uint8Array | undefined = first;
       while (piece !== undefined && !target.destroyed) {
-        frames?.feed(piece);
         if (!target.write(piece)) await writable(target);
         piece = (await upstream.next()).value;
       }
       if (target.destroyed) await upstream.return?.();
-      else if (frames?.complete === false) {
-        target.destroy(new Error("the zstd data ends inside a frame (truncated)"));
-      } else target.end();
+      else target.end();
     } catch (error) {
       target.destroy(error instanceof Error ? error : new Error(String(error)));
     }
@@ -302,6 +299,41 @@ function decodeStage(
     async return() {
       finished = true;
       stream?.destroy();
+      await upstream.return?.();
+      return DONE;
+    },
+  };
+}
+
+/**
+ * zstd, one frame at a time (one stream each), skippable frames dropped: some runtimes'
+ * decoders stop after the first frame, or end a truncated frame without an error.
+ */
+function decodeZstd(zlib: ZlibModule, chain: readonly string[], upstream: ChunkIterator) {
+  const frames = new ZstdFrames(upstream);
+  let frame: ChunkIterator | null = null;
+  let finished = false;
+  return {
+    async next(): Promise<IteratorResult<Uint8Array, undefined>> {
+      while (!finished) {
+        if (frame === null) {
+          const bytes = await frames.next().catch((error) => {
+            finished = true;
+            throw asDecodeError(error, chain);
+          });
+          if (bytes === null) break;
+          frame = decodeStage(zlib, "zstd", chain, bytes);
+        }
+        const result = await frame.next();
+        if (!result.done) return result;
+        frame = null;
+      }
+      finished = true;
+      return DONE;
+    },
+    async return(): Promise<IteratorReturnResult<undefined>> {
+      finished = true;
+      await frame?.return?.();
       await upstream.return?.();
       return DONE;
     },

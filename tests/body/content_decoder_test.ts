@@ -8,9 +8,10 @@
 
 import * as zlib from "node:zlib";
 import process from "node:process";
-import { assert, test } from "../_harness.ts";
-import { assertAtRest, deadline, keepAliveServer, rejects, sleep } from "../_util.ts";
+import { assert, runtime, test } from "../_harness.ts";
+import { assertAtRest, assertBytes, deadline, keepAliveServer, rejects, sleep } from "../_util.ts";
 import {
+  DecodeError,
   HTTPConnectionPool,
   type HTTPResponse,
   ReadTimeoutError,
@@ -242,3 +243,110 @@ test("decoding: an abort while the compressed body is still arriving gives the s
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------
+// zstd: frames with checksums, several frames, skippable frames
+
+interface ZstdModule {
+  zstdCompressSync?: (data: Uint8Array, options?: { params: Record<number, number> }) => Uint8Array;
+  constants: { ZSTD_c_checksumFlag?: number };
+}
+const zstdZlib = zlib as unknown as ZstdModule;
+const hasZstd = typeof zstdZlib.zstdCompressSync === "function";
+if (!hasZstd) {
+  console.warn(`content_decoder_test: zstd tests skipped: ${runtime}'s node:zlib has no zstd`);
+}
+
+/** One zstd frame of `data`, with a content checksum when `checksum`. */
+function zstdFrame(data: Uint8Array, checksum: boolean): Uint8Array {
+  const params = { [zstdZlib.constants.ZSTD_c_checksumFlag!]: checksum ? 1 : 0 };
+  return view(zstdZlib.zstdCompressSync!(data, { params }));
+}
+
+/** A skippable frame (RFC 8878 3.1.2) holding `size` bytes of user data. */
+function skippableFrame(size: number, variant = 0): Uint8Array {
+  const frame = new Uint8Array(8 + size).fill(0x5a);
+  new DataView(frame.buffer).setUint32(0, 0x184d2a50 + variant, true);
+  new DataView(frame.buffer).setUint32(4, size, true);
+  return frame;
+}
+
+const PART_A = pattern(11_000, 1);
+const PART_B = pattern(5_000, 2);
+const PART_C = pattern(70_000, 3);
+
+/** Each case: the body on the wire and the bytes it decodes to. */
+function zstdCases(): Record<string, { body: Uint8Array; decoded: Uint8Array }> {
+  const a = zstdFrame(PART_A, false);
+  const b = zstdFrame(PART_B, false);
+  const aSum = zstdFrame(PART_A, true);
+  const bSum = zstdFrame(PART_B, true);
+  const cSum = zstdFrame(PART_C, true);
+  const ab = concatBytes([PART_A, PART_B]);
+  return {
+    "/checksum": { body: aSum, decoded: PART_A },
+    "/two-frames": { body: concatBytes([a, b]), decoded: ab },
+    "/three-frames-checksum": {
+      body: concatBytes([aSum, bSum, cSum]),
+      decoded: concatBytes([PART_A, PART_B, PART_C]),
+    },
+    "/skippable-first": { body: concatBytes([skippableFrame(3), aSum]), decoded: PART_A },
+    "/skippable-between": {
+      body: concatBytes([a, skippableFrame(0, 15), bSum]),
+      decoded: ab,
+    },
+    "/skippable-last": { body: concatBytes([a, b, skippableFrame(100, 7)]), decoded: ab },
+    "/skippable-only": { body: skippableFrame(20), decoded: new Uint8Array(0) },
+  };
+}
+
+test(
+  "decoding zstd: checksummed, several and skippable frames, preloaded and streamed",
+  async () => {
+    const cases = zstdCases();
+    const routes: Record<string, Route> = {};
+    for (const [path, { body }] of Object.entries(cases)) {
+      routes[path] = { coding: "zstd", body };
+      // In 1-byte writes: every field of a frame split across reads.
+      routes[`${path}/1`] = { coding: "zstd", body, piece: 1 };
+    }
+    await withRoutes(routes, async ({ pool, closed }) => {
+      for (const [path, { decoded }] of Object.entries(cases)) {
+        for (const suffix of ["", "/1"]) {
+          const what = `${path}${suffix}`;
+          assertBytes((await pool.request("GET", what, { timeout: 20_000 })).data, decoded, what);
+          const r = await pool.request("GET", what, { timeout: 20_000, preloadContent: false });
+          const pieces: Uint8Array[] = [];
+          for await (const piece of r.stream(4 * KiB)) pieces.push(piece);
+          assertBytes(concatBytes(pieces), decoded, `${what} streamed`);
+        }
+      }
+      assert.deepEqual(closed, [], "every connection was reused");
+    });
+  },
+  { ignore: !hasZstd },
+);
+
+test(
+  "decoding zstd: a body that ends inside a frame or its checksum is a DecodeError",
+  async () => {
+    const aSum = zstdFrame(PART_A, true);
+    const b = zstdFrame(PART_B, false);
+    const routes: Record<string, Route> = {
+      "/checksum-cut": { coding: "zstd", body: aSum.subarray(0, aSum.length - 2) },
+      "/second-frame-cut": { coding: "zstd", body: concatBytes([aSum, b.subarray(0, 6)]) },
+      "/skippable-cut": {
+        coding: "zstd",
+        body: concatBytes([aSum, skippableFrame(10).subarray(0, 12)]),
+      },
+    };
+    await withRoutes(routes, async ({ pool }) => {
+      for (const path of Object.keys(routes)) {
+        const error = await rejects(pool.request("GET", path, { timeout: 20_000 }));
+        assert.ok(error instanceof DecodeError, `${path}: expected DecodeError, got ${error}`);
+        assert.match(error.message, /zstd/);
+      }
+    });
+  },
+  { ignore: !hasZstd },
+);
