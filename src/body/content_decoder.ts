@@ -2,7 +2,8 @@
  * Undoes `Content-Encoding`: gzip (and x-gzip, multi-member), deflate (zlib-wrapped or
  * raw), br and zstd, in chains of up to five. Decoding streams through the `node:zlib`
  * that Deno, Bun and Node all ship, loaded on first use; each stage holds at most its
- * stream buffers, so a body is never inflated faster than its reader consumes it.
+ * stream buffers, so a body is never inflated faster than its reader consumes it, and
+ * between pieces the decoder stops for the deadline, the signal and the size cap.
  *
  * @module
  */
@@ -309,29 +310,35 @@ function decodeStage(
  * zstd, one frame at a time (one stream each), skippable frames dropped: some runtimes'
  * decoders stop after the first frame, or end a truncated frame without an error.
  */
-function decodeZstd(zlib: ZlibModule, chain: readonly string[], upstream: ChunkIterator) {
+function decodeZstd(
+  zlib: ZlibModule,
+  chain: readonly string[],
+  upstream: ChunkIterator,
+): ChunkIterator {
   const frames = new ZstdFrames(upstream);
   let frame: ChunkIterator | null = null;
   let finished = false;
   return {
-    async next(): Promise<IteratorResult<Uint8Array, undefined>> {
-      while (!finished) {
-        if (frame === null) {
-          const bytes = await frames.next().catch((error) => {
-            finished = true;
-            throw asDecodeError(error, chain);
-          });
-          if (bytes === null) break;
-          frame = decodeStage(zlib, "zstd", chain, bytes);
+    async next() {
+      try {
+        while (!finished) {
+          if (frame === null) {
+            const bytes = await frames.next();
+            if (bytes === null) break;
+            frame = decodeStage(zlib, "zstd", chain, bytes);
+          }
+          const result = await frame.next();
+          if (!result.done) return result;
+          frame = null;
         }
-        const result = await frame.next();
-        if (!result.done) return result;
-        frame = null;
+      } catch (error) {
+        finished = true;
+        throw asDecodeError(error, chain);
       }
       finished = true;
       return DONE;
     },
-    async return(): Promise<IteratorReturnResult<undefined>> {
+    async return() {
       finished = true;
       await frame?.return?.();
       await upstream.return?.();
