@@ -160,7 +160,8 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+/** Stops a server started as a child process (SIGTERM) and waits until it has exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
   const done = exited(child);
   if (!gone(child)) child.kill("SIGTERM");
   return done;
@@ -180,12 +181,20 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** Waits until every port accepts, while `child` runs; throws if it exits or after `ms`. */
-async function waitUntilListening(child: ChildProcess, ports: number[], ms = 10_000) {
+/**
+ * Waits until every port accepts, while `child` (a server named `what`) runs; throws if it
+ * exits or after `ms`.
+ */
+export async function waitUntilListening(
+  child: ChildProcess,
+  ports: number[],
+  what = "nginx",
+  ms = 10_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   for (const port of ports) {
     while (!await accepts(port)) {
-      if (gone(child)) throw new Error(`nginx exited with ${child.exitCode ?? child.signalCode}`);
+      if (gone(child)) throw new Error(`${what} exited with ${child.exitCode ?? child.signalCode}`);
       if (Date.now() > deadline) {
         throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
       }

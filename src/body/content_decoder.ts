@@ -2,14 +2,15 @@
  * Undoes `Content-Encoding`: gzip (and x-gzip, multi-member), deflate (zlib-wrapped or
  * raw), br and zstd, in chains of up to five. Decoding streams through the `node:zlib`
  * that Deno, Bun and Node all ship, loaded on first use; each stage holds at most its
- * stream buffers, so a body is never inflated faster than its reader consumes it.
+ * stream buffers, so a body is never inflated faster than its reader consumes it, and
+ * between pieces the decoder stops for the deadline, the signal and the size cap.
  *
  * @module
  */
 
 import { concatBytes } from "../_bytes.ts";
 import { DecodeError, HTTPError, ResponseTooLargeError } from "../errors.ts";
-import { ZstdFrameTracker } from "./_zstd_frames.ts";
+import { ZstdFrames } from "./_zstd_frames.ts";
 
 /** Most codings in one `Content-Encoding` chain (urllib3's `max_decode_links`). */
 export const MAX_DECODE_LINKS = 5;
@@ -84,14 +85,33 @@ export interface EncodedSource {
   fail(error: Error): void;
   /** Everything was decoded: the connection may be reused. */
   decodingEnded(ok: boolean): void;
+  /**
+   * Why decoding must stop now (the deadline passed or the signal aborted), or null.
+   * Once the last byte has arrived nothing else watches the clock or the signal, and a
+   * small body can take seconds to inflate: the decoder asks between pieces.
+   */
+  stopReason(): Error | null;
 }
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /**
+ * Longest run of decoding without giving timers a turn. A decoder fed from memory can run
+ * on promise jobs alone (Deno's `node:zlib` does), which would starve every timer, the
+ * caller's abort included, until the whole body is inflated.
+ */
+const TURN_MS = 10;
+
+/** Resolves after the event loop has run its timers. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => (globalThis.setImmediate ?? setTimeout)(resolve));
+}
+
+/**
  * The decoded body of `source`, capped at `limit` decoded bytes (API.md difference 5).
- * Failures to decode are `DecodeError`s, a body over the cap is `ResponseTooLargeError`;
- * either ends the exchange and closes its connection, which is held until the body has
+ * Failures to decode are `DecodeError`s, a body over the cap is `ResponseTooLargeError`,
+ * a passed deadline or an aborted signal is what `source.stopReason()` says; each ends
+ * the exchange and closes its connection, which is held until the body has
  * been decoded to its end. Errors of the wire itself (a broken connection) come through
  * unchanged. Once failed, every later `next()` throws the same error.
  */
@@ -100,30 +120,46 @@ export function decodeBody(
   codings: readonly string[],
   limit: number | null,
 ): ChunkIterator {
+  // An error of the wire (an abort, a timeout, a broken connection) reaches the decoder
+  // through its streams, which would wrap it: it is kept here to be thrown as it was.
+  let wireError: Error | null = null;
   const wire: ChunkIterator = {
     next: async () => {
-      const piece = await source.next();
+      let piece: Uint8Array | null;
+      try {
+        piece = await source.next();
+      } catch (error) {
+        wireError = error instanceof Error ? error : new DecodeError(String(error));
+        throw wireError;
+      }
       return piece === null ? DONE : { done: false, value: piece };
     },
   };
   let decoded: ChunkIterator | null = null;
   let size = 0;
   let failure: Error | null = null;
+  let turn = performance.now();
   return {
     async next() {
       if (failure !== null) throw failure;
       try {
         decoded ??= await decodePieces(codings, wire);
+        if (performance.now() - turn >= TURN_MS) {
+          await nextTurn();
+          turn = performance.now();
+        }
         const result = await decoded.next();
         if (result.done) {
           source.decodingEnded(true);
           return DONE;
         }
+        const stop = source.stopReason();
+        if (stop !== null) throw stop;
         size += result.value.length;
         if (limit !== null && size > limit) throw new ResponseTooLargeError(limit, size);
         return result;
       } catch (error) {
-        failure = error instanceof Error ? error : new DecodeError(String(error));
+        failure = wireError ?? (error instanceof Error ? error : new DecodeError(String(error)));
         source.fail(failure);
         void decoded?.return?.();
         throw failure;
@@ -157,7 +193,9 @@ async function decodePieces(
   let pieces = wire;
   // Codings are listed in the order they were applied: undo the last one first.
   for (let i = codings.length - 1; i >= 0; i--) {
-    pieces = decodeStage(zlib, codings[i], codings, pieces);
+    pieces = codings[i] === "zstd"
+      ? decodeZstd(zlib, codings, pieces)
+      : decodeStage(zlib, codings[i], codings, pieces);
   }
   return pieces;
 }
@@ -212,19 +250,14 @@ function decodeStage(
 
   const pump = async (first: Uint8Array) => {
     const target = stream!;
-    // Some runtimes end a truncated zstd stream without an error: follow its frames.
-    const frames = coding === "zstd" ? new ZstdFrameTracker() : null;
     try {
       let piece: Uint8Array | undefined = first;
       while (piece !== undefined && !target.destroyed) {
-        frames?.feed(piece);
         if (!target.write(piece)) await writable(target);
         piece = (await upstream.next()).value;
       }
       if (target.destroyed) await upstream.return?.();
-      else if (frames?.complete === false) {
-        target.destroy(new Error("the zstd data ends inside a frame (truncated)"));
-      } else target.end();
+      else target.end();
     } catch (error) {
       target.destroy(error instanceof Error ? error : new Error(String(error)));
     }
@@ -267,6 +300,47 @@ function decodeStage(
     async return() {
       finished = true;
       stream?.destroy();
+      await upstream.return?.();
+      return DONE;
+    },
+  };
+}
+
+/**
+ * zstd, one frame at a time (one stream each), skippable frames dropped: some runtimes'
+ * decoders stop after the first frame, or end a truncated frame without an error.
+ */
+function decodeZstd(
+  zlib: ZlibModule,
+  chain: readonly string[],
+  upstream: ChunkIterator,
+): ChunkIterator {
+  const frames = new ZstdFrames(upstream);
+  let frame: ChunkIterator | null = null;
+  let finished = false;
+  return {
+    async next() {
+      try {
+        while (!finished) {
+          if (frame === null) {
+            const bytes = await frames.next();
+            if (bytes === null) break;
+            frame = decodeStage(zlib, "zstd", chain, bytes);
+          }
+          const result = await frame.next();
+          if (!result.done) return result;
+          frame = null;
+        }
+      } catch (error) {
+        finished = true;
+        throw asDecodeError(error, chain);
+      }
+      finished = true;
+      return DONE;
+    },
+    async return() {
+      finished = true;
+      await frame?.return?.();
       await upstream.return?.();
       return DONE;
     },

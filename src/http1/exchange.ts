@@ -28,6 +28,7 @@ const NO_PIECES: Uint8Array[] = [];
 const STREAM_HIGH_WATER_MARK = 256 * 1024;
 /** Largest `Content-Length` for which the preload buffer is allocated up front. */
 const PREALLOCATE_LIMIT = 16 * 1024 * 1024;
+const TOTAL_TIMEOUT_MESSAGE = "Read timed out: the total timeout was used up";
 
 /** Raised when a reused connection died before any byte of the response arrived. */
 export class StaleConnectionError extends ProtocolError {
@@ -191,11 +192,24 @@ export class Exchange implements ParserEvents, BodySource {
   }
 
   #timedOut(kind: "read" | "total"): void {
-    const ms = kind === "read" ? this.request.readTimeout : null;
     const message = kind === "read"
-      ? `Read timed out. (read timeout=${ms} ms)`
-      : "Read timed out: the total timeout was used up";
+      ? `Read timed out. (read timeout=${this.request.readTimeout} ms)`
+      : TOTAL_TIMEOUT_MESSAGE;
     this.fail(new ReadTimeoutError(null, this.request.url, message));
+  }
+
+  /**
+   * Why a reader still busy after the last byte arrived (a decoder) must stop now: the
+   * signal aborted, or the deadline passed; null to go on. The errors are those the
+   * exchange itself fails with while bytes arrive.
+   */
+  stopReason(): Error | null {
+    const signal = this.request.signal;
+    if (signal?.aborted) return abortReason(signal);
+    if (this.#deadline !== null && performance.now() >= this.#deadline) {
+      return new ReadTimeoutError(null, this.request.url, TOTAL_TIMEOUT_MESSAGE);
+    }
+    return null;
   }
 
   #stopListening(): void {
