@@ -77,27 +77,21 @@ export {
 } from "./src/policy/redirect.ts";
 export type { RedirectArgs, RedirectDecision } from "./src/policy/redirect.ts";
 export { HTTPResponse } from "./src/response.ts";
-export type { ConnectionHold, ResponseInit } from "./src/response.ts";
 export { RequestMethods } from "./src/request/request_methods.ts";
 export type {
   RequestHeaders,
   RequestOptions,
   UrlopenOptions,
 } from "./src/request/request_methods.ts";
-export type {
-  BodyPieces,
-  PreparedBody,
-  RequestBody,
-  StreamedBody,
-} from "./src/body/request_body.ts";
-export type { ChunkIterator } from "./src/body/content_decoder.ts";
+export type { RequestBody } from "./src/body/request_body.ts";
 export {
   connectionFromUrl,
   ConnectionPool,
   HTTPConnectionPool,
   HTTPSConnectionPool,
 } from "./src/pool/connection_pool.ts";
-export type { ConnectionPoolOptions, PoolStats, TlsOptions } from "./src/pool/connection_pool.ts";
+export type { ConnectionPoolOptions, PoolStats } from "./src/pool/connection_pool.ts";
+export type { TlsOptions } from "./src/pool/tls_options.ts";
 export { PoolManager, request } from "./src/manager/pool_manager.ts";
 export type { PoolContext, PoolManagerOptions } from "./src/manager/pool_manager.ts";
 export { proxyFromEnv, proxyFromUrl, ProxyManager } from "./src/proxy/proxy_manager.ts";
@@ -111,7 +105,6 @@ export { SOCKSProxyManager } from "./src/proxy/socks_proxy_manager.ts";
 export type { SOCKSProxyManagerOptions } from "./src/proxy/socks_proxy_manager.ts";
 export type { SOCKSVersion } from "./src/proxy/socks.ts";
 export type { PoolConnection } from "./src/pool/pool_connection.ts";
-export type { ParserEvents, ParserLimits, ResponseHead } from "./src/http1/response_parser.ts";
 export { StaleConnectionError } from "./src/http1/exchange.ts";
 export { defaultConnector } from "./src/runtime/default.ts";
 export { denoConnector } from "./src/runtime/deno.ts";

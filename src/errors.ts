@@ -8,7 +8,7 @@
  * @module
  */
 
-import { redactUrl, redactUrlsIn } from "./url.ts";
+import { redactUrl, redactUrlsIn } from "./_redact.ts";
 
 /**
  * What an error needs to know about the pool it came from (for messages only).

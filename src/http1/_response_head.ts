@@ -10,8 +10,54 @@
  */
 
 import { HeadersTooLargeError, InvalidHeader, ProtocolError } from "../errors.ts";
-import type { ParserLimits, ResponseHead } from "./response_parser.ts";
 import { charTable } from "../_char_table.ts";
+
+/**
+ * Limits on what one response head may hold.
+ */
+export interface ParserLimits {
+  /** Bytes in the status line plus all header lines (and, separately, all trailers). */
+  readonly maxHeaderSize: number;
+  /** Number of header lines (and, separately, of trailer lines). */
+  readonly maxHeaderCount: number;
+  /**
+   * Interim (1xx) responses accepted before the final one (default 32): each one restarts
+   * the read timeout, so without a cap a server could keep a request waiting forever.
+   */
+  readonly maxInterimResponses?: number;
+}
+
+/** Limits used unless a pool sets its own. */
+export const DEFAULT_PARSER_LIMITS: Required<ParserLimits> = {
+  maxHeaderSize: 64 * 1024,
+  maxHeaderCount: 128,
+  maxInterimResponses: 32,
+};
+
+/**
+ * What the head of a final (non-1xx) response says.
+ */
+export interface ResponseHead {
+  /** 11 for HTTP/1.1 (and later 1.x), 10 for HTTP/1.0. */
+  readonly version: 10 | 11;
+  /** Status code. */
+  readonly status: number;
+  /** Reason phrase (may be empty). */
+  readonly reason: string;
+  /** Header lines as a flat `[name, value, name, value, ...]` list, order and case kept. */
+  readonly rawHeaders: string[];
+  /** Body length from `Content-Length`, 0 for bodiless responses, -1 when unknown. */
+  readonly contentLength: number;
+  /** True when the body is chunked. */
+  readonly chunked: boolean;
+  /** True when the connection may carry another request after this response. */
+  readonly keepAlive: boolean;
+  /**
+   * False when no `Content-Encoding` line was sent, so there is nothing to decode and no
+   * need to look; absent when not known.
+   */
+  readonly contentEncoded?: boolean;
+}
 
 const HTAB = 0x09;
 const CR = 0x0d;

@@ -22,92 +22,19 @@ import { concatBytes, decodeLatin1 } from "../_bytes.ts";
 import {
   addFieldLine,
   contentEnd,
+  DEFAULT_PARSER_LIMITS,
   ParsedHead,
+  type ParserLimits,
   parseStatusLine,
   readFieldLines,
+  type ResponseHead,
   shorten,
 } from "./_response_head.ts";
 
-/**
- * Limits on what one response head may hold.
- *
- * @example Tighter limits for one pool
- * ```ts
- * import { HTTPConnectionPool } from "@pooled/http";
- * await using pool = new HTTPConnectionPool("127.0.0.1", { maxHeaderSize: 16_384, maxHeaderCount: 64 });
- * ```
- */
-export interface ParserLimits {
-  /** Bytes in the status line plus all header lines (and, separately, all trailers). */
-  readonly maxHeaderSize: number;
-  /** Number of header lines (and, separately, of trailer lines). */
-  readonly maxHeaderCount: number;
-  /**
-   * Interim (1xx) responses accepted before the final one (default 32): each one restarts
-   * the read timeout, so without a cap a server could keep a request waiting forever.
-   */
-  readonly maxInterimResponses?: number;
-}
-
-/** Limits used unless a pool sets its own. */
-export const DEFAULT_PARSER_LIMITS: Required<ParserLimits> = {
-  maxHeaderSize: 64 * 1024,
-  maxHeaderCount: 128,
-  maxInterimResponses: 32,
-};
-
-/**
- * What the head of a final (non-1xx) response says.
- *
- * @example What the parser reports for a head
- * ```ts
- * import type { ResponseHead } from "@pooled/http";
- * const head: ResponseHead = {
- *   version: 11,
- *   status: 200,
- *   reason: "OK",
- *   rawHeaders: ["Content-Length", "2"],
- *   contentLength: 2,
- *   chunked: false,
- *   keepAlive: true,
- * };
- * console.log(head.status); // 200
- * ```
- */
-export interface ResponseHead {
-  /** 11 for HTTP/1.1 (and later 1.x), 10 for HTTP/1.0. */
-  readonly version: 10 | 11;
-  /** Status code. */
-  readonly status: number;
-  /** Reason phrase (may be empty). */
-  readonly reason: string;
-  /** Header lines as a flat `[name, value, name, value, ...]` list, order and case kept. */
-  readonly rawHeaders: string[];
-  /** Body length from `Content-Length`, 0 for bodiless responses, -1 when unknown. */
-  readonly contentLength: number;
-  /** True when the body is chunked. */
-  readonly chunked: boolean;
-  /** True when the connection may carry another request after this response. */
-  readonly keepAlive: boolean;
-  /**
-   * False when no `Content-Encoding` line was sent, so there is nothing to decode and no
-   * need to look; absent when not known.
-   */
-  readonly contentEncoded?: boolean;
-}
+export { DEFAULT_PARSER_LIMITS, type ParserLimits, type ResponseHead };
 
 /**
  * Receives what the parser finds.
- *
- * @example A receiver of parser events
- * ```ts
- * import type { ParserEvents, ResponseHead } from "@pooled/http";
- * const events: ParserEvents = {
- *   onHead: (head: ResponseHead) => console.log(head.status),
- *   onBody: (data, start, end) => console.log(end - start),
- *   onComplete: (_trailers, extraBytes) => console.log({ extraBytes }),
- * };
- * ```
  */
 export interface ParserEvents {
   /** The final head arrived. */

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { type ConnectionPoolOptions, TLS_OPTION_NAMES } from "../pool/connection_pool.ts";
+import type { ConnectionPoolOptions } from "../pool/connection_pool.ts";
+import { TLS_OPTION_NAMES } from "../pool/tls_options.ts";
 import { HTTPHeaderDict } from "../headers.ts";
 import type { RequestHeaders } from "../request/request_methods.ts";
 import { Retry } from "../policy/retry.ts";

@@ -39,7 +39,8 @@ import {
 } from "../request/request_methods.ts";
 import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
-import { defaultPortFor, parseUrl, redactUrl } from "../url.ts";
+import { defaultPortFor, parseUrl } from "../url.ts";
+import { redactUrl } from "../_redact.ts";
 
 /** True when a pool has no connection in use (closed pools included). */
 function isUnused(pool: ConnectionPool): boolean {

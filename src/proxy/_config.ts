@@ -14,10 +14,8 @@ import {
   type ConnectionPoolOptions,
   HTTPConnectionPool,
   HTTPSConnectionPool,
-  resolveTls,
-  TLS_OPTION_NAMES,
-  type TlsOptions,
 } from "../pool/connection_pool.ts";
+import { resolveTls, TLS_OPTION_NAMES, type TlsOptions } from "../pool/tls_options.ts";
 import { HTTPHeaderDict } from "../headers.ts";
 import type { RequestHeaders } from "../request/request_methods.ts";
 import { HTTPTunnelConnector } from "./connect_tunnel.ts";

@@ -14,7 +14,7 @@ import {
 } from "../_servers.ts";
 import { SERVER_TLS } from "../_certs.ts";
 import { rejects } from "../_util.ts";
-import { redactUrl, redactUrlsIn } from "../../src/url.ts";
+import { redactUrl, redactUrlsIn } from "../../src/_redact.ts";
 import {
   connectionFromUrl,
   HostChangedError,
