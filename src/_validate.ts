@@ -86,10 +86,10 @@ export function checkNonNegativeInteger(name: string, value: unknown): number {
   return value;
 }
 
-/** `value` when it is a TCP port: an integer from 0 to 65535. */
-export function checkPort(name: string, value: unknown): number {
+/** `value` when it is a TCP port: an integer from 0 to 65535. `kinds` names what else fits. */
+export function checkPort(name: string, value: unknown, kinds = "a number"): number {
   if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a number: ${describe(value)}`);
+    throw new TypeError(`${name} must be ${kinds}: ${describe(value)}`);
   }
   if (!Number.isInteger(value) || value < 0 || value > 65535) {
     throw new RangeError(`${name} must be an integer from 0 to 65535: ${describe(value)}`);
