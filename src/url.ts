@@ -8,6 +8,7 @@
 import { LocationParseError } from "./errors.ts";
 import { charTable } from "./_char_table.ts";
 import { checkPort, describe } from "./_validate.ts";
+import { unbracketHost } from "./_host.ts";
 
 /**
  * The parts of a {@linkcode Url}; every part is optional and defaults to `null`.
@@ -99,9 +100,7 @@ export class Url {
 
   /** Host without IPv6 brackets (`"::1"` for `"[::1]"`), as a socket wants it, or `null`. */
   get hostname(): string | null {
-    const host = this.host;
-    if (host !== null && host.startsWith("[") && host.endsWith("]")) return host.slice(1, -1);
-    return host;
+    return this.host === null ? null : unbracketHost(this.host);
   }
 
   /** Path (or `"/"`) plus `"?query"`: the origin-form request target. */

@@ -12,7 +12,6 @@ import {
   type ConnectionPoolOptions,
   HTTPConnectionPool,
   HTTPSConnectionPool,
-  TLS_OPTION_NAMES,
 } from "../pool/connection_pool.ts";
 import { PoolKeys } from "./_pool_key.ts";
 import {

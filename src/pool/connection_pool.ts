@@ -51,6 +51,8 @@ import type { Connector, TlsConnectOptions, TlsVersion } from "../runtime/socket
 import { normalizeFingerprint } from "../runtime/_tls_verify.ts";
 import { VERSION } from "../version.ts";
 import { isAscii } from "../_char_table.ts";
+import { checkPort, checkPositiveInteger } from "../_validate.ts";
+import { bracketHost, unbracketHost } from "../_host.ts";
 
 /** TLS options of HTTPS pools and managers (ignored by HTTP pools). */
 export interface TlsOptions {
@@ -197,24 +199,10 @@ interface Waiter {
 
 const USER_AGENT = `pooled/${VERSION}`;
 
-function checkPositiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be an integer >= 1; got ${value}`);
-  }
-  return value;
-}
-
-function checkPort(port: number): number {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`port must be an integer from 0 to 65535; got ${port}`);
-  }
-  return port;
-}
-
 /** The `Host` header value: brackets for IPv6, port only when not the default. */
 function hostHeaderValue(host: string, port: number, scheme: string): string {
   const name = host.endsWith(".") ? host.slice(0, -1) : host;
-  const bracketed = name.includes(":") && !name.startsWith("[") ? `[${name}]` : name;
+  const bracketed = bracketHost(name);
   return port === defaultPortFor(scheme) ? bracketed : `${bracketed}:${port}`;
 }
 
@@ -515,7 +503,7 @@ export abstract class ConnectionPool extends RequestMethods {
       );
     }
     this.host = host.toLowerCase();
-    this.port = checkPort(options.port ?? defaultPort);
+    this.port = checkPort("port", options.port ?? defaultPort);
     this.maxSize = checkPositiveInteger("maxSize", options.maxSize ?? 1);
     this.block = options.block ?? false;
     this.timeout = Timeout.from(options.timeout);
@@ -540,7 +528,7 @@ export abstract class ConnectionPool extends RequestMethods {
 
   /** The host to connect to: without IPv6 brackets. */
   get hostname(): string {
-    return this.host.startsWith("[") ? this.host.slice(1, -1) : this.host;
+    return unbracketHost(this.host);
   }
 
   /** Connection counts now. */
@@ -1000,8 +988,7 @@ const TLS_VERSIONS: readonly string[] = ["TLSv1.2", "TLSv1.3"];
 
 /** A host name as TLS uses it: no IPv6 brackets or zone, no trailing dot. */
 function tlsName(host: string): string {
-  const bare = host.startsWith("[") ? host.slice(1, -1) : host;
-  return bare.replace(/%.*$/, "").replace(/\.$/, "");
+  return unbracketHost(host).replace(/%.*$/, "").replace(/\.$/, "");
 }
 
 /**

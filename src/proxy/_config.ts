@@ -25,6 +25,7 @@ import { SOCKSConnector, type SOCKSVersion } from "./socks.ts";
 import { type ProxyEndpoint, proxyLegConnector } from "./_dial.ts";
 import { defaultConnector } from "../runtime/default.ts";
 import { parseUrl } from "../url.ts";
+import { unbracketHost } from "../_host.ts";
 
 /** The proxy schemes: HTTP proxies and the SOCKS flavours. */
 export type ProxyScheme = "http" | "https" | SOCKSVersion;
@@ -98,7 +99,7 @@ export function parseProxyUrl(
   if (!schemes.includes(scheme as ProxyScheme)) throw new ProxySchemeUnknown(scheme, supported);
   if (!url.host) throw new ProxySchemeUnknown(null, supported);
   const host = url.host.toLowerCase();
-  const hostname = host.startsWith("[") ? host.slice(1, -1) : host;
+  const hostname = unbracketHost(host);
   const port = url.port ?? DEFAULT_PORTS[scheme as ProxyScheme];
   const [username, password] = url.authDecoded ?? [undefined, null];
   const headers = new HTTPHeaderDict(options.proxyHeaders);

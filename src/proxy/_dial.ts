@@ -100,8 +100,3 @@ function startTlsThrough(
     signal: options.signal,
   });
 }
-
-/** `host:port`, with an IPv6 host in brackets (`CONNECT [::1]:443`). */
-export function authority(hostname: string, port: number): string {
-  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-}
