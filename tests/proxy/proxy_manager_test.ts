@@ -20,6 +20,8 @@ import {
 } from "../_servers.ts";
 import { assertAtRest, rejects, text, waitFor } from "../_util.ts";
 import {
+  type Connector,
+  defaultConnector,
   makeHeaders,
   MaxRetryError,
   NewConnectionError,
@@ -469,3 +471,28 @@ test("tinyproxy: a cross-origin https redirect opens a second authenticated CONN
     }
   }, { basicAuth: ["alice", "s3cret"] });
 }, NO_TINYPROXY);
+
+test("a connector whose startTls fails with a plain error gives an SSLError", async () => {
+  // A proxy that accepts CONNECT; TLS to the target then fails inside the connector.
+  const proxy = await rawServer(async (conn) => {
+    await conn.readUntil("\r\n\r\n");
+    await conn.write("HTTP/1.1 200 Connection established\r\n\r\n");
+    await conn.closed;
+  });
+  const base = defaultConnector();
+  const failing: Connector = {
+    name: "failing-tls",
+    connect: (options) => base.connect(options),
+    startTls: () => Promise.reject(new Error("startTls on a closed socket")),
+  };
+  const manager = new ProxyManager(proxy.url, { connector: failing, retries: false });
+  try {
+    const error = await rejects(manager.request("GET", "https://localhost:1/"));
+    assert.ok(error instanceof SSLError, `expected SSLError, got ${error}`);
+    assert.match(error.message, /localhost:1.*startTls on a closed socket/);
+    assert.equal(proxy.connections, 1);
+  } finally {
+    await manager.close();
+    await proxy.close();
+  }
+});
