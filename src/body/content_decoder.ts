@@ -89,7 +89,8 @@ export interface EncodedSource {
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /**
- * The decoded body of `source`, capped at `limit` decoded bytes (API.md difference 5).
+ * The decoded body of `source`, capped at `limit` decoded bytes (`maxResponseSize` counts
+ * what the caller gets, not the wire bytes).
  * Failures to decode are `DecodeError`s, a body over the cap is `ResponseTooLargeError`;
  * either ends the exchange and closes its connection, which is held until the body has
  * been decoded to its end. Errors of the wire itself (a broken connection) come through

@@ -118,7 +118,7 @@ export class HTTPConnection implements SocketHandler, ExchangeOwner {
         () =>
           controller.abort(
             new ConnectTimeoutError(
-              `Connection to ${hostname}:${port} timed out. (connect timeout=${timeout} ms)`,
+              `Connection to ${hostname}:${port} timed out (connect timeout=${timeout} ms)`,
             ),
           ),
         timeout,

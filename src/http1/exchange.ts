@@ -233,7 +233,7 @@ export class Exchange implements ParserEvents {
   #timedOut(kind: "read" | "total"): void {
     const ms = kind === "read" ? this.request.readTimeout : null;
     const message = kind === "read"
-      ? `Read timed out. (read timeout=${ms} ms)`
+      ? `Read timed out (read timeout=${ms} ms)`
       : "Read timed out: the total timeout was used up";
     this.fail(new ReadTimeoutError(null, this.request.url, message));
   }
@@ -316,7 +316,7 @@ export class Exchange implements ParserEvents {
     const { request } = this;
     const encoded = request.decodeContent && head.contentEncoded !== false;
     this.codings = encoded ? contentCodings(head.rawHeaders) : null;
-    // An encoded body is capped after decoding, by its reader (API.md difference 5).
+    // maxResponseSize counts decoded bytes: an encoded body is capped by its reader.
     const max = this.#wireLimit = this.codings === null ? request.maxResponseSize : null;
     if (max !== null && head.contentLength > max) {
       throw new ResponseTooLargeError(max, head.contentLength);

@@ -98,7 +98,10 @@ export interface ConnectionPoolOptions extends TlsOptions {
   retries?: Retry | number | boolean | null;
   /** The runtime adapter (default: the current runtime's). */
   connector?: Connector;
-  /** Largest body accepted, in bytes (API.md difference 5). */
+  /**
+   * Largest body accepted, in decoded bytes; more raises `ResponseTooLargeError` and closes
+   * the connection.
+   */
   maxResponseSize?: number | null;
   /** Largest response head, in bytes (default 65536). */
   maxHeaderSize?: number;
@@ -493,7 +496,7 @@ export abstract class ConnectionPool extends RequestMethods {
    */
   constructor(host: string, options: ConnectionPoolOptions = {}, defaultPort: number) {
     super();
-    if (typeof host !== "string" || host === "") throw new LocationValueError("No host specified.");
+    if (typeof host !== "string" || host === "") throw new LocationValueError("No host specified");
     // The host goes into the Host header: a control character or space would split it.
     // deno-lint-ignore no-control-regex
     const bad = /[\x00-\x20\x7f]/.exec(host);
@@ -578,7 +581,7 @@ export abstract class ConnectionPool extends RequestMethods {
     if (url === "*" && method !== "OPTIONS") {
       // RFC 9112, section 3.2.4: the asterisk-form is only for a server-wide OPTIONS.
       return Promise.reject(
-        new TypeError(`The request target "*" is only for OPTIONS: got ${method}`),
+        new TypeError(`The request target "*" is only for OPTIONS: ${method}`),
       );
     }
     const assertSameHost = options.assertSameHost !== false;
@@ -627,7 +630,7 @@ export abstract class ConnectionPool extends RequestMethods {
     poolTimeout: number | null,
     signal?: AbortSignal,
   ): Promise<HTTPConnection> | HTTPConnection {
-    if (this.#closed) throw new ClosedPoolError(this, "Pool is closed.");
+    if (this.#closed) throw new ClosedPoolError(this, "Pool is closed");
     const idle = this.#idle.pop();
     if (idle !== undefined) {
       this.#inUse++;
@@ -667,7 +670,7 @@ export abstract class ConnectionPool extends RequestMethods {
           finish(
             new EmptyPoolError(
               this,
-              `Pool is empty and a new connection can't be opened due to blocking mode (poolTimeout=${poolTimeout} ms).`,
+              `Pool is empty and a new connection cannot be opened due to blocking mode (poolTimeout=${poolTimeout} ms)`,
             ),
           ), poolTimeout);
       }
@@ -940,10 +943,10 @@ export abstract class ConnectionPool extends RequestMethods {
     this.#closed = true;
     this.#closeIdle();
     const holds = this.#holds;
-    holds.closedBy ??= new ClosedPoolError(this, "Pool is closed.");
+    holds.closedBy ??= new ClosedPoolError(this, "Pool is closed");
     for (const held of [...holds.held]) held.abandon(holds.closedBy);
     for (let waiter = this.#nextWaiter(); waiter; waiter = this.#nextWaiter()) {
-      waiter.reject(new ClosedPoolError(this, "Pool is closed."));
+      waiter.reject(new ClosedPoolError(this, "Pool is closed"));
     }
     return Promise.resolve();
   }
@@ -1000,13 +1003,13 @@ export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOpt
   const certReqs = options.certReqs ?? "CERT_REQUIRED";
   if (!CERT_REQS.includes(certReqs)) {
     throw new RangeError(
-      `certReqs must be "CERT_REQUIRED" or "CERT_NONE"; got ${JSON.stringify(certReqs)}`,
+      `certReqs must be "CERT_REQUIRED" or "CERT_NONE": ${JSON.stringify(certReqs)}`,
     );
   }
   const minVersion = options.minVersion ?? "TLSv1.2";
   if (!TLS_VERSIONS.includes(minVersion)) {
     throw new RangeError(
-      `minVersion must be "TLSv1.2" or "TLSv1.3"; got ${JSON.stringify(minVersion)}`,
+      `minVersion must be "TLSv1.2" or "TLSv1.3": ${JSON.stringify(minVersion)}`,
     );
   }
   const { assertHostname, assertFingerprint } = options;
@@ -1014,7 +1017,7 @@ export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOpt
     assertHostname !== undefined && assertHostname !== false && typeof assertHostname !== "string"
   ) {
     throw new TypeError(
-      `assertHostname must be a host name or false; got ${JSON.stringify(assertHostname)}`,
+      `assertHostname must be a host name or false: ${JSON.stringify(assertHostname)}`,
     );
   }
   const fingerprint = assertFingerprint === undefined

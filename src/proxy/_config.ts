@@ -26,6 +26,7 @@ import { type ProxyEndpoint, proxyLegConnector } from "./_dial.ts";
 import { defaultConnector } from "../runtime/default.ts";
 import { parseUrl } from "../url.ts";
 import { unbracketHost } from "../_host.ts";
+import { describe } from "../_validate.ts";
 
 /** The proxy schemes: HTTP proxies and the SOCKS flavours. */
 export type ProxyScheme = "http" | "https" | SOCKSVersion;
@@ -90,7 +91,7 @@ export function parseProxyUrl(
   schemes: readonly ProxyScheme[],
 ): ProxyConfig {
   if (typeof proxyUrl !== "string") {
-    throw new TypeError(`The proxy URL must be a string; got ${typeof proxyUrl}`);
+    throw new TypeError(`The proxy URL must be a string: ${describe(proxyUrl)}`);
   }
   const supported = schemes.map((scheme) => `${scheme}://`).join(" or ");
   const url = parseUrl(proxyUrl);

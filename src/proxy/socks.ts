@@ -83,7 +83,7 @@ function portBytes(port: number): number[] {
 function counted(what: string, text: string): number[] {
   const bytes = encoder.encode(text);
   if (bytes.length > 255) {
-    throw new RangeError(`SOCKS5 allows at most 255 bytes of ${what}; got ${bytes.length}`);
+    throw new RangeError(`SOCKS5 allows at most 255 bytes of ${what}: ${bytes.length}`);
   }
   return [bytes.length, ...bytes];
 }

@@ -304,7 +304,7 @@ test("proxy URLs: schemes checked at once, default ports, proxyFromUrl", async (
     () => new ProxyManager("ftp://127.0.0.1"),
     (error: unknown) =>
       error instanceof ProxySchemeUnknown &&
-      error.message === "Proxy URL had unsupported scheme ftp, should use http:// or https://",
+      error.message === "Unsupported proxy URL scheme: ftp (use http:// or https://)",
   );
   assert.throws(() => new ProxyManager("127.0.0.1:3128"), ProxySchemeUnknown);
   assert.throws(() => new ProxyManager("socks5://127.0.0.1"), ProxySchemeUnknown);
