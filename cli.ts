@@ -172,11 +172,11 @@ async function readCa(path: string, io: CliIo): Promise<string> {
     text = await io.readTextFile(path);
   } catch (error) {
     throw new Error(
-      `--ca ${path}: cannot read it (${error instanceof Error ? error.message : error})`,
+      `Cannot read the --ca file ${path}: ${error instanceof Error ? error.message : error}`,
     );
   }
   if (!text.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new Error(`--ca ${path}: no PEM certificate in it`);
+    throw new Error(`The --ca file has no PEM certificate: ${path}`);
   }
   return text;
 }

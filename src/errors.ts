@@ -17,7 +17,7 @@ import { redactUrl, redactUrlsIn } from "./_redact.ts";
  * ```ts
  * import { EmptyPoolError, type PoolDescription } from "@pooled/http";
  * const pool: PoolDescription = { scheme: "http", host: "127.0.0.1", port: 8080 };
- * console.log(new EmptyPoolError(pool, "Pool is empty.").message);
+ * console.log(new EmptyPoolError(pool, "Pool is empty").message);
  * ```
  */
 export interface PoolDescription {
@@ -206,7 +206,7 @@ export class TimeoutError extends HTTPError {
  * @example
  * ```ts
  * import { ReadTimeoutError } from "@pooled/http";
- * const e = new ReadTimeoutError(null, "/slow", "Read timed out. (read timeout=100)");
+ * const e = new ReadTimeoutError(null, "/slow", "Read timed out (read timeout=100 ms)");
  * console.log(e.url); // "/slow"
  * ```
  */
@@ -281,7 +281,7 @@ export class NameResolutionError extends NewConnectionError {
  * @example
  * ```ts
  * import { ProtocolError } from "@pooled/http";
- * console.log(new ProtocolError("Connection aborted.").code); // "ERR_PROTOCOL"
+ * console.log(new ProtocolError("Connection aborted").code); // "ERR_PROTOCOL"
  * ```
  */
 export class ProtocolError extends HTTPError {
@@ -446,7 +446,10 @@ export class EmptyPoolError extends PoolError {
 }
 
 /**
- * A connection was returned to a blocking pool that was already full (a bug in the caller).
+ * urllib3's error for a connection returned to a blocking pool that was already full.
+ * pooled never throws it: a pool with no room for a returned connection closes that
+ * connection instead (urllib3 does the same, with a warning). The class stays so that code
+ * written against urllib3's names keeps working.
  *
  * @example
  * ```ts
@@ -460,12 +463,13 @@ export class FullPoolError extends PoolError {
 }
 
 /**
- * The pool was closed.
+ * The pool, or the `PoolManager`, was closed: a request on it, a caller waiting for one of
+ * its connections, or a body still being read from one of them fails with this error.
  *
  * @example
  * ```ts
  * import { ClosedPoolError } from "@pooled/http";
- * console.log(new ClosedPoolError(null, "Pool is closed.").code); // "ERR_CLOSED_POOL"
+ * console.log(new ClosedPoolError(null, "Pool is closed").code); // "ERR_CLOSED_POOL"
  * ```
  */
 export class ClosedPoolError extends PoolError {
@@ -479,7 +483,7 @@ export class ClosedPoolError extends PoolError {
  * @example
  * ```ts
  * import { LocationValueError } from "@pooled/http";
- * console.log(new LocationValueError("No host specified.").code); // "ERR_LOCATION_VALUE"
+ * console.log(new LocationValueError("No host specified").code); // "ERR_LOCATION_VALUE"
  * ```
  */
 export class LocationValueError extends HTTPError {
@@ -521,7 +525,7 @@ export class LocationParseError extends LocationValueError {
  * @example
  * ```ts
  * import { URLSchemeUnknown } from "@pooled/http";
- * console.log(new URLSchemeUnknown("ftp").message); // Not supported URL scheme ftp
+ * console.log(new URLSchemeUnknown("ftp").message); // Unsupported URL scheme: ftp
  * ```
  */
 export class URLSchemeUnknown extends LocationValueError {
@@ -535,7 +539,7 @@ export class URLSchemeUnknown extends LocationValueError {
    * @param scheme The unsupported scheme.
    */
   constructor(scheme: string) {
-    super(`Not supported URL scheme ${scheme}`);
+    super(`Unsupported URL scheme: ${scheme}`);
     this.scheme = scheme;
   }
 }
@@ -548,7 +552,7 @@ export class URLSchemeUnknown extends LocationValueError {
  * import { ProxySchemeUnknown } from "@pooled/http";
  * const e = new ProxySchemeUnknown("ftp");
  * console.log(e.code); // "ERR_PROXY_SCHEME_UNKNOWN"
- * console.log(e.message); // Proxy URL had unsupported scheme ftp, should use http:// or https://
+ * console.log(e.message); // Unsupported proxy URL scheme: ftp (use http:// or https://)
  * ```
  */
 export class ProxySchemeUnknown extends URLSchemeUnknown {
@@ -563,8 +567,8 @@ export class ProxySchemeUnknown extends URLSchemeUnknown {
   constructor(scheme: string | null, supported = "http:// or https://") {
     super(scheme ?? "");
     this.message = scheme === null
-      ? `Proxy URL had no scheme, should start with ${supported}`
-      : `Proxy URL had unsupported scheme ${scheme}, should use ${supported}`;
+      ? `Proxy URL has no scheme (use ${supported})`
+      : `Unsupported proxy URL scheme: ${scheme} (use ${supported})`;
   }
 }
 

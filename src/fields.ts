@@ -6,6 +6,7 @@
  */
 
 import { checkHeader } from "./http1/request_head.ts";
+import { describe } from "./_validate.ts";
 
 /**
  * The data of a field: text (sent as UTF-8), a number (sent as `String(n)`) or bytes.
@@ -109,14 +110,6 @@ const BOUNDARY_RE = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
 // A boundary with any of these must be quoted in the Content-Type parameter (RFC 2045).
 const BOUNDARY_NEEDS_QUOTES_RE = /[(),/:=? ]/;
 
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null) return "null";
-  if (value instanceof Uint8Array) return `a Uint8Array (${value.length} bytes)`;
-  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
-  return `${typeof value} (${String(value)})`;
-}
-
 function isFieldData(value: unknown): value is FieldData {
   return typeof value === "string" || typeof value === "number" || value instanceof Uint8Array;
 }
@@ -138,7 +131,7 @@ function isFieldData(value: unknown): value is FieldData {
  */
 export function guessMimeType(filename: string): string {
   if (typeof filename !== "string") {
-    throw new TypeError(`Filename must be a string, got ${describe(filename)}`);
+    throw new TypeError(`Filename must be a string: ${describe(filename)}`);
   }
   const base = filename.slice(Math.max(filename.lastIndexOf("/"), filename.lastIndexOf("\\")) + 1);
   const dot = base.lastIndexOf(".");
@@ -165,11 +158,11 @@ export function guessMimeType(filename: string): string {
  */
 export function formatMultipartHeaderParam(name: string, value: string): string {
   if (typeof name !== "string") {
-    throw new TypeError(`Header parameter name must be a string, got ${describe(name)}`);
+    throw new TypeError(`Header parameter name must be a string: ${describe(name)}`);
   }
   if (typeof value !== "string") {
     throw new TypeError(
-      `Header parameter ${JSON.stringify(name)} value must be a string, got ${describe(value)}`,
+      `Header parameter ${JSON.stringify(name)} value must be a string: ${describe(value)}`,
     );
   }
   const escaped = value.replace(/[\n\r"]/g, (c) => c === "\n" ? "%0A" : c === "\r" ? "%0D" : "%22");
@@ -221,23 +214,23 @@ export class RequestField {
     headers: Record<string, string> | null = null,
   ) {
     if (typeof name !== "string") {
-      throw new TypeError(`Field name must be a string, got ${describe(name)}`);
+      throw new TypeError(`Field name must be a string: ${describe(name)}`);
     }
     if (!isFieldData(data)) {
       throw new TypeError(
-        `Field ${JSON.stringify(name)} data must be a string, number or Uint8Array, got ${
+        `Field ${JSON.stringify(name)} data must be a string, number or Uint8Array: ${
           describe(data)
         }`,
       );
     }
     if (filename !== null && typeof filename !== "string") {
       throw new TypeError(
-        `Field ${JSON.stringify(name)} filename must be a string, got ${describe(filename)}`,
+        `Field ${JSON.stringify(name)} filename must be a string: ${describe(filename)}`,
       );
     }
     if (headers !== null && (typeof headers !== "object" || Array.isArray(headers))) {
       throw new TypeError(
-        `Field ${JSON.stringify(name)} headers must be an object, got ${describe(headers)}`,
+        `Field ${JSON.stringify(name)} headers must be an object: ${describe(headers)}`,
       );
     }
     this.name = name;
@@ -265,7 +258,7 @@ export class RequestField {
   static fromTuples(name: string, value: FieldValue): RequestField {
     if (value instanceof RequestField) return value;
     if (typeof name !== "string") {
-      throw new TypeError(`Field name must be a string, got ${describe(name)}`);
+      throw new TypeError(`Field name must be a string: ${describe(name)}`);
     }
     if (typeof value === "string" || typeof value === "number") {
       const field = new RequestField(name, value);
@@ -275,18 +268,18 @@ export class RequestField {
     if (!Array.isArray(value) || (value.length !== 2 && value.length !== 3)) {
       throw new TypeError(
         `Field ${JSON.stringify(name)} value must be a string, a number, ` +
-          `[filename, data], [filename, data, mimeType] or a RequestField, got ${describe(value)}`,
+          `[filename, data], [filename, data, mimeType] or a RequestField: ${describe(value)}`,
       );
     }
     const [filename, data, mimeType] = value as readonly [unknown, unknown, unknown?];
     if (typeof filename !== "string") {
       throw new TypeError(
-        `Field ${JSON.stringify(name)} filename must be a string, got ${describe(filename)}`,
+        `Field ${JSON.stringify(name)} filename must be a string: ${describe(filename)}`,
       );
     }
     if (value.length === 3 && typeof mimeType !== "string") {
       throw new TypeError(
-        `Field ${JSON.stringify(name)} MIME type must be a string, got ${describe(mimeType)}`,
+        `Field ${JSON.stringify(name)} MIME type must be a string: ${describe(mimeType)}`,
       );
     }
     const field = new RequestField(name, data as FieldData, filename);
@@ -317,7 +310,7 @@ export class RequestField {
       const [key, value] of Object.entries({ contentDisposition, contentType, contentLocation })
     ) {
       if (value !== undefined && typeof value !== "string") {
-        throw new TypeError(`makeMultipart option ${key} must be a string, got ${describe(value)}`);
+        throw new TypeError(`makeMultipart option ${key} must be a string: ${describe(value)}`);
       }
     }
     let disposition = `${contentDisposition || "form-data"}; ${
@@ -385,7 +378,7 @@ function* fieldEntries(
   fields: Fields | Iterable<RequestField | readonly [string, FieldValue]>,
 ): Iterable<RequestField | readonly [string, FieldValue]> {
   if (typeof fields !== "object" || fields === null) {
-    throw new TypeError(`Fields must be an object or an array of pairs, got ${describe(fields)}`);
+    throw new TypeError(`Fields must be an object or an array of pairs: ${describe(fields)}`);
   }
   if (!(Symbol.iterator in fields)) {
     yield* Object.entries(fields as Record<string, FieldValue>);
@@ -398,7 +391,7 @@ function* fieldEntries(
       yield entry as unknown as readonly [string, FieldValue];
     } else {
       throw new TypeError(
-        `Fields entries must be [name, value] pairs or RequestFields, got ${describe(entry)}`,
+        `Fields entries must be [name, value] pairs or RequestFields: ${describe(entry)}`,
       );
     }
   }
@@ -472,12 +465,12 @@ export function encodeMultipartFormdata(
   boundary: string = chooseBoundary(),
 ): MultipartBody {
   if (typeof boundary !== "string") {
-    throw new TypeError(`Multipart boundary must be a string, got ${describe(boundary)}`);
+    throw new TypeError(`Multipart boundary must be a string: ${describe(boundary)}`);
   }
   if (!BOUNDARY_RE.test(boundary)) {
     throw new RangeError(
       `Multipart boundary must be 1-70 characters of 0-9A-Za-z'()+_,-./:=? or space, ` +
-        `not ending with a space; got ${JSON.stringify(boundary)}`,
+        `not ending with a space: ${JSON.stringify(boundary)}`,
     );
   }
   // Text runs and byte runs alternate; adjacent text is joined so it is encoded in one go.
@@ -551,7 +544,7 @@ export function encodeUrlencoded(fields: Fields): string {
       );
     } else {
       throw new TypeError(
-        `Field ${JSON.stringify(name)} value must be a string or a number, got ${describe(value)}`,
+        `Field ${JSON.stringify(name)} value must be a string or a number: ${describe(value)}`,
       );
     }
   }

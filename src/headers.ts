@@ -6,6 +6,7 @@
  */
 
 import { isAscii } from "./_char_table.ts";
+import { describe } from "./_validate.ts";
 
 /**
  * Anything {@linkcode HTTPHeaderDict} can be built from or extended with: another dict, a
@@ -67,23 +68,16 @@ function sameName(candidate: string, wanted: string): boolean {
   return true;
 }
 
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null) return "null";
-  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
-  return `${typeof value} (${String(value)})`;
-}
-
 function checkName(name: unknown): asserts name is string {
   if (typeof name !== "string") {
-    throw new TypeError(`Header name must be a string, got ${describe(name)}`);
+    throw new TypeError(`Header name must be a string: ${describe(name)}`);
   }
 }
 
 function checkValue(name: string, value: unknown): asserts value is string {
   if (typeof value !== "string") {
     throw new TypeError(
-      `Header ${JSON.stringify(name)} value must be a string, got ${describe(value)}`,
+      `Header ${JSON.stringify(name)} value must be a string: ${describe(value)}`,
     );
   }
 }
@@ -177,10 +171,10 @@ export class HTTPHeaderDict implements Iterable<[string, string]> {
    */
   static fromRawPairs(raw: string[]): HTTPHeaderDict {
     if (!Array.isArray(raw)) {
-      throw new TypeError(`fromRawPairs needs an array, got ${describe(raw)}`);
+      throw new TypeError(`fromRawPairs needs an array: ${describe(raw)}`);
     }
     if (raw.length % 2 !== 0) {
-      throw new RangeError(`fromRawPairs needs an even-length array, got length ${raw.length}`);
+      throw new RangeError(`fromRawPairs needs an even-length array: ${raw.length} entries`);
     }
     const dict = new HTTPHeaderDict();
     dict.#raw = raw;
@@ -327,7 +321,7 @@ export class HTTPHeaderDict implements Iterable<[string, string]> {
 
   #addAll(init: HeadersInit): void {
     if (typeof init !== "object" || init === null) {
-      throw new TypeError(`Headers must be an object or an iterable, got ${describe(init)}`);
+      throw new TypeError(`Headers must be an object or an iterable: ${describe(init)}`);
     }
     if (init instanceof HTTPHeaderDict) {
       // Snapshot first: `h.extend(h)` must not see its own additions.
@@ -338,7 +332,7 @@ export class HTTPHeaderDict implements Iterable<[string, string]> {
     if (Symbol.iterator in init) {
       for (const pair of init as Iterable<readonly [string, string]>) {
         if (!Array.isArray(pair) || pair.length !== 2) {
-          throw new TypeError(`Header entries must be [name, value] pairs, got ${describe(pair)}`);
+          throw new TypeError(`Header entries must be [name, value] pairs: ${describe(pair)}`);
         }
         this.add(pair[0], pair[1]);
       }

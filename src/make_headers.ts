@@ -5,6 +5,8 @@
  * @module
  */
 
+import { describe } from "./_validate.ts";
+
 /**
  * A header value that stops the library from adding that header itself. It works for
  * `Host`, `User-Agent` and `Accept-Encoding` only. Same text as urllib3's `SKIP_HEADER`.
@@ -76,16 +78,9 @@ const OPTION_TYPES: Readonly<
   disableCache: ["boolean", (value) => typeof value === "boolean"],
 };
 
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null) return "null";
-  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
-  return `${typeof value} (${String(value)})`;
-}
-
 function checkOptions(options: MakeHeadersOptions): void {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(`makeHeaders options must be an object, got ${describe(options)}`);
+    throw new TypeError(`makeHeaders options must be an object: ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!Object.hasOwn(OPTION_TYPES, key)) {
@@ -100,7 +95,7 @@ function checkOptions(options: MakeHeadersOptions): void {
     const [expected, check] = OPTION_TYPES[key as keyof MakeHeadersOptions];
     if (!check(value)) {
       throw new TypeError(
-        `makeHeaders option ${key} must be a ${expected}, got ${describe(value)}`,
+        `makeHeaders option ${key} must be a ${expected}: ${describe(value)}`,
       );
     }
   }

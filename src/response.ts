@@ -196,7 +196,7 @@ export class HTTPResponse {
    */
   async read(amt?: number): Promise<Uint8Array> {
     if (amt !== undefined && (!Number.isInteger(amt) || amt < 0)) {
-      throw new RangeError(`read(amt): amt must be a non-negative integer; got ${amt}`);
+      throw new RangeError(`read(amt): amt must be a non-negative integer: ${amt}`);
     }
     const limit = amt ?? Infinity;
     const pieces: Uint8Array[] = [];

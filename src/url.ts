@@ -7,6 +7,8 @@
 
 import { LocationParseError } from "./errors.ts";
 import { charTable } from "./_char_table.ts";
+import { checkPort, describe } from "./_validate.ts";
+import { unbracketHost } from "./_host.ts";
 
 /**
  * The parts of a {@linkcode Url}; every part is optional and defaults to `null`.
@@ -73,23 +75,16 @@ export class Url {
    */
   constructor(init: UrlInit = {}) {
     if (typeof init !== "object" || init === null) {
-      throw new TypeError(`Url init must be an object, got ${describe(init)}`);
+      throw new TypeError(`Url init must be an object: ${describe(init)}`);
     }
     for (const key of URL_STRING_PARTS) {
       const value = init[key];
       if (value !== undefined && value !== null && typeof value !== "string") {
-        throw new TypeError(`Url ${key} must be a string or null, got ${describe(value)}`);
+        throw new TypeError(`Url ${key} must be a string or null: ${describe(value)}`);
       }
     }
     const port = init.port ?? null;
-    if (port !== null) {
-      if (typeof port !== "number") {
-        throw new TypeError(`Url port must be a number or null, got ${describe(port)}`);
-      }
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        throw new RangeError(`Url port must be an integer from 0 to 65535, got ${port}`);
-      }
-    }
+    if (port !== null) checkPort("Url port", port, "a number or null");
     let path = init.path ?? null;
     // urllib3's Url() does the same, so a relative path still forms a valid request target.
     if (path && !path.startsWith("/")) path = "/" + path;
@@ -105,9 +100,7 @@ export class Url {
 
   /** Host without IPv6 brackets (`"::1"` for `"[::1]"`), as a socket wants it, or `null`. */
   get hostname(): string | null {
-    const host = this.host;
-    if (host !== null && host.startsWith("[") && host.endsWith("]")) return host.slice(1, -1);
-    return host;
+    return this.host === null ? null : unbracketHost(this.host);
   }
 
   /** Path (or `"/"`) plus `"?query"`: the origin-form request target. */
@@ -313,13 +306,6 @@ function removeDotSegments(path: string): string {
   return output.join("/");
 }
 
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null) return "null";
-  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
-  return `${typeof value} (${String(value)})`;
-}
-
 function invalidHostChar(source: string, host: string): LocationParseError | null {
   const match = HOST_INVALID_CHAR_RE.exec(host);
   if (match === null) return null;
@@ -472,7 +458,7 @@ function parseAuthority(
  * ```
  */
 export function parseUrl(url: string): Url {
-  if (typeof url !== "string") throw new TypeError(`URL must be a string, got ${describe(url)}`);
+  if (typeof url !== "string") throw new TypeError(`URL must be a string: ${describe(url)}`);
   if (url === "") return new Url();
   const source = url;
   if (!SCHEME_RE.test(url) || HOST_PORT_ONLY_RE.test(url)) url = "//" + url;
@@ -520,7 +506,7 @@ export function parseUrl(url: string): Url {
  */
 export function encodeTarget(target: string): string {
   if (typeof target !== "string") {
-    throw new TypeError(`Request target must be a string, got ${describe(target)}`);
+    throw new TypeError(`Request target must be a string: ${describe(target)}`);
   }
   const match = TARGET_RE.exec(target);
   if (match === null) {
@@ -545,7 +531,7 @@ export function encodeTarget(target: string): string {
  */
 export function defaultPortFor(scheme: string): number | null {
   if (typeof scheme !== "string") {
-    throw new TypeError(`Scheme must be a string, got ${describe(scheme)}`);
+    throw new TypeError(`Scheme must be a string: ${describe(scheme)}`);
   }
   switch (scheme.toLowerCase()) {
     case "http":
@@ -575,7 +561,7 @@ export function defaultPortFor(scheme: string): number | null {
  */
 export function isSameOrigin(a: Url, b: Url): boolean {
   if (!(a instanceof Url) || !(b instanceof Url)) {
-    throw new TypeError(`isSameOrigin needs two Url objects, got ${describe(a)}, ${describe(b)}`);
+    throw new TypeError(`isSameOrigin needs two Url objects: ${describe(a)}, ${describe(b)}`);
   }
   if (a.host === null || b.host === null || a.host !== b.host) return false;
   const schemeA = a.scheme ?? "http";

@@ -81,9 +81,9 @@ test("cli args: URL shorthands and schemes", () => {
   assert.equal(normalizeUrl("https://127.0.0.1/"), "https://127.0.0.1/");
   assert.match(
     usageError(["ftp://x/"]),
-    /only http and https URLs are supported, got "ftp:\/\/x\/"/,
+    /Only http and https URLs are supported: "ftp:\/\/x\/"/,
   );
-  assert.match(usageError(["http://[bad/"]), /not a valid URL: "http:\/\/\[bad\/"/);
+  assert.match(usageError(["http://[bad/"]), /Invalid URL: "http:\/\/\[bad\/"/);
 });
 
 test("cli args: options with values, inline or separate", () => {
@@ -131,25 +131,25 @@ test("cli args: load mode from -n, -c, -d with their defaults", () => {
 });
 
 test("cli args: bad arguments say what is wrong and the value", () => {
-  assert.match(usageError([]), /a URL is needed/);
-  assert.match(usageError(["GET"]), /a URL is needed after GET/);
-  assert.match(usageError(["--nope", ":80"]), /unknown option "--nope"/);
+  assert.match(usageError([]), /A URL is needed/);
+  assert.match(usageError(["GET"]), /A URL is needed after GET/);
+  assert.match(usageError(["--nope", ":80"]), /Unknown option: "--nope"/);
   assert.match(usageError([":80", "-n"]), /-n needs a value/);
-  assert.match(usageError(["-n", "0", ":80"]), /-n needs a positive integer, got "0"/);
-  assert.match(usageError(["-c", "2.5", ":80"]), /-c needs a positive integer, got "2.5"/);
-  assert.match(usageError(["-d", "soon", ":80"]), /-d needs a duration .* got "soon"/);
+  assert.match(usageError(["-n", "0", ":80"]), /-n needs a positive integer: "0"/);
+  assert.match(usageError(["-c", "2.5", ":80"]), /-c needs a positive integer: "2.5"/);
+  assert.match(usageError(["-d", "soon", ":80"]), /-d needs a duration .*: "soon"/);
   assert.match(
     usageError(["--timeout", "-1", ":80"]),
-    /--timeout needs a positive number, got "-1"/,
+    /--timeout needs a positive number: "-1"/,
   );
   assert.match(usageError(["--retries", "x", ":80"]), /--retries needs a non-negative integer/);
-  assert.match(usageError([":80", "oops"]), /cannot read request item "oops"/);
-  assert.match(usageError([":80", "a:=nope"]), /a:= needs JSON, got "nope"/);
-  assert.match(usageError([":80", "bad name:x"]), /bad header name "bad name"/);
+  assert.match(usageError([":80", "oops"]), /Cannot read request item: "oops"/);
+  assert.match(usageError([":80", "a:=nope"]), /a:= needs JSON: "nope"/);
+  assert.match(usageError([":80", "bad name:x"]), /Invalid header name: "bad name"/);
   assert.match(usageError(["-f", ":80", "a:=1"]), /--form cannot send raw JSON items: a:=1/);
-  assert.match(usageError(["--proxy", "nope", ":80"]), /--proxy needs a URL .* got "nope"/);
+  assert.match(usageError(["--proxy", "nope", ":80"]), /--proxy needs a URL .*: "nope"/);
   assert.match(usageError(["-v", "-b", ":80"]), /-v and -b cannot be used together/);
-  assert.match(usageError(["-k=1", ":80"]), /unknown option "-k=1"/);
+  assert.match(usageError(["-k=1", ":80"]), /Unknown option: "-k=1"/);
   assert.match(usageError(["--insecure=1", ":80"]), /--insecure takes no value/);
 });
 
@@ -294,7 +294,7 @@ test("cli: --ca trusts a file's certificates; --insecure skips verification", as
 
     const missing = capture();
     assert.equal(await main(["--ca", "nope.pem", url], missing), 2);
-    assert.match(missing.stderr, /--ca nope\.pem: cannot read it/);
+    assert.match(missing.stderr, /Cannot read the --ca file nope\.pem: /);
   } finally {
     await server.close();
   }
@@ -308,7 +308,7 @@ test("cli: a refused connection exits 1 with the error code; bad arguments exit 
 
   const bad = capture();
   assert.equal(await main(["-n", "many", ":80"], bad), 2);
-  assert.match(bad.stderr, /^pooled: -n needs a positive integer, got "many"\n\nusage: pooled/);
+  assert.match(bad.stderr, /^pooled: -n needs a positive integer: "many"\n\nusage: pooled/);
   assert.equal(bad.stdout, "");
 });
 

@@ -30,11 +30,11 @@ test('formatMultipartHeaderParam: WHATWG escaping of \\n, \\r and " only', () =>
 test("formatMultipartHeaderParam: non-string arguments throw TypeError", () => {
   assert.throws(() => formatMultipartHeaderParam("n", 1 as unknown as string), {
     name: "TypeError",
-    message: 'Header parameter "n" value must be a string, got number (1)',
+    message: 'Header parameter "n" value must be a string: 1',
   });
   assert.throws(() => formatMultipartHeaderParam(null as unknown as string, "v"), {
     name: "TypeError",
-    message: "Header parameter name must be a string, got null",
+    message: "Header parameter name must be a string: null",
   });
 });
 
@@ -93,7 +93,7 @@ test("guessMimeType: unknown or missing extensions give application/octet-stream
   assert.equal(guessMimeType("x.__proto__"), fallback);
   assert.throws(() => guessMimeType(5 as unknown as string), {
     name: "TypeError",
-    message: "Filename must be a string, got number (5)",
+    message: "Filename must be a string: 5",
   });
 });
 
@@ -117,23 +117,23 @@ test("RequestField: constructor stores its arguments and copies the headers", ()
 test("RequestField: constructor checks its argument types", () => {
   assert.throws(() => new RequestField(1 as unknown as string, "v"), {
     name: "TypeError",
-    message: "Field name must be a string, got number (1)",
+    message: "Field name must be a string: 1",
   });
   assert.throws(() => new RequestField("n", null as unknown as string), {
     name: "TypeError",
-    message: 'Field "n" data must be a string, number or Uint8Array, got null',
+    message: 'Field "n" data must be a string, number or Uint8Array: null',
   });
   assert.throws(() => new RequestField("n", new ArrayBuffer(1) as unknown as string), {
     name: "TypeError",
-    message: 'Field "n" data must be a string, number or Uint8Array, got an object',
+    message: 'Field "n" data must be a string, number or Uint8Array: an object (ArrayBuffer)',
   });
   assert.throws(() => new RequestField("n", "v", 3 as unknown as string), {
     name: "TypeError",
-    message: 'Field "n" filename must be a string, got number (3)',
+    message: 'Field "n" filename must be a string: 3',
   });
   assert.throws(() => new RequestField("n", "v", null, [] as unknown as Record<string, string>), {
     name: "TypeError",
-    message: 'Field "n" headers must be an object, got an array',
+    message: 'Field "n" headers must be an object: an array',
   });
 });
 
@@ -178,27 +178,27 @@ test("RequestField.fromTuples: bad values throw TypeError naming the field", () 
     "a string, a number, [filename, data], [filename, data, mimeType] or a RequestField";
   assert.throws(() => RequestField.fromTuples("f", ["only"] as unknown as [string, string]), {
     name: "TypeError",
-    message: `Field "f" value must be ${shapes}, got an array`,
+    message: `Field "f" value must be ${shapes}: an array`,
   });
   assert.throws(() => RequestField.fromTuples("f", true as unknown as string), {
     name: "TypeError",
-    message: `Field "f" value must be ${shapes}, got boolean (true)`,
+    message: `Field "f" value must be ${shapes}: true`,
   });
   assert.throws(() => RequestField.fromTuples("f", { a: 1 } as unknown as string), {
     name: "TypeError",
-    message: `Field "f" value must be ${shapes}, got an object`,
+    message: `Field "f" value must be ${shapes}: an object`,
   });
   assert.throws(() => RequestField.fromTuples("f", [1, "x"] as unknown as [string, string]), {
     name: "TypeError",
-    message: 'Field "f" filename must be a string, got number (1)',
+    message: 'Field "f" filename must be a string: 1',
   });
   assert.throws(
     () => RequestField.fromTuples("f", ["a.txt", "x", 5] as unknown as [string, string, string]),
-    { name: "TypeError", message: 'Field "f" MIME type must be a string, got number (5)' },
+    { name: "TypeError", message: 'Field "f" MIME type must be a string: 5' },
   );
   assert.throws(() => RequestField.fromTuples("f", ["a.txt", {}] as unknown as [string, string]), {
     name: "TypeError",
-    message: 'Field "f" data must be a string, number or Uint8Array, got an object',
+    message: 'Field "f" data must be a string, number or Uint8Array: an object',
   });
 });
 
@@ -223,7 +223,7 @@ test("RequestField.makeMultipart: sets disposition, type and location", () => {
   });
   assert.throws(() => field.makeMultipart({ contentType: 5 as unknown as string }), {
     name: "TypeError",
-    message: "makeMultipart option contentType must be a string, got number (5)",
+    message: "makeMultipart option contentType must be a string: 5",
   });
 });
 
@@ -391,23 +391,23 @@ test("encodeMultipartFormdata: boundaries are checked, and quoted when they need
     assert.throws(() => encodeMultipartFormdata({}, bad), {
       name: "RangeError",
       message: "Multipart boundary must be 1-70 characters of 0-9A-Za-z'()+_,-./:=? or space, " +
-        `not ending with a space; got ${JSON.stringify(bad)}`,
+        `not ending with a space: ${JSON.stringify(bad)}`,
     });
   }
   assert.throws(() => encodeMultipartFormdata({}, 5 as unknown as string), {
     name: "TypeError",
-    message: "Multipart boundary must be a string, got number (5)",
+    message: "Multipart boundary must be a string: 5",
   });
 });
 
 test("encodeMultipartFormdata: bad fields throw TypeError", () => {
   assert.throws(() => encodeMultipartFormdata("a=b" as unknown as Fields, "B"), {
     name: "TypeError",
-    message: 'Fields must be an object or an array of pairs, got "a=b"',
+    message: 'Fields must be an object or an array of pairs: "a=b"',
   });
   assert.throws(() => encodeMultipartFormdata([["a"]] as unknown as Fields, "B"), {
     name: "TypeError",
-    message: "Fields entries must be [name, value] pairs or RequestFields, got an array",
+    message: "Fields entries must be [name, value] pairs or RequestFields: an array",
   });
   assert.throws(() => encodeMultipartFormdata([[1, "v"]] as unknown as Fields, "B"), {
     name: "TypeError",
@@ -415,7 +415,7 @@ test("encodeMultipartFormdata: bad fields throw TypeError", () => {
   assert.throws(() => encodeMultipartFormdata({ a: null } as unknown as Fields, "B"), {
     name: "TypeError",
     message: 'Field "a" value must be a string, a number, [filename, data], ' +
-      "[filename, data, mimeType] or a RequestField, got null",
+      "[filename, data, mimeType] or a RequestField: null",
   });
 });
 
@@ -457,10 +457,10 @@ test("encodeUrlencoded: files need multipart", () => {
   );
   assert.throws(() => encodeUrlencoded({ b: true } as unknown as Fields), {
     name: "TypeError",
-    message: 'Field "b" value must be a string or a number, got boolean (true)',
+    message: 'Field "b" value must be a string or a number: true',
   });
   assert.throws(() => encodeUrlencoded(null as unknown as Fields), {
     name: "TypeError",
-    message: "Fields must be an object or an array of pairs, got null",
+    message: "Fields must be an object or an array of pairs: null",
   });
 });

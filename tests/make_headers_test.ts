@@ -104,21 +104,21 @@ test("makeHeaders: unknown options and wrong types throw TypeError", () => {
       "userAgent, basicAuth, proxyBasicAuth, disableCache",
   });
   const wrong: Array<[MakeHeadersOptions, string]> = [
-    [{ keepAlive: "yes" as unknown as boolean }, 'keepAlive must be a boolean, got "yes"'],
-    [{ userAgent: 5 as unknown as string }, "userAgent must be a string, got number (5)"],
-    [{ basicAuth: null as unknown as string }, "basicAuth must be a string, got null"],
+    [{ keepAlive: "yes" as unknown as boolean }, 'keepAlive must be a boolean: "yes"'],
+    [{ userAgent: 5 as unknown as string }, "userAgent must be a string: 5"],
+    [{ basicAuth: null as unknown as string }, "basicAuth must be a string: null"],
     [
       { proxyBasicAuth: ["u:p"] as unknown as string },
-      "proxyBasicAuth must be a string, got an array",
+      "proxyBasicAuth must be a string: an array",
     ],
-    [{ disableCache: 1 as unknown as boolean }, "disableCache must be a boolean, got number (1)"],
+    [{ disableCache: 1 as unknown as boolean }, "disableCache must be a boolean: 1"],
     [
       { acceptEncoding: 1 as unknown as boolean },
-      "acceptEncoding must be a boolean, string or string[], got number (1)",
+      "acceptEncoding must be a boolean, string or string[]: 1",
     ],
     [
       { acceptEncoding: ["gzip", 1] as unknown as string[] },
-      "acceptEncoding must be a boolean, string or string[], got an array",
+      "acceptEncoding must be a boolean, string or string[]: an array",
     ],
   ];
   for (const [options, message] of wrong) {
@@ -129,11 +129,11 @@ test("makeHeaders: unknown options and wrong types throw TypeError", () => {
   }
   assert.throws(() => makeHeaders(null as unknown as MakeHeadersOptions), {
     name: "TypeError",
-    message: "makeHeaders options must be an object, got null",
+    message: "makeHeaders options must be an object: null",
   });
   assert.throws(() => makeHeaders("gzip" as unknown as MakeHeadersOptions), {
     name: "TypeError",
-    message: 'makeHeaders options must be an object, got "gzip"',
+    message: 'makeHeaders options must be an object: "gzip"',
   });
 });
 

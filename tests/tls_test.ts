@@ -254,7 +254,7 @@ for (const connector of CONNECTORS) {
           connector,
         });
         assert.match(error.message, /Fingerprints did not match/);
-        assert.ok(error.message.includes(`Expected "${"00:".repeat(31)}00"`), error.message);
+        assert.ok(error.message.includes(`expected "${"00:".repeat(31)}00"`), error.message);
         assert.ok(error.message.includes(`got "${fingerprint("sha256")}"`), error.message);
       }
     }));

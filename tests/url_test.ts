@@ -392,11 +392,11 @@ test("parseUrl: many '@' do not cause catastrophic backtracking", () => {
 test("parseUrl: a non-string throws TypeError", () => {
   assert.throws(() => parseUrl(42 as unknown as string), {
     name: "TypeError",
-    message: "URL must be a string, got number (42)",
+    message: "URL must be a string: 42",
   });
   assert.throws(() => parseUrl(null as unknown as string), {
     name: "TypeError",
-    message: "URL must be a string, got null",
+    message: "URL must be a string: null",
   });
 });
 
@@ -480,21 +480,21 @@ test("Url: the constructor lower-cases the scheme, prefixes the path and is froz
 test("Url: the constructor checks its argument types", () => {
   assert.throws(() => new Url({ port: 70000 }), {
     name: "RangeError",
-    message: "Url port must be an integer from 0 to 65535, got 70000",
+    message: "Url port must be an integer from 0 to 65535: 70000",
   });
   assert.throws(() => new Url({ port: 1.5 }), { name: "RangeError" });
   assert.throws(() => new Url({ port: -1 }), { name: "RangeError" });
   assert.throws(() => new Url({ port: "80" as unknown as number }), {
     name: "TypeError",
-    message: 'Url port must be a number or null, got "80"',
+    message: 'Url port must be a number or null: "80"',
   });
   assert.throws(() => new Url({ host: 5 as unknown as string }), {
     name: "TypeError",
-    message: "Url host must be a string or null, got number (5)",
+    message: "Url host must be a string or null: 5",
   });
   assert.throws(() => new Url("http://x" as unknown as UrlInit), {
     name: "TypeError",
-    message: 'Url init must be an object, got "http://x"',
+    message: 'Url init must be an object: "http://x"',
   });
 });
 
@@ -508,7 +508,7 @@ test("defaultPortFor: http 80, https 443, others null", () => {
   assert.equal(defaultPortFor(""), null);
   assert.throws(() => defaultPortFor(undefined as unknown as string), {
     name: "TypeError",
-    message: "Scheme must be a string, got undefined (undefined)",
+    message: "Scheme must be a string: undefined",
   });
 });
 

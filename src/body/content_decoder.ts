@@ -108,7 +108,8 @@ function nextTurn(): Promise<void> {
 }
 
 /**
- * The decoded body of `source`, capped at `limit` decoded bytes (API.md difference 5).
+ * The decoded body of `source`, capped at `limit` decoded bytes (`maxResponseSize` counts
+ * what the caller gets, not the wire bytes).
  * Failures to decode are `DecodeError`s, a body over the cap is `ResponseTooLargeError`,
  * a passed deadline or an aborted signal is what `source.stopReason()` says; each ends
  * the exchange and closes its connection, which is held until the body has

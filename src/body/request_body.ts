@@ -7,6 +7,7 @@
 
 import { UnrewindableBodyError } from "../errors.ts";
 import { encodeMultipartFormdata, type FieldValue } from "../fields.ts";
+import { describe } from "../_validate.ts";
 
 /** The request body types accepted by `request` and `urlopen`. */
 export type RequestBody =
@@ -126,7 +127,7 @@ export async function prepareBody(body: RequestBody | null | undefined): Promise
   }
   if (body instanceof FormData) return await prepareFormData(body);
   throw new TypeError(
-    `body must be a string, Uint8Array, ArrayBuffer, ArrayBufferView, Blob, ReadableStream, AsyncIterable, URLSearchParams or FormData; got ${
+    `body must be a string, Uint8Array, ArrayBuffer, ArrayBufferView, Blob, ReadableStream, AsyncIterable, URLSearchParams or FormData: ${
       describe(body)
     }`,
   );
@@ -185,7 +186,7 @@ export function pieceBytes(piece: unknown): Uint8Array {
   if (piece instanceof Uint8Array) return piece;
   if (typeof piece === "string") return encoder.encode(piece);
   throw new TypeError(
-    `A streamed body must yield Uint8Array or string pieces; got ${describe(piece)}`,
+    `A streamed body must yield Uint8Array or string pieces: ${describe(piece)}`,
   );
 }
 
@@ -204,10 +205,4 @@ async function prepareFormData(form: FormData): Promise<PreparedBody> {
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return typeof value;
-  return value.constructor?.name ?? "object";
 }

@@ -169,7 +169,7 @@ export function parseCliArgs(args: readonly string[]): CliCommand {
     const flag = FLAGS[name];
     if (flag === undefined) {
       if (arg.startsWith("-") && arg.length > 1 && !/^-\d/.test(arg)) {
-        throw new UsageError(`unknown option ${JSON.stringify(arg)}`);
+        throw new UsageError(`Unknown option: ${JSON.stringify(arg)}`);
       }
       positionals.push(arg);
     } else if (TAKES_VALUE.has(flag)) {
@@ -177,7 +177,9 @@ export function parseCliArgs(args: readonly string[]): CliCommand {
       if (value === undefined) throw new UsageError(`${name} needs a value`);
       values.set(flag, value);
     } else {
-      if (inline !== undefined) throw new UsageError(`${name} takes no value (got "${inline}")`);
+      if (inline !== undefined) {
+        throw new UsageError(`${name} takes no value: ${JSON.stringify(inline)}`);
+      }
       switches.add(flag);
     }
   }
@@ -236,10 +238,10 @@ function splitPositionals(positionals: string[]): {
   url: string;
   items: string[];
 } {
-  if (positionals.length === 0) throw new UsageError("a URL is needed (see --help)");
+  if (positionals.length === 0) throw new UsageError("A URL is needed (see --help)");
   // `pooled GET` forgot the URL: a lone upper-case method is not taken for a host name.
   if (positionals.length === 1 && STANDARD_METHODS.has(positionals[0])) {
-    throw new UsageError(`a URL is needed after ${positionals[0]} (see --help)`);
+    throw new UsageError(`A URL is needed after ${positionals[0]} (see --help)`);
   }
   // httpie's rule: a leading word of letters followed by something else is the method.
   if (positionals.length >= 2 && METHOD.test(positionals[0])) {
@@ -272,14 +274,16 @@ function parseItems(rawUrl: string, items: string[]) {
     const parts = splitItem(item);
     if (!parts) {
       throw new UsageError(
-        `cannot read request item ${
+        `Cannot read request item: ${
           JSON.stringify(item)
         } (use Header:value, field=value, field:=json or name==value)`,
       );
     }
     const [key, sep, value] = parts;
     if (sep === ":") {
-      if (!HEADER_NAME.test(key)) throw new UsageError(`bad header name ${JSON.stringify(key)}`);
+      if (!HEADER_NAME.test(key)) {
+        throw new UsageError(`Invalid header name: ${JSON.stringify(key)}`);
+      }
       headers.push([key, value.trimStart()]);
     } else if (sep === "==") {
       url.searchParams.append(key, value);
@@ -297,7 +301,7 @@ function parseJson(key: string, text: string): JsonValue {
   try {
     return JSON.parse(text) as JsonValue;
   } catch {
-    throw new UsageError(`${key}:= needs JSON, got ${JSON.stringify(text)}`);
+    throw new UsageError(`${key}:= needs JSON: ${JSON.stringify(text)}`);
   }
 }
 
@@ -310,10 +314,10 @@ export function normalizeUrl(raw: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new UsageError(`not a valid URL: ${JSON.stringify(raw)}`);
+    throw new UsageError(`Invalid URL: ${JSON.stringify(raw)}`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new UsageError(`only http and https URLs are supported, got ${JSON.stringify(raw)}`);
+    throw new UsageError(`Only http and https URLs are supported: ${JSON.stringify(raw)}`);
   }
   return url;
 }
@@ -323,7 +327,9 @@ function optionalUrl(flag: string, value: string | undefined): string | undefine
   try {
     return new URL(value).href;
   } catch {
-    throw new UsageError(`${flag} needs a URL such as http://127.0.0.1:3128, got "${value}"`);
+    throw new UsageError(
+      `${flag} needs a URL such as http://127.0.0.1:3128: ${JSON.stringify(value)}`,
+    );
   }
 }
 
@@ -338,7 +344,7 @@ function optionalNumber(
     (!integer || Number.isInteger(n));
   if (!valid) {
     const kind = `${zero ? "non-negative" : "positive"} ${integer ? "integer" : "number"}`;
-    throw new UsageError(`${flag} needs a ${kind}, got "${value}"`);
+    throw new UsageError(`${flag} needs a ${kind}: ${JSON.stringify(value)}`);
   }
   return n;
 }
@@ -351,7 +357,7 @@ export function parseDuration(text: string): number {
   const match = DURATION.exec(text.trim());
   const ms = match ? Number(match[1]) * UNIT_MS[match[2] ?? "s"] : NaN;
   if (!(ms > 0)) {
-    throw new UsageError(`-d needs a duration such as 10s, 500ms or 1m, got "${text}"`);
+    throw new UsageError(`-d needs a duration such as 10s, 500ms or 1m: ${JSON.stringify(text)}`);
   }
   return ms;
 }

@@ -54,7 +54,7 @@ export interface LoadSummary {
  */
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be within 0..100, got ${p}`);
+  if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be within 0..100: ${p}`);
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[rank - 1];
 }

@@ -14,6 +14,7 @@ import { hasHeader, requestHeaderPairs, type RequestHeaders } from "../request/r
 import { defaultPortFor, parseUrl } from "../url.ts";
 import { VERSION } from "../version.ts";
 import { isAscii } from "../_char_table.ts";
+import { bracketHost } from "../_host.ts";
 import {
   checkContentLength,
   checkMethod,
@@ -186,7 +187,7 @@ export class RequestHeadWriter {
 /** The `Host` header value: brackets for IPv6, port only when not the default. */
 export function hostHeaderValue(host: string, port: number, scheme: string): string {
   const name = host.endsWith(".") ? host.slice(0, -1) : host;
-  const bracketed = name.includes(":") && !name.startsWith("[") ? `[${name}]` : name;
+  const bracketed = bracketHost(name);
   return port === defaultPortFor(scheme) ? bracketed : `${bracketed}:${port}`;
 }
 

@@ -83,7 +83,7 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
         () =>
           controller.abort(
             new ConnectTimeoutError(
-              `Connection to ${hostname}:${port} timed out. (connect timeout=${timeout} ms)`,
+              `Connection to ${hostname}:${port} timed out (connect timeout=${timeout} ms)`,
             ),
           ),
         timeout,

@@ -193,7 +193,7 @@ export class Exchange implements ParserEvents, BodySource {
 
   #timedOut(kind: "read" | "total"): void {
     const message = kind === "read"
-      ? `Read timed out. (read timeout=${this.request.readTimeout} ms)`
+      ? `Read timed out (read timeout=${this.request.readTimeout} ms)`
       : TOTAL_TIMEOUT_MESSAGE;
     this.fail(new ReadTimeoutError(null, this.request.url, message));
   }
@@ -290,7 +290,7 @@ export class Exchange implements ParserEvents, BodySource {
     const { request } = this;
     const encoded = request.decodeContent && head.contentEncoded !== false;
     this.codings = encoded ? contentCodings(head.rawHeaders) : null;
-    // An encoded body is capped after decoding, by its reader (API.md difference 5).
+    // maxResponseSize counts decoded bytes: an encoded body is capped by its reader.
     const max = this.#wireLimit = this.codings === null ? request.maxResponseSize : null;
     if (max !== null && head.contentLength > max) {
       throw new ResponseTooLargeError(max, head.contentLength);

@@ -9,6 +9,7 @@
 
 import { SKIP_HEADER } from "../make_headers.ts";
 import { isAscii } from "../_char_table.ts";
+import { describe } from "../_validate.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Every control character but HTAB, which is field whitespace (RFC 9110, section 5.5). */
@@ -37,7 +38,9 @@ export function checkHeader(name: string, value: string): void {
     throw new TypeError(`Invalid header name ${JSON.stringify(name)}: it must be a token`);
   }
   if (typeof value !== "string") {
-    throw new TypeError(`Header ${JSON.stringify(name)} must be a string; got ${typeof value}`);
+    throw new TypeError(
+      `Header ${JSON.stringify(name)} value must be a string: ${describe(value)}`,
+    );
   }
   if (FORBIDDEN_IN_VALUE.test(value)) {
     throw new TypeError(
@@ -91,7 +94,7 @@ export function renderHeaderLines(
     if (value === SKIP_HEADER) {
       if (!SKIPPABLE.has(lower)) {
         throw new TypeError(
-          `SKIP_HEADER only supports 'Accept-Encoding', 'Host' and 'User-Agent'; got ${
+          `SKIP_HEADER only supports 'Accept-Encoding', 'Host' and 'User-Agent': ${
             JSON.stringify(name)
           }`,
         );
@@ -178,9 +181,9 @@ export function encodeLatin1(head: string): Uint8Array {
     const code = head.charCodeAt(i);
     if (code > 0xff) {
       throw new TypeError(
-        `Header text must be ISO-8859-1; ${JSON.stringify(head[i])} (U+${
+        `Header text must be ISO-8859-1: ${JSON.stringify(head[i])} (U+${
           code.toString(16).toUpperCase()
-        }) is not`,
+        })`,
       );
     }
     bytes[i] = code;

@@ -248,7 +248,7 @@ export class ResponseParser {
 
   #headTooLarge(size: number): HeadersTooLargeError {
     return new HeadersTooLargeError(
-      `Response head is larger than ${this.#limits.maxHeaderSize} bytes (maxHeaderSize); got ${size}`,
+      `Response head is larger than ${this.#limits.maxHeaderSize} bytes (maxHeaderSize): ${size}`,
     );
   }
 
@@ -408,7 +408,7 @@ export class ResponseParser {
     }
     if (this.#state === CHUNK_DATA_END) {
       if (line !== "") {
-        throw new ProtocolError(`Missing CRLF after chunk data; got ${shorten(line)}`);
+        throw new ProtocolError(`Missing CRLF after chunk data: ${shorten(line)}`);
       }
       this.#state = CHUNK_SIZE;
       return;

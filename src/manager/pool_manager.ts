@@ -5,7 +5,8 @@
  * @module
  */
 
-import { LocationValueError, URLSchemeUnknown } from "../errors.ts";
+import { ClosedPoolError, LocationValueError, URLSchemeUnknown } from "../errors.ts";
+import { checkPositiveInteger } from "../_validate.ts";
 import {
   type ConnectionPool,
   type ConnectionPoolOptions,
@@ -156,12 +157,10 @@ export class PoolManager extends RequestMethods {
   constructor(options: PoolManagerOptions = {}) {
     super();
     const { numPools = 10, proxy, ...poolOptions } = options;
-    if (!Number.isInteger(numPools) || numPools < 1) {
-      throw new RangeError(`numPools must be an integer >= 1; got ${numPools}`);
-    }
+    checkPositiveInteger("numPools", numPools);
     if (proxy !== undefined && proxy !== "env") {
       throw new TypeError(
-        `proxy must be "env" (use ProxyManager or SOCKSProxyManager for one proxy); got ${
+        `proxy must be "env" (use ProxyManager or SOCKSProxyManager for one proxy): ${
           JSON.stringify(typeof proxy === "string" ? redactUrl(proxy) : proxy)
         }`,
       );
@@ -210,7 +209,7 @@ export class PoolManager extends RequestMethods {
     host: string,
     options: { port?: number; scheme?: string; poolOptions?: ConnectionPoolOptions } = {},
   ): ConnectionPool {
-    if (!host) throw new LocationValueError("No host specified.");
+    if (!host) throw new LocationValueError("No host specified");
     return this.connectionFromContext({
       ...options.poolOptions,
       scheme: options.scheme ?? "http",
@@ -269,7 +268,7 @@ export class PoolManager extends RequestMethods {
     if (context === undefined) {
       throw new LocationValueError(`No pool for key ${JSON.stringify(key)}`);
     }
-    if (this.#closed) throw new TypeError("PoolManager is closed");
+    if (this.#closed) throw new ClosedPoolError(null, "PoolManager is closed");
     const pool = this.#newPool(context);
     pools.set(key, pool);
     this.#newestKey = key;

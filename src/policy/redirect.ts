@@ -7,25 +7,7 @@
  */
 
 import { LocationParseError, URLSchemeUnknown } from "../errors.ts";
-
-function readonlySet<T>(values: Iterable<T>): ReadonlySet<T> {
-  const set = new Set(values);
-  const refuse = (): never => {
-    throw new TypeError("Cannot modify a read-only set");
-  };
-  Object.defineProperties(set, {
-    add: { value: refuse },
-    delete: { value: refuse },
-    clear: { value: refuse },
-  });
-  return Object.freeze(set);
-}
-
-function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value !== null && typeof value === "object") return "an object";
-  return String(value);
-}
+import { checkObject, checkStrings, describe, isIterable, readonlySet } from "../_validate.ts";
 
 /**
  * The redirect statuses: 301, 302, 303, 307 and 308.
@@ -150,27 +132,21 @@ function origin(url: URL): string {
 }
 
 function checkArgs(args: RedirectArgs): void {
-  if (args === null || typeof args !== "object") {
-    throw new TypeError(`decideRedirect() needs an arguments object, got ${show(args)}`);
-  }
+  checkObject("decideRedirect() arguments", args);
   if (!REDIRECT_STATUSES.has(args.status)) {
     throw new RangeError(
-      `decideRedirect() status must be 301, 302, 303, 307 or 308, got ${show(args.status)}`,
+      `decideRedirect() status must be 301, 302, 303, 307 or 308: ${describe(args.status)}`,
     );
   }
   for (const name of ["location", "method", "url"] as const) {
     if (typeof args[name] !== "string") {
-      throw new TypeError(`decideRedirect() ${name} must be a string, got ${show(args[name])}`);
+      throw new TypeError(`decideRedirect() ${name} must be a string: ${describe(args[name])}`);
     }
   }
-  const names = args.removeHeadersOnRedirect;
-  if (
-    names === null || typeof names !== "object" ||
-    typeof (names as Iterable<string>)[Symbol.iterator] !== "function"
-  ) {
+  if (!isIterable(args.removeHeadersOnRedirect)) {
     throw new TypeError(
-      `decideRedirect() removeHeadersOnRedirect must be an iterable of header names, got ${
-        show(names)
+      `decideRedirect() removeHeadersOnRedirect must be an iterable of header names: ${
+        describe(args.removeHeadersOnRedirect)
       }`,
     );
   }
@@ -217,14 +193,12 @@ export function decideRedirect(args: RedirectArgs): RedirectDecision {
   const removeHeaders: string[] = [];
   if (seeOther) removeHeaders.push(...CONTENT_SPECIFIC_HEADERS);
   if (crossOrigin) {
-    for (const name of args.removeHeadersOnRedirect) {
-      if (typeof name !== "string") {
-        throw new TypeError(
-          `decideRedirect() removeHeadersOnRedirect must hold strings, got ${show(name)}`,
-        );
-      }
-      removeHeaders.push(name.toLowerCase());
-    }
+    const names = checkStrings(
+      "decideRedirect() removeHeadersOnRedirect",
+      args.removeHeadersOnRedirect,
+      "header names",
+    );
+    for (const name of names) removeHeaders.push(name.toLowerCase());
   }
   const isHead = args.method.toUpperCase() === "HEAD";
   return Object.freeze({

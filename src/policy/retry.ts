@@ -13,319 +13,32 @@ import {
   ConnectTimeoutError,
   InvalidHeader,
   MaxRetryError,
-  type PoolDescription,
   ProtocolError,
   ProxyError,
   ReadTimeoutError,
   ResponseError,
 } from "../errors.ts";
+import { describe, readonlySet } from "../_validate.ts";
+import { parseHttpDate } from "./_http_date.ts";
+import {
+  checkCounter,
+  checkFlag,
+  checkHeaderNames,
+  checkHistory,
+  checkMethods,
+  checkRetryDuration,
+  checkStatuses,
+  historyEntry,
+  type IncrementContext,
+  type RequestHistory,
+  type RetryOptions,
+  type RetryResponse,
+} from "./retry_options.ts";
 
-/**
- * One entry of {@linkcode Retry.history}: what happened on an attempt that led to a retry
- * or a followed redirect. urllib3's `RequestHistory`.
- *
- * @example Read what the retries went through
- * ```ts
- * import { Retry } from "@pooled/http";
- * const next = new Retry({ total: 3 }).increment({ method: "GET", url: "/x", error: new Error("reset") });
- * const entry = next.history[0];
- * console.log(entry.method, entry.url, entry.error?.message); // GET /x reset
- * ```
- */
-export interface RequestHistory {
-  /** The request method, or `null` if the caller did not give it. */
-  readonly method: string | null;
-  /** The request URL, or `null` if the caller did not give it. */
-  readonly url: string | null;
-  /** The error that caused the retry, or `null` for a response-caused one. */
-  readonly error: Error | null;
-  /** The response status that caused the retry, or `null` for an error. */
-  readonly status: number | null;
-  /** The raw `Location` of a followed redirect, or `null`. */
-  readonly redirectLocation: string | null;
-}
+export type { IncrementContext, RequestHistory, RetryOptions, RetryResponse };
 
-/**
- * The parts of a response that the retry logic looks at. `HTTPResponse` fits it.
- *
- * @example Anything with a status, headers and a redirect location fits
- * ```ts
- * import { Retry, type RetryResponse } from "@pooled/http";
- * const response: RetryResponse = {
- *   status: 503,
- *   headers: new Headers({ "retry-after": "1" }),
- *   getRedirectLocation: () => false,
- * };
- * console.log(new Retry({ statusForcelist: [503] }).isRetry("GET", response.status)); // true
- * ```
- */
-export interface RetryResponse {
-  /** The status code. */
-  readonly status: number;
-  /** The response headers (case-insensitive lookup). */
-  readonly headers: { get(name: string): string | null | undefined };
-  /** The `Location` for a redirect status (`null` if missing), else `false`. */
-  getRedirectLocation(): string | null | false;
-}
-
-/**
- * Options of {@linkcode Retry}. Every one is optional; see each for its default.
- *
- * @example A policy for flaky servers
- * ```ts
- * import { Retry, type RetryOptions } from "@pooled/http";
- * const options: RetryOptions = { total: 5, backoffFactor: 100, statusForcelist: [502, 503] };
- * console.log(new Retry(options).total); // 5
- * ```
- */
-export interface RetryOptions {
-  /**
-   * Retries of any kind allowed. Takes precedence over the other counters. Default `10`.
-   * `null` removes the limit (the other counters still apply); `0` fails on the first
-   * retry; `false` disables retries: errors are thrown unwrapped and a redirect response is
-   * returned as it is (it implies `redirect: 0, raiseOnRedirect: false`).
-   */
-  total?: number | false | null;
-  /**
-   * Connect errors to retry (the request did not reach the server); retried for any method.
-   * Default `null` (only `total` limits). `false` throws a connect error unwrapped.
-   */
-  connect?: number | false | null;
-  /**
-   * Read errors to retry (the request may have reached the server); retried only for
-   * methods in `allowedMethods`. Default `null`. `false` throws a read error unwrapped.
-   */
-  read?: number | false | null;
-  /**
-   * Redirects to follow. Default `null` (only `total` limits). `false` means "do not
-   * follow": it is stored as `0` with `raiseOnRedirect: false`, so the 3xx is returned.
-   */
-  redirect?: number | false | null;
-  /** Retries on a status in `statusForcelist` (or a Retry-After response). Default `null`. */
-  status?: number | null;
-  /** Retries on any other error (for example `SSLError`). Default `null`. */
-  other?: number | null;
-  /**
-   * Upper-case methods retried on read errors and statuses. Default
-   * {@linkcode Retry.DEFAULT_ALLOWED_METHODS}. `null` (or, as in urllib3 2.x, an empty
-   * collection) means every method. Entries are upper-cased.
-   */
-  allowedMethods?: Iterable<string> | null;
-  /** Status codes to retry on (integers only). Default none. */
-  statusForcelist?: Iterable<number> | null;
-  /** Milliseconds; the backoff is `backoffFactor * 2 ** (n - 1)`. Default `0`. */
-  backoffFactor?: number;
-  /** Milliseconds; cap on the backoff. Default `120_000`. */
-  backoffMax?: number;
-  /** Milliseconds; a uniform random `[0, backoffJitter]` is added to a backoff. Default `0`. */
-  backoffJitter?: number;
-  /**
-   * When redirects run out: `true` (default) throws `MaxRetryError`, `false` means the
-   * caller returns the last 3xx response.
-   */
-  raiseOnRedirect?: boolean;
-  /**
-   * When status retries run out: `true` (default) throws `MaxRetryError`, `false` means
-   * the caller returns the last response.
-   */
-  raiseOnStatus?: boolean;
-  /** Entries of earlier attempts. Default none. */
-  history?: readonly RequestHistory[];
-  /** Honour `Retry-After` (413, 429, 503 auto-retry and the wait time). Default `true`. */
-  respectRetryAfterHeader?: boolean;
-  /** Milliseconds; cap on a `Retry-After` wait. Default `21_600_000` (6 hours). */
-  retryAfterMax?: number;
-  /**
-   * Headers removed when a redirect goes to another scheme, host or port (compared
-   * case-insensitively). Replaces the default
-   * {@linkcode Retry.DEFAULT_REMOVE_HEADERS_ON_REDIRECT}.
-   */
-  removeHeadersOnRedirect?: Iterable<string>;
-}
-
-/**
- * What {@linkcode Retry.increment} needs to know about the failed attempt.
- *
- * @example Count a failed attempt
- * ```ts
- * import { Retry } from "@pooled/http";
- * const retry = new Retry({ total: 2 }).increment({ method: "GET", error: new Error("reset") });
- * console.log(retry.total); // 1
- * ```
- */
-export interface IncrementContext {
-  /** The request method. A read error without a method is thrown unwrapped. */
-  method?: string;
-  /** The request URL (for the history and the `MaxRetryError`). */
-  url?: string;
-  /** The response that caused the retry (a redirect or a retried status). */
-  response?: RetryResponse;
-  /** The error that caused the retry. */
-  error?: Error;
-  /** The pool, for the `MaxRetryError` message. */
-  pool?: PoolDescription | null;
-}
-
-type Counter = number | false | null;
-
-// ---------------------------------------------------------------------------
-// Small helpers
-// ---------------------------------------------------------------------------
-
-function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "function") return "a function";
-  if (Array.isArray(value)) return "an array";
-  if (value !== null && typeof value === "object") {
-    return `an object (${value.constructor?.name ?? "Object"})`;
-  }
-  return String(value);
-}
-
-function readonlySet<T>(values: Iterable<T>): ReadonlySet<T> {
-  const set = new Set(values);
-  const refuse = (): never => {
-    throw new TypeError("Cannot modify a read-only set");
-  };
-  Object.defineProperties(set, {
-    add: { value: refuse },
-    delete: { value: refuse },
-    clear: { value: refuse },
-  });
-  return Object.freeze(set);
-}
-
-function isIterable(value: unknown): value is Iterable<unknown> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function";
-}
-
-function checkCounter(name: string, value: unknown, allowFalse: boolean): Counter {
-  if (value === null || (allowFalse && value === false)) return value;
-  if (typeof value !== "number") {
-    const kinds = allowFalse ? "an integer, false or null" : "an integer or null";
-    throw new TypeError(`Retry option ${name} must be ${kinds}, got ${show(value)}`);
-  }
-  if (!Number.isSafeInteger(value)) {
-    throw new RangeError(`Retry option ${name} must be an integer, got ${show(value)}`);
-  }
-  return value;
-}
-
-function checkDuration(name: string, value: unknown, allowInfinity: boolean): number {
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Retry option ${name} must be a number of milliseconds, got ${show(value)}`,
-    );
-  }
-  if (Number.isNaN(value) || value < 0 || (!allowInfinity && !Number.isFinite(value))) {
-    throw new RangeError(
-      `Retry option ${name} must be a ${
-        allowInfinity ? "" : "finite "
-      }number of milliseconds >= 0, got ${show(value)}`,
-    );
-  }
-  return value;
-}
-
-function checkBoolean(name: string, value: unknown): boolean {
-  if (typeof value !== "boolean") {
-    throw new TypeError(`Retry option ${name} must be a boolean, got ${show(value)}`);
-  }
-  return value;
-}
-
-function checkMethods(value: unknown): ReadonlySet<string> | null {
-  if (value === null) return null;
-  if (typeof value === "string" || !isIterable(value)) {
-    throw new TypeError(
-      `Retry option allowedMethods must be an iterable of method names or null, got ${show(value)}`,
-    );
-  }
-  const methods: string[] = [];
-  for (const method of value) {
-    if (typeof method !== "string") {
-      throw new TypeError(
-        `Retry option allowedMethods must hold strings, got ${show(method)}`,
-      );
-    }
-    methods.push(method.toUpperCase());
-  }
-  return readonlySet(methods);
-}
-
-function checkStatuses(value: unknown): ReadonlySet<number> {
-  if (value === null) return readonlySet<number>([]);
-  if (typeof value === "string" || !isIterable(value)) {
-    throw new TypeError(
-      `Retry option statusForcelist must be an iterable of status codes or null, got ${
-        show(value)
-      }`,
-    );
-  }
-  const statuses: number[] = [];
-  for (const status of value) {
-    if (typeof status !== "number") {
-      throw new TypeError(
-        `Retry option statusForcelist must hold integer status codes, got ${show(status)}`,
-      );
-    }
-    if (!Number.isSafeInteger(status)) {
-      throw new RangeError(
-        `Retry option statusForcelist must hold integer status codes, got ${show(status)}`,
-      );
-    }
-    statuses.push(status);
-  }
-  return readonlySet(statuses);
-}
-
-function checkHeaderNames(value: unknown): ReadonlySet<string> {
-  if (typeof value === "string" || !isIterable(value)) {
-    throw new TypeError(
-      `Retry option removeHeadersOnRedirect must be an iterable of header names, got ${
-        show(value)
-      }`,
-    );
-  }
-  const names: string[] = [];
-  for (const name of value) {
-    if (typeof name !== "string") {
-      throw new TypeError(
-        `Retry option removeHeadersOnRedirect must hold strings, got ${show(name)}`,
-      );
-    }
-    names.push(name.toLowerCase());
-  }
-  return readonlySet(names);
-}
-
-function checkHistory(value: unknown): readonly RequestHistory[] {
-  if (!Array.isArray(value)) {
-    throw new TypeError(
-      `Retry option history must be an array of RequestHistory entries, got ${show(value)}`,
-    );
-  }
-  return Object.freeze(value.map((entry, index) => {
-    if (entry === null || typeof entry !== "object") {
-      throw new TypeError(
-        `Retry option history[${index}] must be a RequestHistory object, got ${show(entry)}`,
-      );
-    }
-    return historyEntry(entry as Partial<RequestHistory>);
-  }));
-}
-
-function historyEntry(entry: Partial<RequestHistory>): RequestHistory {
-  return Object.freeze({
-    method: entry.method ?? null,
-    url: entry.url ?? null,
-    error: entry.error ?? null,
-    status: entry.status ?? null,
-    redirectLocation: entry.redirectLocation ?? null,
-  });
-}
+/** Whole seconds, the other form of `Retry-After`. */
+const DELTA_SECONDS = /^\s*[0-9]+\s*$/;
 
 /** A counter after one decrement; `false` counts as 0, as Python's `False - 1` does. */
 function decrement(value: number | false): number {
@@ -368,144 +81,6 @@ export function isConnectError(error: Error): boolean {
  */
 export function isReadError(error: Error): boolean {
   return error instanceof ReadTimeoutError || error instanceof ProtocolError;
-}
-
-// ---------------------------------------------------------------------------
-// Retry-After parsing (RFC 7231 HTTP-date, leniently, like Python's email.utils)
-// ---------------------------------------------------------------------------
-
-const MONTHS = [
-  "jan",
-  "feb",
-  "mar",
-  "apr",
-  "may",
-  "jun",
-  "jul",
-  "aug",
-  "sep",
-  "oct",
-  "nov",
-  "dec",
-  "january",
-  "february",
-  "march",
-  "april",
-  "may",
-  "june",
-  "july",
-  "august",
-  "september",
-  "october",
-  "november",
-  "december",
-];
-const DAY_NAMES = new Set(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]);
-/** Zone names Python's `email.utils` knows, as `±hhmm`. */
-const ZONES: Readonly<Record<string, number>> = {
-  UT: 0,
-  UTC: 0,
-  GMT: 0,
-  Z: 0,
-  AST: -400,
-  ADT: -300,
-  EST: -500,
-  EDT: -400,
-  CST: -600,
-  CDT: -500,
-  MST: -700,
-  MDT: -600,
-  PST: -800,
-  PDT: -700,
-};
-const DIGITS = /^[0-9]+$/;
-const DELTA_SECONDS = /^\s*[0-9]+\s*$/;
-
-function monthNumber(name: string): number {
-  const index = MONTHS.indexOf(name.toLowerCase());
-  return index < 0 ? 0 : (index % 12) + 1;
-}
-
-function stripComma(token: string): string {
-  return token.endsWith(",") ? token.slice(0, -1) : token;
-}
-
-/** Splits the date into `[day, month, year, time, zone]` tokens, or `null`. */
-function dateTokens(text: string): string[] | null {
-  let tokens = text.split(/\s+/).filter((token) => token !== "");
-  if (tokens.length === 0) return null;
-  if (tokens[0].endsWith(",") || DAY_NAMES.has(tokens[0].toLowerCase())) {
-    tokens.shift();
-  } else {
-    tokens[0] = tokens[0].slice(tokens[0].lastIndexOf(",") + 1);
-  }
-  if (tokens.length === 3) { // RFC 850: 06-Nov-94 08:49:37 GMT
-    const parts = tokens[0].split("-");
-    if (parts.length === 3) tokens = [...parts, ...tokens.slice(1)];
-  }
-  if (tokens.length === 4) { // no zone, or a zone glued to the time (08:49:37+0000)
-    const last = tokens[3];
-    let at = last.indexOf("+");
-    if (at < 0) at = last.indexOf("-");
-    if (at > 0) tokens.splice(3, 1, last.slice(0, at), last.slice(at));
-    else tokens.push("");
-  }
-  return tokens.length < 5 ? null : tokens.slice(0, 5);
-}
-
-function zoneOffsetMs(zone: string): number {
-  const name = zone.toUpperCase();
-  let hhmm = ZONES[name];
-  if (hhmm === undefined) {
-    if (!/^[+-]?[0-9]+$/.test(name)) return 0; // unknown or missing zone: UTC
-    hhmm = Number(name);
-  }
-  const sign = hhmm < 0 ? -1 : 1;
-  const abs = Math.abs(hhmm);
-  return sign * (Math.floor(abs / 100) * 3_600_000 + (abs % 100) * 60_000);
-}
-
-function clockParts(time: string): [string, string, string] | null {
-  let parts = stripComma(time).split(":");
-  if (parts.length === 1 && parts[0].includes(".")) parts = parts[0].split(".");
-  if (parts.length === 2) return [parts[0], parts[1], "0"];
-  if (parts.length === 3) return [parts[0], parts[1], parts[2]];
-  return null;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-/**
- * Parses an HTTP-date in any RFC 7231 form (IMF-fixdate, RFC 850, asctime), with the
- * leniency of Python's `email.utils.parsedate_tz`; returns epoch milliseconds or `null`.
- * A date without a zone is taken as UTC.
- */
-function parseHttpDate(text: string): number | null {
-  const tokens = dateTokens(text);
-  if (!tokens) return null;
-  let [day, month, year, time, zone] = tokens;
-  if (!(day && month && year)) return null;
-  if (!monthNumber(month)) [day, month] = [month, day];
-  const monthNo = monthNumber(month);
-  if (!monthNo) return null;
-  day = stripComma(day);
-  if (year.indexOf(":") > 0) [year, time] = [time, year];
-  year = stripComma(year);
-  if (!/^[0-9]/.test(year)) [year, zone] = [zone, year];
-  const clock = time ? clockParts(time) : null;
-  if (!clock || ![day, year, ...clock].every((part) => DIGITS.test(part))) return null;
-  let yearNo = Number(year);
-  if (yearNo < 100) yearNo += yearNo > 68 ? 1900 : 2000;
-  const [dayNo, hour, minute, second] = [Number(day), ...clock.map(Number)];
-  if (dayNo < 1 || dayNo > daysInMonth(yearNo, monthNo)) return null;
-  if (hour > 23 || minute > 59 || second > 60) return null;
-  const utc = new Date(0);
-  utc.setUTCFullYear(yearNo, monthNo - 1, dayNo);
-  utc.setUTCHours(hour, minute, second, 0);
-  return utc.getTime() - zoneOffsetMs(zone);
 }
 
 // ---------------------------------------------------------------------------
@@ -600,7 +175,7 @@ export class Retry {
    */
   constructor(options: RetryOptions = {}) {
     if (options === null || typeof options !== "object") {
-      throw new TypeError(`Retry options must be an object, got ${show(options)}`);
+      throw new TypeError(`Retry options must be an object: ${describe(options)}`);
     }
     const o = options;
     this.total = checkCounter("total", o.total === undefined ? 10 : o.total, true);
@@ -609,12 +184,12 @@ export class Retry {
     const redirect = checkCounter("redirect", o.redirect ?? null, true);
     this.status = checkCounter("status", o.status ?? null, false) as number | null;
     this.other = checkCounter("other", o.other ?? null, false) as number | null;
-    let raiseOnRedirect = checkBoolean("raiseOnRedirect", orDefault(o.raiseOnRedirect, true));
+    let raiseOnRedirect = checkFlag("raiseOnRedirect", orDefault(o.raiseOnRedirect, true));
     if (redirect === false || this.total === false) raiseOnRedirect = false;
     this.redirect = redirect === false || this.total === false ? 0 : redirect;
     this.raiseOnRedirect = raiseOnRedirect;
-    this.raiseOnStatus = checkBoolean("raiseOnStatus", orDefault(o.raiseOnStatus, true));
-    this.respectRetryAfterHeader = checkBoolean(
+    this.raiseOnStatus = checkFlag("raiseOnStatus", orDefault(o.raiseOnStatus, true));
+    this.respectRetryAfterHeader = checkFlag(
       "respectRetryAfterHeader",
       orDefault(o.respectRetryAfterHeader, true),
     );
@@ -622,14 +197,14 @@ export class Retry {
       ? Retry.DEFAULT_ALLOWED_METHODS
       : checkMethods(o.allowedMethods);
     this.statusForcelist = checkStatuses(o.statusForcelist ?? null);
-    this.backoffFactor = checkDuration("backoffFactor", orDefault(o.backoffFactor, 0), false);
-    this.backoffMax = checkDuration(
+    this.backoffFactor = checkRetryDuration("backoffFactor", orDefault(o.backoffFactor, 0), false);
+    this.backoffMax = checkRetryDuration(
       "backoffMax",
       orDefault(o.backoffMax, Retry.DEFAULT_BACKOFF_MAX),
       true,
     );
-    this.backoffJitter = checkDuration("backoffJitter", orDefault(o.backoffJitter, 0), false);
-    this.retryAfterMax = checkDuration(
+    this.backoffJitter = checkRetryDuration("backoffJitter", orDefault(o.backoffJitter, 0), false);
+    this.retryAfterMax = checkRetryDuration(
       "retryAfterMax",
       orDefault(o.retryAfterMax, Retry.DEFAULT_RETRY_AFTER_MAX),
       true,
@@ -675,7 +250,7 @@ export class Retry {
     if (retries instanceof Retry) return retries;
     if (typeof retries !== "number" && typeof retries !== "boolean") {
       throw new TypeError(
-        `retries must be a Retry, a number, a boolean or null, got ${show(retries)}`,
+        `retries must be a Retry, a number, a boolean or null: ${describe(retries)}`,
       );
     }
     const followRedirects = options.redirect === undefined ? true : Boolean(options.redirect);
@@ -698,7 +273,7 @@ export class Retry {
    */
   newWith(changes: RetryOptions): Retry {
     if (changes === null || typeof changes !== "object") {
-      throw new TypeError(`Retry.newWith() needs an options object, got ${show(changes)}`);
+      throw new TypeError(`Retry.newWith() needs an options object: ${describe(changes)}`);
     }
     const Class = this.constructor as new (options: RetryOptions) => Retry;
     return new Class({ ...this.#options(), ...definedOnly(changes) });
@@ -758,7 +333,7 @@ export class Retry {
    */
   isRetryableMethod(method: string): boolean {
     if (typeof method !== "string") {
-      throw new TypeError(`method must be a string, got ${show(method)}`);
+      throw new TypeError(`method must be a string: ${describe(method)}`);
     }
     const allowed = this.allowedMethods;
     return !allowed || allowed.size === 0 || allowed.has(method.toUpperCase());
@@ -831,11 +406,11 @@ export class Retry {
    */
   increment(context: IncrementContext = {}): Retry {
     if (context === null || typeof context !== "object") {
-      throw new TypeError(`Retry.increment() needs a context object, got ${show(context)}`);
+      throw new TypeError(`Retry.increment() needs a context object: ${describe(context)}`);
     }
     const { method, url, response, error, pool } = context;
     if (error !== undefined && !(error instanceof Error)) {
-      throw new TypeError(`Retry.increment() error must be an Error, got ${show(error)}`);
+      throw new TypeError(`Retry.increment() error must be an Error: ${describe(error)}`);
     }
     if (this.total === false && error) throw error;
 
@@ -929,7 +504,7 @@ export class Retry {
    */
   parseRetryAfter(value: string, now: number = Date.now()): number {
     if (typeof value !== "string") {
-      throw new TypeError(`Retry-After value must be a string, got ${show(value)}`);
+      throw new TypeError(`Retry-After value must be a string: ${describe(value)}`);
     }
     let ms: number;
     if (DELTA_SECONDS.test(value)) {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { checkDuration, describe } from "../_validate.ts";
+
 /**
  * Options of {@linkcode Timeout}; milliseconds, `null` or `undefined` = no limit.
  *
@@ -29,30 +31,9 @@ export interface TimeoutOptions {
   total?: number | null;
 }
 
-function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (value !== null && typeof value === "object") {
-    return `an object (${value.constructor?.name ?? "Object"})`;
-  }
-  return typeof value === "function" ? "a function" : String(value);
-}
-
 function checkLimit(name: string, value: unknown): number | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Timeout ${name} must be a number of milliseconds or null, got ${
-        show(value)
-      } (${typeof value})`,
-    );
-  }
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(
-      `Timeout ${name} must be a finite number of milliseconds > 0 or null, got ${show(value)}`,
-    );
-  }
-  return value;
+  if (value === undefined) return null;
+  return checkDuration(`Timeout ${name}`, value, { nullable: true, positive: true });
 }
 
 function smaller(a: number | null, b: number | null): number | null {
@@ -103,7 +84,7 @@ export class Timeout {
    */
   constructor(options: TimeoutOptions = {}) {
     if (options === null || typeof options !== "object") {
-      throw new TypeError(`Timeout options must be an object, got ${show(options)}`);
+      throw new TypeError(`Timeout options must be an object: ${describe(options)}`);
     }
     this.connect = checkLimit("connect", options.connect);
     this.read = checkLimit("read", options.read);
@@ -143,13 +124,13 @@ export class Timeout {
    */
   static from(value: Timeout | number | null | undefined, fallback?: Timeout): Timeout {
     if (fallback !== undefined && !(fallback instanceof Timeout)) {
-      throw new TypeError(`Timeout fallback must be a Timeout, got ${show(fallback)}`);
+      throw new TypeError(`Timeout fallback must be a Timeout: ${describe(fallback)}`);
     }
     if (value === undefined) return fallback ?? Timeout.DEFAULT;
     if (value instanceof Timeout) return value;
     if (value === null || typeof value === "number") return Timeout.fromFloat(value);
     throw new TypeError(
-      `timeout must be a Timeout, a number of milliseconds or null, got ${show(value)}`,
+      `timeout must be a Timeout, a number of milliseconds or null: ${describe(value)}`,
     );
   }
 
@@ -182,16 +163,7 @@ export class Timeout {
    * ```
    */
   readTimeout(elapsedMs: number): number | null {
-    if (typeof elapsedMs !== "number") {
-      throw new TypeError(
-        `elapsedMs must be a number of milliseconds, got ${show(elapsedMs)} (${typeof elapsedMs})`,
-      );
-    }
-    if (!Number.isFinite(elapsedMs) || elapsedMs < 0) {
-      throw new RangeError(
-        `elapsedMs must be a finite number of milliseconds >= 0, got ${show(elapsedMs)}`,
-      );
-    }
+    checkDuration("elapsedMs", elapsedMs);
     const left = this.total === null ? null : Math.max(0, this.total - elapsedMs);
     return smaller(this.read, left);
   }

@@ -36,6 +36,8 @@ import { resolveTls, type TlsOptions } from "./tls_options.ts";
 import { HeldConnection, type Holds } from "./_held_connection.ts";
 import type { ReleaseCallback } from "./_protocol.ts";
 import { ConnectionSlots } from "./_slots.ts";
+import { checkPort, checkPositiveInteger } from "../_validate.ts";
+import { unbracketHost } from "../_host.ts";
 
 /** Options of a connection pool (and, through the manager, of every pool it creates). */
 export interface ConnectionPoolOptions extends TlsOptions {
@@ -55,7 +57,10 @@ export interface ConnectionPoolOptions extends TlsOptions {
   retries?: Retry | number | boolean | null;
   /** The runtime adapter (default: the current runtime's). */
   connector?: Connector;
-  /** Largest body accepted, in bytes (API.md difference 5). */
+  /**
+   * Largest body accepted, in decoded bytes; more raises `ResponseTooLargeError` and closes
+   * the connection.
+   */
   maxResponseSize?: number | null;
   /** Largest response head, in bytes (default 65536). */
   maxHeaderSize?: number;
@@ -85,20 +90,6 @@ export interface PoolStats {
   readonly queued: number;
   /** Open sockets (idle or in use). */
   readonly open: number;
-}
-
-function checkPositiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be an integer >= 1; got ${value}`);
-  }
-  return value;
-}
-
-function checkPort(port: number): number {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`port must be an integer from 0 to 65535; got ${port}`);
-  }
-  return port;
 }
 
 /** What a manager and the request loop use of a pool, beyond its public API. */
@@ -179,7 +170,7 @@ export abstract class ConnectionPool extends RequestMethods {
    */
   constructor(host: string, options: ConnectionPoolOptions = {}, defaultPort: number) {
     super();
-    if (typeof host !== "string" || host === "") throw new LocationValueError("No host specified.");
+    if (typeof host !== "string" || host === "") throw new LocationValueError("No host specified");
     // The host goes into the Host header: a control character or space would split it.
     // deno-lint-ignore no-control-regex
     const bad = /[\x00-\x20\x7f]/.exec(host);
@@ -189,7 +180,7 @@ export abstract class ConnectionPool extends RequestMethods {
       );
     }
     this.host = host.toLowerCase();
-    this.port = checkPort(options.port ?? defaultPort);
+    this.port = checkPort("port", options.port ?? defaultPort);
     this.maxSize = checkPositiveInteger("maxSize", options.maxSize ?? 1);
     this.block = options.block ?? false;
     this.timeout = Timeout.from(options.timeout);
@@ -233,7 +224,7 @@ export abstract class ConnectionPool extends RequestMethods {
 
   /** The host to connect to: without IPv6 brackets. */
   get hostname(): string {
-    return this.host.startsWith("[") ? this.host.slice(1, -1) : this.host;
+    return unbracketHost(this.host);
   }
 
   /** Connection counts now. */
@@ -282,7 +273,7 @@ export abstract class ConnectionPool extends RequestMethods {
     if (url === "*" && method !== "OPTIONS") {
       // RFC 9112, section 3.2.4: the asterisk-form is only for a server-wide OPTIONS.
       return Promise.reject(
-        new TypeError(`The request target "*" is only for OPTIONS: got ${method}`),
+        new TypeError(`The request target "*" is only for OPTIONS: ${method}`),
       );
     }
     const assertSameHost = options.assertSameHost !== false;
@@ -349,7 +340,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #emptyPoolError(poolTimeout: number | null): Error {
     return new EmptyPoolError(
       this,
-      `Pool is empty and a new connection can't be opened due to blocking mode (poolTimeout=${poolTimeout} ms).`,
+      `Pool is empty and a new connection cannot be opened due to blocking mode (poolTimeout=${poolTimeout} ms)`,
     );
   }
 
@@ -378,7 +369,7 @@ export abstract class ConnectionPool extends RequestMethods {
     let slot: Promise<HTTPConnection> | HTTPConnection;
     try {
       request.wire = (this.#heads ??= this.#headWriter()).headFor(request);
-      if (this.#closed) throw new ClosedPoolError(this, "Pool is closed.");
+      if (this.#closed) throw new ClosedPoolError(this, "Pool is closed");
       const poolTimeout = request.poolTimeout ?? this.#poolTimeout;
       slot = this.#slots.take(
         poolTimeout,
@@ -447,9 +438,9 @@ export abstract class ConnectionPool extends RequestMethods {
     this.#closed = true;
     this.#slots.closeIdle();
     const holds = this.#holds;
-    holds.closedBy ??= new ClosedPoolError(this, "Pool is closed.");
+    holds.closedBy ??= new ClosedPoolError(this, "Pool is closed");
     for (const held of [...holds.held]) held.abandon(holds.closedBy);
-    this.#slots.rejectWaiters(() => new ClosedPoolError(this, "Pool is closed."));
+    this.#slots.rejectWaiters(() => new ClosedPoolError(this, "Pool is closed"));
     return Promise.resolve();
   }
 

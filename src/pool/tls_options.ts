@@ -7,6 +7,7 @@
 
 import type { TlsConnectOptions, TlsVersion } from "../runtime/socket.ts";
 import { normalizeFingerprint } from "../runtime/_tls_verify.ts";
+import { unbracketHost } from "../_host.ts";
 
 /** TLS options of HTTPS pools and managers (ignored by HTTP pools). */
 export interface TlsOptions {
@@ -51,8 +52,7 @@ const TLS_VERSIONS: readonly string[] = ["TLSv1.2", "TLSv1.3"];
 
 /** A host name as TLS uses it: no IPv6 brackets or zone, no trailing dot. */
 function tlsName(host: string): string {
-  const bare = host.startsWith("[") ? host.slice(1, -1) : host;
-  return bare.replace(/%.*$/, "").replace(/\.$/, "");
+  return unbracketHost(host).replace(/%.*$/, "").replace(/\.$/, "");
 }
 
 /**
@@ -64,13 +64,13 @@ export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOpt
   const certReqs = options.certReqs ?? "CERT_REQUIRED";
   if (!CERT_REQS.includes(certReqs)) {
     throw new RangeError(
-      `certReqs must be "CERT_REQUIRED" or "CERT_NONE"; got ${JSON.stringify(certReqs)}`,
+      `certReqs must be "CERT_REQUIRED" or "CERT_NONE": ${JSON.stringify(certReqs)}`,
     );
   }
   const minVersion = options.minVersion ?? "TLSv1.2";
   if (!TLS_VERSIONS.includes(minVersion)) {
     throw new RangeError(
-      `minVersion must be "TLSv1.2" or "TLSv1.3"; got ${JSON.stringify(minVersion)}`,
+      `minVersion must be "TLSv1.2" or "TLSv1.3": ${JSON.stringify(minVersion)}`,
     );
   }
   const { assertHostname, assertFingerprint } = options;
@@ -78,7 +78,7 @@ export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOpt
     assertHostname !== undefined && assertHostname !== false && typeof assertHostname !== "string"
   ) {
     throw new TypeError(
-      `assertHostname must be a host name or false; got ${JSON.stringify(assertHostname)}`,
+      `assertHostname must be a host name or false: ${JSON.stringify(assertHostname)}`,
     );
   }
   const fingerprint = assertFingerprint === undefined

@@ -23,6 +23,8 @@ import { SOCKSConnector, type SOCKSVersion } from "./socks.ts";
 import { type ProxyEndpoint, proxyLegConnector } from "./_dial.ts";
 import { defaultConnector } from "../runtime/default.ts";
 import { parseUrl } from "../url.ts";
+import { unbracketHost } from "../_host.ts";
+import { describe } from "../_validate.ts";
 
 /** The proxy schemes: HTTP proxies and the SOCKS flavours. */
 export type ProxyScheme = "http" | "https" | SOCKSVersion;
@@ -87,7 +89,7 @@ export function parseProxyUrl(
   schemes: readonly ProxyScheme[],
 ): ProxyConfig {
   if (typeof proxyUrl !== "string") {
-    throw new TypeError(`The proxy URL must be a string; got ${typeof proxyUrl}`);
+    throw new TypeError(`The proxy URL must be a string: ${describe(proxyUrl)}`);
   }
   const supported = schemes.map((scheme) => `${scheme}://`).join(" or ");
   const url = parseUrl(proxyUrl);
@@ -96,7 +98,7 @@ export function parseProxyUrl(
   if (!schemes.includes(scheme as ProxyScheme)) throw new ProxySchemeUnknown(scheme, supported);
   if (!url.host) throw new ProxySchemeUnknown(null, supported);
   const host = url.host.toLowerCase();
-  const hostname = host.startsWith("[") ? host.slice(1, -1) : host;
+  const hostname = unbracketHost(host);
   const port = url.port ?? DEFAULT_PORTS[scheme as ProxyScheme];
   const [username, password] = url.authDecoded ?? [undefined, null];
   const headers = new HTTPHeaderDict(options.proxyHeaders);

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { ConnectTimeoutError, ProxyError, ProxySchemeUnsupported } from "../errors.ts";
-import { abortReason, toError } from "../runtime/_errors.ts";
+import { ConnectTimeoutError, HTTPError, ProxyError, ProxySchemeUnsupported } from "../errors.ts";
+import { abortReason, tlsError, toError } from "../runtime/_errors.ts";
 import type { ConnectOptions, Connector, Socket, TlsConnectOptions } from "../runtime/socket.ts";
 
 /** Where a proxy listens, and the TLS settings for an `https://` proxy. */
@@ -98,10 +98,21 @@ function startTlsThrough(
     port: options.port,
     tls: options.tls,
     signal: options.signal,
+  }).catch((error: unknown) => {
+    socket.close(); // a connector that failed before taking the socket over left it open
+    throw tlsFailure(error, options);
   });
 }
 
-/** `host:port`, with an IPv6 host in brackets (`CONNECT [::1]:443`). */
-export function authority(hostname: string, port: number): string {
-  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+/**
+ * The error for a failed TLS start through a tunnel: the connector's typed errors, API
+ * misuse and the caller's abort pass unchanged; a plain error (a Workers socket that
+ * closed, a connector's own failure) becomes an `SSLError`, as the handshake failed.
+ */
+function tlsFailure(error: unknown, options: ConnectOptions): unknown {
+  if (error instanceof HTTPError || error instanceof TypeError || error instanceof RangeError) {
+    return error;
+  }
+  if (options.signal?.aborted) return abortReason(options.signal);
+  return tlsError(error, options.hostname, options.port);
 }

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { unbracketHost } from "../_host.ts";
+
 /** The proxy settings found in the environment. */
 export interface ProxyEnvironment {
   /** Proxy URL for `http://` targets. */
@@ -65,7 +67,7 @@ export function proxyUrlFor(
 
 /** True when `noProxy` (a `no_proxy` value) says `host:port` is reached directly. */
 export function bypassesProxy(noProxy: string, host: string, port: number): boolean {
-  const name = bare(host).toLowerCase().replace(/\.$/, "");
+  const name = unbracketHost(host).toLowerCase().replace(/\.$/, "");
   const ip = parseIp(name);
   for (const raw of noProxy.split(/[\s,]+/)) {
     if (raw === "") continue;
@@ -80,10 +82,6 @@ export function bypassesProxy(noProxy: string, host: string, port: number): bool
     if (domain !== "" && (name === domain || name.endsWith("." + domain))) return true;
   }
   return false;
-}
-
-function bare(host: string): string {
-  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }
 
 /** `host:port`, `[v6]:port`, or a pattern without a port (a bare IPv6 literal included). */
@@ -129,7 +127,7 @@ function parseIp(text: string): IpBits | null {
 /** An IP against an IP or CIDR pattern of the same family. */
 function ipMatches(ip: IpBits, pattern: string): boolean {
   const [address, prefixText] = pattern.split("/");
-  const network = parseIp(bare(address));
+  const network = parseIp(unbracketHost(address));
   if (network === null || network.width !== ip.width) return false;
   const prefix = prefixText === undefined ? ip.width : Number(prefixText);
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > ip.width) return false;

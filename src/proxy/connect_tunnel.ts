@@ -9,7 +9,8 @@
 
 import { ProxyError } from "../errors.ts";
 import { SocketReader } from "./_handshake_reader.ts";
-import { authority, dialProxy, openedTunnel, type ProxyEndpoint, proxyFailure } from "./_dial.ts";
+import { hostPort } from "../_host.ts";
+import { dialProxy, openedTunnel, type ProxyEndpoint, proxyFailure } from "./_dial.ts";
 import type { ConnectOptions, Connector, Socket } from "../runtime/socket.ts";
 import { headBytes, noFlags, renderHeaderLines } from "../http1/request_head.ts";
 import { decodeLatin1 } from "../_bytes.ts";
@@ -124,7 +125,7 @@ export class HTTPTunnelConnector implements Connector {
     try {
       await openConnectTunnel(
         socket,
-        authority(options.hostname, options.port),
+        hostPort(options.hostname, options.port),
         this.#headerLines,
         options.signal,
       );

@@ -13,7 +13,8 @@
 
 import { NewConnectionError, ProxyError } from "../errors.ts";
 import { SocketReader } from "./_handshake_reader.ts";
-import { authority, dialProxy, openedTunnel, type ProxyEndpoint, proxyFailure } from "./_dial.ts";
+import { hostPort } from "../_host.ts";
+import { dialProxy, openedTunnel, type ProxyEndpoint, proxyFailure } from "./_dial.ts";
 import type { ConnectOptions, Connector, Socket } from "../runtime/socket.ts";
 
 /** The SOCKS flavours, named by their URL schemes. */
@@ -82,7 +83,7 @@ function portBytes(port: number): number[] {
 function counted(what: string, text: string): number[] {
   const bytes = encoder.encode(text);
   if (bytes.length > 255) {
-    throw new RangeError(`SOCKS5 allows at most 255 bytes of ${what}; got ${bytes.length}`);
+    throw new RangeError(`SOCKS5 allows at most 255 bytes of ${what}: ${bytes.length}`);
   }
   return [bytes.length, ...bytes];
 }
@@ -135,7 +136,7 @@ async function socks5(
   const [, reply, , type] = await reader.read(4);
   if (reply !== 0) {
     throw refused(
-      `SOCKS5 proxy could not connect to ${authority(host, port)}: ${
+      `SOCKS5 proxy could not connect to ${hostPort(host, port)}: ${
         SOCKS5_REPLIES[reply] ?? "unknown reply"
       } (0x${reply.toString(16).padStart(2, "0")})`,
     );
@@ -161,7 +162,7 @@ async function socks4(
   const [, status] = await reader.read(8);
   if (status !== 0x5a) {
     throw refused(
-      `SOCKS4 proxy could not connect to ${authority(host, port)}: ${
+      `SOCKS4 proxy could not connect to ${hostPort(host, port)}: ${
         SOCKS4_REPLIES[status] ?? "unknown reply"
       } (0x${status.toString(16)})`,
     );

@@ -37,7 +37,10 @@ export type RequestHeaders = HeadersInit;
  * ```
  */
 export interface UrlopenOptions {
-  /** Request headers, merged over the pool's (API.md difference 6). */
+  /**
+   * Request headers, merged over the pool's (a header set to `undefined` removes one);
+   * urllib3 replaces the pool's headers instead.
+   */
   headers?: RequestHeaders;
   /** The request body. */
   body?: RequestBody | null;
@@ -68,7 +71,10 @@ export interface UrlopenOptions {
   signal?: AbortSignal;
   /** Fail when the body is shorter than `Content-Length` (default true). */
   enforceContentLength?: boolean;
-  /** Largest body accepted, in bytes (API.md difference 5). */
+  /**
+   * Largest body accepted, in decoded bytes; more raises `ResponseTooLargeError` and closes
+   * the connection.
+   */
   maxResponseSize?: number | null;
 }
 
@@ -141,7 +147,10 @@ function withHeader(
   return { ...headers, [name]: value };
 }
 
-/** Appends an encoded query to a URL, after an existing query (API.md difference 1). */
+/**
+ * Appends an encoded query to a URL, after an existing query (`/x?a=1` + `b=2` gives
+ * `/x?a=1&b=2`; urllib3 would give `/x?a=1?b=2`).
+ */
 function appendQuery(url: string, query: string): string {
   if (query === "") return url;
   const hash = url.indexOf("#");

@@ -6,6 +6,7 @@
  */
 
 import { NameResolutionError, NewConnectionError, SSLError } from "../errors.ts";
+import { hostPort } from "../_host.ts";
 
 interface SystemErrorLike {
   name?: string;
@@ -46,7 +47,7 @@ export function tlsError(error: unknown, hostname: string, port: number): SSLErr
   const e = describe(error);
   const detail = [e.code, e.message].filter(Boolean).join(": ");
   return new SSLError(
-    `TLS handshake with ${hostname}:${port} failed: ${tlsCause(detail)}${detail}`,
+    `TLS handshake with ${hostPort(hostname, port)} failed: ${tlsCause(detail)}${detail}`,
     {
       cause: error,
     },
@@ -76,9 +77,9 @@ export function connectError(
     );
   }
   return new NewConnectionError(
-    `Failed to establish a new connection to ${hostname}:${port}: ${e.code ?? e.name ?? "Error"}: ${
-      e.message ?? ""
-    }`,
+    `Failed to establish a new connection to ${hostPort(hostname, port)}: ${
+      e.code ?? e.name ?? "Error"
+    }: ${e.message ?? ""}`,
     { cause: error },
   );
 }

@@ -21,6 +21,7 @@ import type {
 } from "./socket.ts";
 import { IGNORE_EVENTS, WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { abortReason, connectError } from "./_errors.ts";
+import { hostPort } from "../_host.ts";
 import {
   loadTlsVerifier,
   type PeerCertificate,
@@ -266,7 +267,7 @@ function settle(stream: NodeStream, how: Settle, verifier: TlsVerifier | null): 
           tls,
           tlsStream.getPeerCertificate(),
           chainErrorCode(tlsStream),
-          `${how.hostname}:${how.port}`,
+          hostPort(how.hostname, how.port),
         );
         if (failure) return fail(failure);
       }

@@ -60,7 +60,7 @@ export function normalizeFingerprint(fingerprint: string): string {
   const hex = fingerprint.replaceAll(":", "").toLowerCase();
   if (!/^[0-9a-f]*$/.test(hex) || !(hex.length in DIGEST_BY_LENGTH)) {
     throw new RangeError(
-      `assertFingerprint must be an MD5, SHA-1 or SHA-256 digest in hex (32, 40 or 64 digits, colons allowed); got ${
+      `assertFingerprint must be an MD5, SHA-1 or SHA-256 digest in hex (32, 40 or 64 digits, colons allowed): ${
         JSON.stringify(fingerprint)
       }`,
     );
@@ -118,7 +118,7 @@ export function verifyPeer(
       .digest("hex");
     if (actual !== expected) {
       return new SSLError(
-        `TLS handshake with ${where}: Fingerprints did not match. Expected "${
+        `TLS handshake with ${where}: Fingerprints did not match: expected "${
           withColons(expected)
         }", got "${withColons(actual)}"`,
       );

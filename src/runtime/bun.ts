@@ -34,6 +34,7 @@ import {
 import { startTlsOverSocket } from "./_node_streams.ts";
 import { lookupAddresses, lookupHost } from "./_lookup.ts";
 import { dialInTurn, isIpAddress } from "./_dial.ts";
+import { hostPort } from "../_host.ts";
 
 /** The subset of Bun's socket this adapter uses. */
 interface BunRawSocket {
@@ -350,7 +351,7 @@ async function establish(
       reject,
       tls: tls ?? null,
       verifier,
-      where: `${where.hostname}:${where.port}`,
+      where: hostPort(where.hostname, where.port),
     });
   });
   const onAbort = () => {

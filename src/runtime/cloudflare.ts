@@ -39,6 +39,7 @@ import { WRITE_HIGH_WATER_MARK } from "./socket.ts";
 import { PullReader } from "./_pull_reader.ts";
 import { SSLError } from "../errors.ts";
 import { abortReason, connectError, tlsError, toError } from "./_errors.ts";
+import { hostPort } from "../_host.ts";
 
 /**
  * The part of a `cloudflare:sockets` socket this adapter uses.
@@ -187,9 +188,17 @@ export class CloudflareSocket implements Socket {
    */
   async startTls(tls: TlsConnectOptions, signal?: AbortSignal): Promise<Socket> {
     const pull = this.#pull;
-    if (pull.closed) throw new Error("startTls on a closed socket");
+    if (pull.closed) {
+      throw new SSLError(
+        `TLS handshake with ${
+          hostPort(this.#hostname, this.#port)
+        } failed: the socket closed before TLS started`,
+      );
+    }
     if (pull.reading || !pull.paused) {
-      throw new Error("startTls needs a paused socket (pause() from onData) with no read pending");
+      throw new TypeError(
+        "startTls needs a paused socket (pause() from onData) with no read pending",
+      );
     }
     refuseUnsupportedTls(tls);
     refuseOtherName(tls, this.#hostname);

@@ -1,5 +1,5 @@
 /**
- * Request bodies on the wire (issue 4; urllib3 rows 42-55): every body type of API.md and the
+ * Request bodies on the wire (issue 4; urllib3 rows 42-55): every accepted body type and the
  * framing it gets, `fields` in the query or the body, and streamed uploads: backpressure, an
  * early answer before the whole body, and bodies that cannot be sent twice. A raw loopback
  * server records the exact bytes received.
@@ -274,7 +274,7 @@ test("request body: FormData goes out as multipart with escaped names and its fi
   });
 });
 
-test("request body: a body of a type API.md does not list is a TypeError, nothing sent", async () => {
+test("request body: a body of a type not accepted is a TypeError, nothing sent", async () => {
   await withPool(async ({ pool, rec, signal }) => {
     const bad: unknown[] = [42, { a: 1 }, [1, 2], true, Symbol("s")];
     for (const body of bad) {

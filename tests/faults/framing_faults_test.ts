@@ -67,7 +67,7 @@ test("faults/framing: chunk data without its CRLF terminator is a ProtocolError"
         manager.request("GET", url),
         ProtocolError,
         "ERR_PROTOCOL",
-        /^Missing CRLF after chunk data; got "(X|0)"$/,
+        /^Missing CRLF after chunk data: "(X|0)"$/,
       );
     }, { rest: { open: 0 } });
   }

@@ -32,7 +32,7 @@ test("faults/head: a head past maxHeaderSize is HeadersTooLargeError (default an
       manager.request("GET", url),
       HeadersTooLargeError,
       "ERR_HEADERS_TOO_LARGE",
-      /^Response head is larger than 65536 bytes \(maxHeaderSize\); got \d+$/,
+      /^Response head is larger than 65536 bytes \(maxHeaderSize\): \d+$/,
     );
   }, { rest: { open: 0 } });
   const small = `HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(2000)}\r\nContent-Length: 0\r\n\r\n`;
@@ -41,7 +41,7 @@ test("faults/head: a head past maxHeaderSize is HeadersTooLargeError (default an
       manager.request("GET", url),
       HeadersTooLargeError,
       "ERR_HEADERS_TOO_LARGE",
-      /^Response head is larger than 1024 bytes \(maxHeaderSize\); got \d+$/,
+      /^Response head is larger than 1024 bytes \(maxHeaderSize\): \d+$/,
     );
   }, { maxHeaderSize: 1024, rest: { open: 0 } });
 });
@@ -59,7 +59,7 @@ test("faults/head: a head that never ends fails at maxHeaderSize, not when memor
       manager.request("GET", url),
       HeadersTooLargeError,
       "ERR_HEADERS_TOO_LARGE",
-      /^Response head is larger than 8192 bytes \(maxHeaderSize\); got \d+$/,
+      /^Response head is larger than 8192 bytes \(maxHeaderSize\): \d+$/,
     );
   }, { maxHeaderSize: 8192, rest: { open: 0 } });
 });

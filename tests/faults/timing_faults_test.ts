@@ -11,7 +11,7 @@ import { MaxRetryError, ReadTimeoutError, Retry, Timeout } from "../../mod.ts";
 import { answerEvery, answerOnce, expectError, withFault } from "./_fault.ts";
 
 const READ_MS = 150;
-const TIMED_OUT = new RegExp(`^Read timed out\\. \\(read timeout=${READ_MS} ms\\)$`);
+const TIMED_OUT = new RegExp(`^Read timed out \\(read timeout=${READ_MS} ms\\)$`);
 const timeout = new Timeout({ read: READ_MS });
 
 const STALLS: Array<[string, string]> = [
@@ -69,7 +69,7 @@ test("faults/timing: a stalled GET is retried on a new connection; retries used 
       manager.request("GET", url, { timeout, retries: 1 }),
       MaxRetryError,
       "ERR_MAX_RETRIES",
-      /\(Caused by ReadTimeoutError: Read timed out\. \(read timeout=150 ms\)\)$/,
+      /\(Caused by ReadTimeoutError: Read timed out \(read timeout=150 ms\)\)$/,
     );
     assert.ok(error.reason instanceof ReadTimeoutError);
     assert.equal(server.connections, 2);

@@ -32,7 +32,7 @@ const FIRST_SEED = env.POOLED_FUZZ_SEED === undefined
   : Number(env.POOLED_FUZZ_SEED);
 if (!(SECONDS > 0) || !Number.isInteger(FIRST_SEED)) {
   throw new RangeError(
-    `POOLED_FUZZ_SECONDS must be > 0 and POOLED_FUZZ_SEED an integer; got ${SECONDS}, ${FIRST_SEED}`,
+    `POOLED_FUZZ_SECONDS must be > 0 and POOLED_FUZZ_SEED an integer: ${SECONDS}, ${FIRST_SEED}`,
   );
 }
 /** The longest chunk-size line the parser keeps (response_parser.ts MAX_CHUNK_SIZE_LINE). */

@@ -524,6 +524,22 @@ test("close() closes the sockets of streamed responses nobody read", async () =>
   }
 });
 
+test("a closed PoolManager refuses requests and new pools with ClosedPoolError", async () => {
+  const server = await serveHttp(echo);
+  const manager = new PoolManager();
+  try {
+    await manager.close();
+    const url = `http://127.0.0.1:${server.port}/`;
+    const error = await rejects(manager.request("GET", url));
+    assert.ok(error instanceof ClosedPoolError, `expected ClosedPoolError, got ${error}`);
+    assert.equal(error.message, "PoolManager is closed");
+    assert.throws(() => manager.connectionFromUrl(url), ClosedPoolError);
+  } finally {
+    await manager.close();
+    await server.close();
+  }
+});
+
 test("close() also closes the sockets of streamed responses held in evicted pools", async () => {
   const stalling = await keepAliveServer(async (_req, _id, conn) => {
     await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npart");

@@ -38,7 +38,7 @@ function response(status: number, headers: Record<string, string> = {}): RetryRe
 
 const pool = { scheme: "http", host: "127.0.0.1", port: 8080 };
 const connectError = () => new NewConnectionError("Connection refused");
-const readError = () => new ReadTimeoutError(null, "/", "Read timed out.");
+const readError = () => new ReadTimeoutError(null, "/", "Read timed out");
 const otherError = () => new SSLError("certificate verify failed");
 
 function catchError(fn: () => unknown): unknown {

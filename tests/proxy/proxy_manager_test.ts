@@ -20,6 +20,8 @@ import {
 } from "../_servers.ts";
 import { assertAtRest, rejects, text, waitFor } from "../_util.ts";
 import {
+  type Connector,
+  defaultConnector,
   makeHeaders,
   MaxRetryError,
   NewConnectionError,
@@ -302,7 +304,7 @@ test("proxy URLs: schemes checked at once, default ports, proxyFromUrl", async (
     () => new ProxyManager("ftp://127.0.0.1"),
     (error: unknown) =>
       error instanceof ProxySchemeUnknown &&
-      error.message === "Proxy URL had unsupported scheme ftp, should use http:// or https://",
+      error.message === "Unsupported proxy URL scheme: ftp (use http:// or https://)",
   );
   assert.throws(() => new ProxyManager("127.0.0.1:3128"), ProxySchemeUnknown);
   assert.throws(() => new ProxyManager("socks5://127.0.0.1"), ProxySchemeUnknown);
@@ -469,3 +471,28 @@ test("tinyproxy: a cross-origin https redirect opens a second authenticated CONN
     }
   }, { basicAuth: ["alice", "s3cret"] });
 }, NO_TINYPROXY);
+
+test("a connector whose startTls fails with a plain error gives an SSLError", async () => {
+  // A proxy that accepts CONNECT; TLS to the target then fails inside the connector.
+  const proxy = await rawServer(async (conn) => {
+    await conn.readUntil("\r\n\r\n");
+    await conn.write("HTTP/1.1 200 Connection established\r\n\r\n");
+    await conn.closed;
+  });
+  const base = defaultConnector();
+  const failing: Connector = {
+    name: "failing-tls",
+    connect: (options) => base.connect(options),
+    startTls: () => Promise.reject(new Error("startTls on a closed socket")),
+  };
+  const manager = new ProxyManager(proxy.url, { connector: failing, retries: false });
+  try {
+    const error = await rejects(manager.request("GET", "https://localhost:1/"));
+    assert.ok(error instanceof SSLError, `expected SSLError, got ${error}`);
+    assert.match(error.message, /localhost:1.*startTls on a closed socket/);
+    assert.equal(proxy.connections, 1);
+  } finally {
+    await manager.close();
+    await proxy.close();
+  }
+});
