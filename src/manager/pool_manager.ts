@@ -5,6 +5,7 @@
  * @module
  */
 
+import { CookieJar } from "../cookies/cookie_jar.ts";
 import { LocationValueError, URLSchemeUnknown } from "../errors.ts";
 import {
   type ConnectionPool,
@@ -64,6 +65,12 @@ export interface PoolManagerOptions extends ConnectionPoolOptions {
    * matching). Default: no proxy, and the environment is not read.
    */
   proxy?: "env";
+  /**
+   * A cookie jar: each request, and each redirect hop, sends the jar's cookies for its URL
+   * (after any `Cookie` header of the caller's, whose names win), and the `Set-Cookie`
+   * headers of every response (redirects included) are stored. Default: no cookies.
+   */
+  cookies?: CookieJar;
 }
 
 /**
@@ -133,6 +140,8 @@ export class PoolManager extends RequestMethods {
   readonly headers: HTTPHeaderDict;
   /** Options given to every pool. */
   readonly connectionPoolOptions: Readonly<ConnectionPoolOptions>;
+  /** The cookie jar every request uses, or null (the `cookies` option). */
+  readonly cookies: CookieJar | null;
   #pools = new Map<string, ConnectionPool>();
   #keys = new PoolKeys();
   // Evicted pools not closed yet (responses still hold connections): close() ends them too.
@@ -153,7 +162,7 @@ export class PoolManager extends RequestMethods {
    */
   constructor(options: PoolManagerOptions = {}) {
     super();
-    const { numPools = 10, proxy, ...poolOptions } = options;
+    const { numPools = 10, proxy, cookies, ...poolOptions } = options;
     if (!Number.isInteger(numPools) || numPools < 1) {
       throw new RangeError(`numPools must be an integer >= 1; got ${numPools}`);
     }
@@ -164,6 +173,10 @@ export class PoolManager extends RequestMethods {
         }`,
       );
     }
+    if (cookies !== undefined && !(cookies instanceof CookieJar)) {
+      throw new TypeError(`cookies must be a CookieJar; got ${typeof cookies}`);
+    }
+    this.cookies = cookies ?? null;
     if (proxy === "env") this.#environment = proxyEnvironment(readEnvironment(PROXY_VARIABLES));
     this.numPools = numPools;
     this.headers = new HTTPHeaderDict(options.headers);
@@ -342,6 +355,7 @@ export class PoolManager extends RequestMethods {
       options,
       this.#retries,
       route.target,
+      this.cookies,
     );
   }
 
