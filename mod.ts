@@ -120,4 +120,11 @@ export type {
   TlsConnectOptions,
   TlsVersion,
 } from "./src/runtime/socket.ts";
+export { CookieJar } from "./src/cookies/cookie_jar.ts";
+export type {
+  Cookie,
+  CookieJarJSON,
+  CookieJarOptions,
+  CookieSameSite,
+} from "./src/cookies/cookie_jar.ts";
 export { VERSION } from "./src/version.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { CookieJar } from "../cookies/cookie_jar.ts";
 import { ClosedPoolError, LocationValueError, URLSchemeUnknown } from "../errors.ts";
 import { checkPositiveInteger } from "../_validate.ts";
 import {
@@ -67,6 +68,12 @@ export interface PoolManagerOptions extends ConnectionPoolOptions {
    * matching). Default: no proxy, and the environment is not read.
    */
   proxy?: "env";
+  /**
+   * A cookie jar: each request, and each redirect hop, sends the jar's cookies for its URL
+   * (after any `Cookie` header of the caller's, whose names win), and the `Set-Cookie`
+   * headers of every response (redirects included) are stored. Default: no cookies.
+   */
+  cookies?: CookieJar;
 }
 
 /**
@@ -136,6 +143,8 @@ export class PoolManager extends RequestMethods {
   readonly headers: HTTPHeaderDict;
   /** Options given to every pool. */
   readonly connectionPoolOptions: Readonly<ConnectionPoolOptions>;
+  /** The cookie jar every request uses, or null (the `cookies` option). */
+  readonly cookies: CookieJar | null;
   #pools = new Map<string, ConnectionPool>();
   #keys = new PoolKeys();
   // Evicted pools not closed yet (responses still hold connections): close() ends them too.
@@ -156,7 +165,7 @@ export class PoolManager extends RequestMethods {
    */
   constructor(options: PoolManagerOptions = {}) {
     super();
-    const { numPools = 10, proxy, ...poolOptions } = options;
+    const { numPools = 10, proxy, cookies, ...poolOptions } = options;
     checkPositiveInteger("numPools", numPools);
     if (proxy !== undefined && proxy !== "env") {
       throw new TypeError(
@@ -165,6 +174,10 @@ export class PoolManager extends RequestMethods {
         }`,
       );
     }
+    if (cookies !== undefined && !(cookies instanceof CookieJar)) {
+      throw new TypeError(`cookies must be a CookieJar; got ${typeof cookies}`);
+    }
+    this.cookies = cookies ?? null;
     if (proxy === "env") this.#environment = proxyEnvironment(readEnvironment(PROXY_VARIABLES));
     this.numPools = numPools;
     this.headers = new HTTPHeaderDict(options.headers);
@@ -343,6 +356,7 @@ export class PoolManager extends RequestMethods {
       options,
       this.#retries,
       route.target,
+      this.cookies,
     );
   }
 

@@ -200,6 +200,7 @@ export abstract class ConnectionPool extends RequestMethods {
     this.#internals = {
       pool: this,
       timeout: this.timeout,
+      headers: this.headers,
       dispatch: (request) => this.#dispatch(request),
       hold: () => this.#activeCalls++,
       unhold: () => {

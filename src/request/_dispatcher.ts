@@ -7,6 +7,7 @@
  */
 
 import type { PoolDescription } from "../errors.ts";
+import type { HTTPHeaderDict } from "../headers.ts";
 import type { Timeout } from "../policy/timeout.ts";
 import type { RequestDescriptor } from "./_descriptor.ts";
 
@@ -16,6 +17,8 @@ export interface Dispatcher {
   readonly pool: PoolDescription;
   /** The pool's default timeouts. */
   readonly timeout: Timeout;
+  /** The pool's own headers (a cookie jar merges its cookies with them). */
+  readonly headers: HTTPHeaderDict;
   /**
    * Sends one attempt, without retries or redirects: the request's listener hears the
    * response (its head, or preloaded the whole of it) or the failure, possibly at once.

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { CookieJar } from "../cookies/cookie_jar.ts";
+import { storeResponseCookies, withJarCookies } from "../cookies/_request_cookies.ts";
 import { ProtocolError, ProxyError, SSLError, TimeoutError } from "../errors.ts";
 import { NO_BODY, prepareBody, prepareBodySync, type PreparedBody } from "../body/request_body.ts";
 import { type DescriptorInit, RequestDescriptor, type ResponseListener } from "./_descriptor.ts";
@@ -89,6 +91,10 @@ class RequestRun implements DescriptorInit, ResponseListener {
   url: string;
   target: string;
   headers: RequestHeaders | undefined;
+  /** The manager's cookie jar, or null: then `headers` are always `ownHeaders`. */
+  readonly cookies: CookieJar | null;
+  /** The caller's headers, less those a redirect removed; `headers` adds the jar's cookies. */
+  ownHeaders: RequestHeaders | undefined;
   body: PreparedBody = NO_BODY;
   chunked: boolean;
   retries: Retry;
@@ -106,6 +112,7 @@ class RequestRun implements DescriptorInit, ResponseListener {
     target: string,
     options: UrlopenOptions,
     retries: Retry,
+    cookies: CookieJar | null,
   ) {
     this.route = route;
     this.options = options;
@@ -122,7 +129,8 @@ class RequestRun implements DescriptorInit, ResponseListener {
     this.method = method;
     this.url = url;
     this.target = target;
-    this.headers = options.headers;
+    this.headers = this.ownHeaders = options.headers;
+    this.cookies = cookies;
     this.chunked = options.chunked ?? false;
     this.retries = retries;
   }
@@ -130,10 +138,12 @@ class RequestRun implements DescriptorInit, ResponseListener {
   /** Holds the pool and makes the first attempt, with this run as its listener. */
   start(): void {
     this.pool.hold();
+    if (this.cookies !== null) addCookies(this);
     this.pool.dispatch(new RequestDescriptor(this, this));
   }
 
   responded(response: HTTPResponse): void {
+    if (this.cookies !== null) storeResponseCookies(this.cookies, response, this.url);
     let final: boolean;
     try {
       final = isFinal(this, response);
@@ -175,6 +185,7 @@ export function runRequest(
   options: UrlopenOptions,
   defaultRetries: Retry,
   firstTarget?: string,
+  cookies: CookieJar | null = null,
 ): Promise<HTTPResponse> {
   let run: RequestRun;
   let body: PreparedBody | null;
@@ -185,7 +196,7 @@ export function runRequest(
       : Retry.fromInt(options.retries, { redirect: options.redirect });
     body = prepareBodySync(options.body);
     const target = firstTarget ?? requestTarget(url);
-    run = new RequestRun(route, firstPool, method, url, target, options, retries);
+    run = new RequestRun(route, firstPool, method, url, target, options, retries, cookies);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -204,8 +215,14 @@ export function runRequest(
   });
 }
 
+/** Sets the headers of the next attempt: the caller's and the jar's cookies for its URL. */
+function addCookies(run: RequestRun): void {
+  run.headers = withJarCookies(run.cookies!, run.ownHeaders, run.pool.headers, run.url);
+}
+
 /** One attempt after the first, as a promise. */
 function attemptAgain(run: RequestRun): Promise<HTTPResponse> {
+  if (run.cookies !== null) addCookies(run);
   return new Promise((resolve, reject) => {
     run.pool.dispatch(new RequestDescriptor(run, { responded: resolve, failed: reject }));
   });
@@ -260,6 +277,7 @@ async function continueRequest(
       }
       try {
         response = await attemptAgain(state);
+        if (state.cookies !== null) storeResponseCookies(state.cookies, response, state.url);
       } catch (caught) {
         response = null;
         error = caught;
@@ -356,7 +374,7 @@ function followRedirect(state: RequestRun, status: number, location: string, nex
     state.body.stream?.assertCanSend();
   }
   if (decision.removeHeaders.size > 0) {
-    state.headers = withoutHeaders(state.headers, decision.removeHeaders);
+    state.headers = state.ownHeaders = withoutHeaders(state.ownHeaders, decision.removeHeaders);
   }
   state.method = decision.method;
   state.url = decision.url;
