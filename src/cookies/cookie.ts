@@ -32,3 +32,24 @@ export type CookieSameSite = "Strict" | "Lax" | "None";
  * ```
  */
 export interface Cookie {
+  /** The name (may be empty: a `Set-Cookie` without `=` sets a nameless cookie). */
+  readonly name: string;
+  /** The value. */
+  readonly value: string;
+  /** The host it was set by (host-only), or the `Domain` attribute, in lower case. */
+  readonly domain: string;
+  /** True when sent to `domain` itself only (no `Domain` attribute), not to its subdomains. */
+  readonly hostOnly: boolean;
+  /** Sent to this path and the paths below it. */
+  readonly path: string;
+  /** Sent over https only. */
+  readonly secure: boolean;
+  /** Set with `HttpOnly` (stored and sent as any other: this is not a browser). */
+  readonly httpOnly: boolean;
+  /** `SameSite`, or null when absent or unknown. Stored, not enforced. */
+  readonly sameSite: CookieSameSite | null;
+  /** When it expires, or null for a session cookie (kept as long as the jar). */
+  readonly expires: number | null;
+  /** When it was first stored (a replacement keeps the time of the cookie it replaces). */
+  readonly created: number;
+}
