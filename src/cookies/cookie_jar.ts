@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Cookie, CookieSameSite } from "./cookie.ts";
+import type { Cookie } from "./cookie.ts";
 import { parseUrl } from "../url.ts";
 import { redactUrl } from "../_redact.ts";
 import {
