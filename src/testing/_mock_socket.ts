@@ -111,9 +111,14 @@ export class MockSocket implements Socket {
     this.#handler.onEnd();
   }
 
-  ref(): void {}
+  // A mock connection holds nothing open; a real one behind it lets the process exit when idle.
+  ref(): void {
+    this.#upstream?.ref();
+  }
 
-  unref(): void {}
+  unref(): void {
+    this.#upstream?.unref();
+  }
 
   /** Ends the socket's activity: timer, outbox, upstream. */
   #stop(): void {

@@ -412,13 +412,16 @@ test("mock: enableNetConnect lets unmatched requests reach a real loopback serve
   }
 });
 
-test("mock: the network is allowed by default, as in undici; enableNetConnect() allows all", async () => {
+test("mock: the network is allowed by default, as in undici; enableNetConnect(predicate), ()", async () => {
   const server = await serveHttp(() => new Response("real"));
   try {
     await using agent = new MockAgent();
     assert.equal(await (await agent.request("GET", `${server.url}/`)).text(), "real");
     agent.disableNetConnect();
     assert.ok(await rejects(agent.request("GET", `${server.url}/`)) instanceof MockNotMatchedError);
+    agent.enableNetConnect((host) => host === `127.0.0.1:${server.port}`);
+    assert.equal(await (await agent.request("GET", `${server.url}/`)).text(), "real");
+    agent.disableNetConnect();
     agent.enableNetConnect();
     assert.equal(await (await agent.request("GET", `${server.url}/`)).text(), "real");
   } finally {
