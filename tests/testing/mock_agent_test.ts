@@ -520,3 +520,48 @@ test("mock: close() ends the connections the agent opened, and it opens no more"
   assert.equal(error.message, "MockAgent is closed");
   assertAtRest(pool);
 });
+
+test("mock: the socket reads requests written a byte at a time and answers after write returns", async () => {
+  await using agent = offlineAgent();
+  agent.get(API).intercept({ path: "/split", method: "POST" }).reply(200, "whole").times(2);
+  const socket = await agent.connect({ hostname: "api.test", port: 80 });
+  const received: string[] = [];
+  let ended = 0;
+  let inWrite = false;
+  socket.setHandler({
+    onData(chunk) {
+      assert.ok(!inWrite, "no data inside write()");
+      received.push(new TextDecoder().decode(chunk));
+    },
+    onEnd: () => ended++,
+    onError: (error) => assert.fail(error),
+    onWriteError: (error) => assert.fail(error),
+  });
+  const request = (body: string) =>
+    "POST /split HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n\r\n" +
+    `${body.length.toString(16)};ext=1\r\n${body}\r\n0\r\nX-Trailer: 1\r\n\r\n`;
+  for (const byte of request("first")) {
+    inWrite = true;
+    assert.equal(socket.write(byte), true);
+    inWrite = false;
+  }
+  await socket.drained();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(received.length, 1, "the first answer");
+  socket.pause();
+  inWrite = true;
+  socket.write(new TextEncoder().encode(request("second")));
+  inWrite = false;
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(received.length, 1, "paused: the second answer waits");
+  socket.resume();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(received.join("").match(/whole/g)?.length, 2);
+  assert.deepEqual(agent.getCallHistory().calls().map((call) => call.body), ["first", "second"]);
+  socket.unref();
+  socket.ref();
+  socket.close();
+  socket.close();
+  assert.equal(socket.closed, true);
+  assert.equal(ended, 1);
+});
