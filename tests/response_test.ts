@@ -1,7 +1,8 @@
 /**
- * `HTTPResponse` against real loopback servers: status line and headers as sent, the
- * preloaded body, and streaming with `preloadContent: false` (`read`, `stream`, `body`), with
- * what each way of finishing a body does to the connection (urllib3 rows 38 and 90-103).
+ * `HTTPResponse` against real loopback servers (or, for canned responses, the testing kit's
+ * mock origins): status line and headers as sent, the preloaded body, and streaming with
+ * `preloadContent: false` (`read`, `stream`, `body`), with what each way of finishing a body
+ * does to the connection (urllib3 rows 38 and 90-103).
  */
 
 import { assert, test } from "./_harness.ts";
@@ -9,6 +10,7 @@ import { assertAtRest, keepAliveServer, text } from "./_util.ts";
 import { rawServer, serveHttp } from "./_servers.ts";
 import { HTTPConnectionPool, type HTTPResponse } from "../mod.ts";
 import { concatBytes } from "../src/_bytes.ts";
+import { MockAgent, type MockPool } from "../testing.ts";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -22,6 +24,19 @@ async function waitFor(condition: () => boolean, what: string, ms = 3000): Promi
     if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }
+}
+
+/**
+ * A pool for `http://api.test` whose connections are the testing kit's mock sockets: for
+ * tests that only need canned responses (the bytes still go through the whole engine).
+ */
+function mockedPool(
+  setUp: (api: MockPool) => void,
+): { agent: MockAgent; pool: HTTPConnectionPool } {
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  setUp(agent.get("http://api.test"));
+  return { agent, pool: new HTTPConnectionPool("api.test", { connector: agent }) };
 }
 
 /** `n` bytes of a repeating, position-dependent pattern. */
@@ -132,9 +147,10 @@ test("an HTTP/1.0 response read until close has version 10", async () => {
   }
 });
 
-test("a preloaded response from serveHttp: data, bytes(), text(), json()", async () => {
-  const server = await serveHttp(() => Response.json({ hello: "wörld", n: [1, 2] }));
-  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+test("a preloaded response: data, bytes(), text(), json()", async () => {
+  const { agent, pool } = mockedPool((api) =>
+    api.intercept({ path: "/" }).reply(200, { hello: "wörld", n: [1, 2] })
+  );
   try {
     const r = await pool.request("GET", "/");
     assert.equal(r.status, 200);
@@ -152,13 +168,14 @@ test("a preloaded response from serveHttp: data, bytes(), text(), json()", async
     assert.equal((await r.read()).length, 0);
   } finally {
     await pool.close();
-    await server.close();
+    await agent.close();
   }
 });
 
 test("a preloaded body owns its buffer: transferring one leaves the others intact", async () => {
-  const server = await serveHttp((req) => new Response(new URL(req.url).pathname));
-  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+  const { agent, pool } = mockedPool((api) =>
+    api.intercept({ path: /^\/(first|second)$/ }).reply(200, (request) => request.path).times(2)
+  );
   try {
     const first = await pool.request("GET", "/first");
     const second = await pool.request("GET", "/second");
@@ -175,7 +192,7 @@ test("a preloaded body owns its buffer: transferring one leaves the others intac
     assert.equal(text(second.data), "/second");
   } finally {
     await pool.close();
-    await server.close();
+    await agent.close();
   }
 });
 
@@ -184,8 +201,7 @@ test("a preloaded body owns its buffer: transferring one leaves the others intac
 // ---------------------------------------------------------------------------------------------
 
 test("preloadContent false: data throws a TypeError that points at read()", async () => {
-  const server = await serveHttp(() => new Response("streamed"));
-  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+  const { agent, pool } = mockedPool((api) => api.intercept({ path: "/" }).reply(200, "streamed"));
   try {
     const r = await pool.request("GET", "/", { preloadContent: false });
     assert.throws(() => r.data, (error: unknown) => {
@@ -199,7 +215,7 @@ test("preloadContent false: data throws a TypeError that points at read()", asyn
     assert.equal(pool.stats.inUse, 0);
   } finally {
     await pool.close();
-    await server.close();
+    await agent.close();
   }
 });
 
@@ -285,8 +301,7 @@ test("stream(amt) yields pieces of amt bytes and never an empty one", async () =
 });
 
 test("stream() of an empty body yields nothing", async () => {
-  const server = await serveHttp(() => new Response(null, { status: 204 }));
-  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port });
+  const { agent, pool } = mockedPool((api) => api.intercept({ path: "/" }).reply(204));
   try {
     const r = await pool.request("GET", "/", { preloadContent: false });
     assert.equal(r.status, 204);
@@ -296,7 +311,7 @@ test("stream() of an empty body yields nothing", async () => {
     assert.equal(pool.stats.inUse, 0);
   } finally {
     await pool.close();
-    await server.close();
+    await agent.close();
   }
 });
 

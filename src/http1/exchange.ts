@@ -234,6 +234,9 @@ export class Exchange implements ParserEvents, BodySource {
   end(error?: Error): void {
     if (this.#finished) return;
     if (error !== undefined) {
+      // A socket that fails with a typed error already says what failed (the testing kit's
+      // sockets: a request no interceptor matched, a pass-through that could not connect).
+      if (error instanceof HTTPError) return this.fail(error);
       const broken = new ProtocolError(`Connection broken: ${error.message}`, { cause: error });
       return this.fail(this.#staleOr(broken));
     }
