@@ -106,6 +106,12 @@ export type {
 } from "./src/pool/connection_pool.ts";
 export { PoolManager, request } from "./src/manager/pool_manager.ts";
 export type { PoolContext, PoolManagerOptions } from "./src/manager/pool_manager.ts";
+export { createFetch, fetch } from "./src/fetch/create_fetch.ts";
+export type {
+  PooledFetch,
+  PooledFetchOptions,
+  PooledRequestInit,
+} from "./src/fetch/create_fetch.ts";
 export { proxyFromEnv, proxyFromUrl, ProxyManager } from "./src/proxy/proxy_manager.ts";
 export type {
   ProxyConfig,
