@@ -44,11 +44,18 @@ function normaliseMethod(method: string): string {
 }
 
 function parseFetchUrl(input: string | URL): string {
+  let url: URL;
   try {
-    return new URL(input).href;
+    url = new URL(input);
   } catch {
     throw new TypeError(`Invalid URL: ${JSON.stringify(String(input))}`);
   }
+  if (url.username !== "" || url.password !== "") {
+    // As the Request constructor: credentials go in an Authorization header.
+    url.username = url.password = "***";
+    throw new TypeError(`Request URL must not include credentials: ${url.href}`);
+  }
+  return url.href;
 }
 
 /** The `Content-Type` fetch gives a body of this kind when the caller set none. */
@@ -84,9 +91,12 @@ export async function fetchRequest(
     const type = implicitContentType(body);
     if (type !== null) headers.set("content-type", type);
   }
-  // What fetch adds when the caller did not: it decodes what it asks for, and so do we.
+  // What fetch adds when the caller did not: it decodes what it asks for, and so do we;
+  // a range is asked for in the representation as stored.
   if (!headers.has("accept")) headers.set("accept", "*/*");
-  if (!headers.has("accept-encoding")) headers.set("accept-encoding", ACCEPT_ENCODING);
+  if (!headers.has("accept-encoding")) {
+    headers.set("accept-encoding", headers.has("range") ? "identity" : ACCEPT_ENCODING);
+  }
   const signal = "signal" in init ? init.signal ?? null : base?.signal ?? null;
   return { method, url, headers, body, signal, redirect: redirect as FetchRedirectMode };
 }

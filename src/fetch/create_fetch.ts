@@ -132,15 +132,12 @@ async function send(
   options: PooledFetchOptions,
 ): Promise<{ response: HTTPResponse; redirects: number }> {
   const { maxRedirects = MAX_REDIRECTS, ...pooled } = options;
-  const hop: UrlopenOptions = {
-    ...pooled,
-    redirect: false,
-    preloadContent: false,
-    signal: request.signal ?? undefined,
-  };
+  const signal = request.signal ?? undefined;
   for (let redirects = 0;; redirects++) {
-    hop.headers = request.headers;
-    hop.body = request.body;
+    const { headers, body } = request;
+    const hop: UrlopenOptions = { ...pooled, headers, body, signal };
+    hop.redirect = false;
+    hop.preloadContent = false;
     const response = await manager.urlopen(request.method, request.url, hop);
     const status = response.status;
     if (!REDIRECT_STATUSES.has(status) || request.redirect === "manual") {

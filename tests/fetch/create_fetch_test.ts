@@ -537,6 +537,20 @@ test("fetch comparison: invalid arguments are TypeErrors", () =>
 
 // ---- documented differences ----------------------------------------------------------------
 
+test("fetch difference: credentials in the URL are a TypeError (Deno's and Bun's fetch send them)", () =>
+  withFetch(async (ours, url) => {
+    const withCredentials = url.replace("http://", "http://user:secret@") + "/echo";
+    const error = await rejects(ours(withCredentials));
+    assert.ok(error instanceof TypeError);
+    assert.equal(
+      error.message,
+      `Request URL must not include credentials: ${url.replace("http://", "http://***:***@")}/echo`,
+    );
+    const theirs = await globalThis.fetch(withCredentials).then((r) => r.json(), (e) => e);
+    if (runtime === "node") assert.ok(theirs instanceof TypeError);
+    else assert.equal((theirs as Echo).headers.authorization, `Basic ${btoa("user:secret")}`);
+  }));
+
 test("fetch difference: the reason phrase is the server's (Deno's fetch gives the standard one)", () =>
   withFetch(async (ours, url) => {
     const [theirs, mine] = await both(ours, () => [`${url}/reason`]);
@@ -563,6 +577,10 @@ test("fetch difference: the headers sent unless given: Accept, Accept-Encoding, 
     assert.equal(given.headers.accept, "text/plain");
     assert.equal(given.headers["accept-encoding"], "identity");
     assert.equal(given.headers["user-agent"], "me");
+    const range: Echo = await (await ours(`${url}/echo-all`, {
+      headers: { Range: "bytes=0-1" },
+    })).json();
+    assert.equal(range.headers["accept-encoding"], "identity");
   }));
 
 test("fetch difference: deflate bodies are decoded (Deno's fetch leaves them as sent)", () =>
