@@ -135,9 +135,14 @@ async function send(
   const signal = request.signal ?? undefined;
   for (let redirects = 0;; redirects++) {
     const { headers, body } = request;
-    const hop: UrlopenOptions = { ...pooled, headers, body, signal };
-    hop.redirect = false;
-    hop.preloadContent = false;
+    const hop: UrlopenOptions = {
+      ...pooled,
+      headers,
+      body,
+      signal,
+      redirect: false,
+      preloadContent: false,
+    };
     const response = await manager.urlopen(request.method, request.url, hop);
     const status = response.status;
     if (!REDIRECT_STATUSES.has(status) || request.redirect === "manual") {
@@ -168,7 +173,7 @@ async function send(
  *   `signal`; other `RequestInit` fields are ignored. `init.pooled` holds our own options
  *   ({@linkcode PooledFetchOptions}) over `defaults`.
  * - Redirects follow fetch's rules, not urllib3's: up to 20; 301/302 turn a POST into a
- *   GET, 303 anything but HEAD; `Authorization`, `Cookie` and `Proxy-Authorization` are
+ *   GET, 303 anything but GET and HEAD; `Authorization`, `Cookie` and `Proxy-Authorization` are
  *   dropped across origins. The manager's `Retry` applies to each hop.
  * - Sends `Accept` (any type) and `Accept-Encoding: gzip,deflate,br` unless given, and
  *   decodes the body (`Content-Encoding` and `Content-Length` stay in the headers, as fetch's).

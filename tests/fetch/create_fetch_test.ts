@@ -591,6 +591,23 @@ test("fetch difference: deflate bodies are decoded (Deno's fetch leaves them as 
     assertSame(runtime === "deno" ? { ...theirs, body: mine.body } : theirs, mine, "deflate");
   }));
 
+test("fetch difference: a Request's body goes with Content-Length, an init.body stream chunked", () =>
+  withFetch(async (ours, url) => {
+    const request = new Request(`${url}/echo-all`, {
+      method: "POST",
+      body: BODIES.ReadableStream() as ReadableStream<Uint8Array>,
+      duplex: "half",
+    } as RequestInit);
+    const buffered: Echo = await (await ours(request)).json();
+    assert.equal(buffered.headers["content-length"], "13");
+    assert.equal(buffered.headers["transfer-encoding"], undefined);
+    assert.equal(buffered.body, "streamed body");
+    const init = { method: "POST", body: BODIES.ReadableStream() };
+    const streamed: Echo = await (await ours(`${url}/echo-all`, init)).json();
+    assert.equal(streamed.headers["transfer-encoding"], "chunked");
+    assert.equal(streamed.body, "streamed body");
+  }));
+
 test("fetch: decodeContent: false hands the body as it came", () =>
   withFetch(async (ours, url) => {
     const r = await ours(`${url}/gzip`, { pooled: { decodeContent: false } });
