@@ -94,6 +94,12 @@ export type { ConnectionPoolOptions, PoolStats } from "./src/pool/connection_poo
 export type { TlsOptions } from "./src/pool/tls_options.ts";
 export { PoolManager, request } from "./src/manager/pool_manager.ts";
 export type { PoolContext, PoolManagerOptions } from "./src/manager/pool_manager.ts";
+export { createFetch, fetch } from "./src/fetch/create_fetch.ts";
+export type {
+  PooledFetch,
+  PooledFetchOptions,
+  PooledRequestInit,
+} from "./src/fetch/create_fetch.ts";
 export { proxyFromEnv, proxyFromUrl, ProxyManager } from "./src/proxy/proxy_manager.ts";
 export type {
   ProxyConfig,

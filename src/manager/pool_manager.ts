@@ -406,6 +406,14 @@ export class PoolManager extends RequestMethods {
 
 let sharedManager: PoolManager | undefined;
 
+/**
+ * The module-wide `PoolManager` behind the top-level `request()` and `fetch` (internal),
+ * made on first use.
+ */
+export function sharedPoolManager(): PoolManager {
+  return sharedManager ??= new PoolManager();
+}
+
 /** Default timeout of the top-level `request()` (urllib3 uses 3 s there too). */
 const TOP_LEVEL_TIMEOUT_MS = 3_000;
 
@@ -427,8 +435,7 @@ export function request(
   url: string,
   options: RequestOptions = {},
 ): Promise<HTTPResponse> {
-  sharedManager ??= new PoolManager();
   // `timeout: undefined` is no timeout given: the default still applies (`null` is none).
   const timeout = options.timeout === undefined ? TOP_LEVEL_TIMEOUT_MS : options.timeout;
-  return sharedManager.request(method, url, { ...options, timeout });
+  return sharedPoolManager().request(method, url, { ...options, timeout });
 }
