@@ -17,7 +17,11 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
  * for ever (undici cancels such a body too). The stream, not the `Response`, is watched: a
  * reader may still be reading a body whose `Response` is gone.
  */
-const unread = new FinalizationRegistry<HTTPResponse>((response) => response.close());
+const unread: Pick<FinalizationRegistry<HTTPResponse>, "register" | "unregister"> =
+  // Cloudflare Workers have no FinalizationRegistry: there a request ends with its invocation.
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry<HTTPResponse>((response) => response.close())
+    : { register() {}, unregister: () => false };
 
 /** A web `Response` with the `url` and `redirected` that only fetch itself can set. */
 class FetchResponse extends Response {
