@@ -126,6 +126,14 @@ export type {
   TlsConnectOptions,
   TlsVersion,
 } from "./src/runtime/socket.ts";
+export { ipFamily, isPrivateAddress } from "./src/network/ip_address.ts";
+export type {
+  AllowAddress,
+  LookupAddress,
+  LookupFunction,
+  LookupOptions,
+  NetworkOptions,
+} from "./src/network/network_options.ts";
 export { CookieJar } from "./src/cookies/cookie_jar.ts";
 export type {
   Cookie,

@@ -639,3 +639,35 @@ export class ResponseTooLargeError extends HTTPError {
     this.limit = limit;
   }
 }
+
+/**
+ * The address a host name resolved to (or an IP literal) is refused by the pool's address
+ * policy (`denyPrivateAddresses`, `allowAddress`): no connection was opened and nothing was
+ * sent. A policy decision, not a transient failure, so no `Retry` retries it.
+ *
+ * @example
+ * ```ts
+ * import { AddressNotAllowedError } from "@pooled/http";
+ * const e = new AddressNotAllowedError("127.0.0.1", "localhost");
+ * console.log(e.code, e.message); // ERR_ADDRESS_NOT_ALLOWED Address not allowed for localhost: 127.0.0.1
+ * ```
+ */
+export class AddressNotAllowedError extends HTTPError {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_ADDRESS_NOT_ALLOWED";
+  /** The refused IP address (IPv6 without brackets). */
+  readonly address: string;
+  /** The host name that resolved to it (the address itself for an IP literal). */
+  readonly hostname: string;
+  /**
+   * Creates an instance.
+   *
+   * @param address The refused IP address.
+   * @param hostname The host name that resolved to it.
+   */
+  constructor(address: string, hostname: string) {
+    super(`Address not allowed for ${hostname}: ${address}`);
+    this.address = address;
+    this.hostname = hostname;
+  }
+}

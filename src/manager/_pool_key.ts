@@ -80,6 +80,14 @@ function pemText(pem: string, keys: PoolKeys): string {
   return typeof pem === "string" ? keys.text(pem) : data(pem);
 }
 
+/** A `resolve` map by its entries (keys in lower case, sorted); anything else by identity. */
+function resolveMap(value: Readonly<Record<string, string>>): string {
+  if (value === null || typeof value !== "object") return data(value);
+  const entries = Object.entries(value).map(([key, address]) => [key.toLowerCase(), address]);
+  entries.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  return JSON.stringify(entries);
+}
+
 /** Turns an option's value into its part of a key; `""` leaves the option out. */
 type Normaliser<T> = (value: T, keys: PoolKeys) => string;
 
@@ -110,6 +118,13 @@ const NORMALISERS: {
   assertHostname: data,
   assertFingerprint: data,
   minVersion: data,
+  lookup: identity,
+  resolve: resolveMap,
+  dnsCacheTtl: data,
+  denyPrivateAddresses: data,
+  allowAddress: identity,
+  autoSelectFamilyAttemptDelay: data,
+  socketPath: data,
 };
 
 /**

@@ -7,7 +7,7 @@
 
 import { CookieJar } from "../cookies/cookie_jar.ts";
 import { ClosedPoolError, LocationValueError, URLSchemeUnknown } from "../errors.ts";
-import { checkPositiveInteger } from "../_validate.ts";
+import { checkDuration, checkPositiveInteger } from "../_validate.ts";
 import {
   type ConnectionPool,
   type ConnectionPoolOptions,
@@ -16,6 +16,10 @@ import {
   poolInternals,
 } from "../pool/connection_pool.ts";
 import { PoolKeys } from "./_pool_key.ts";
+import { socketKeyHost, socketPathOf, UNIX_SCHEME, UNIX_SOCKET_HOST } from "./_unix_socket.ts";
+import type { LookupFunction } from "../network/network_options.ts";
+import { cachedLookup } from "../network/_dns_cache.ts";
+import { systemLookup } from "../runtime/_lookup.ts";
 import {
   parseProxyUrl,
   proxiedPool,
@@ -157,6 +161,8 @@ export class PoolManager extends RequestMethods {
   readonly #router: Router = (url) => poolInternals(this.#poolFor(url));
   #environment: ProxyEnvironment | null = null;
   #environmentProxies = new Map<string, ProxyConfig>();
+  /** The lookup with the manager's DNS cache (`dnsCacheTtl`), shared by its pools. */
+  #cachedLookup: LookupFunction | null = null;
 
   /**
    * Creates an instance.
@@ -184,6 +190,10 @@ export class PoolManager extends RequestMethods {
     // A number or boolean becomes a Retry now, so the manager controls redirects.
     this.#retries = Retry.fromInt(options.retries ?? null);
     this.connectionPoolOptions = { ...poolOptions, retries: this.#retries };
+    if (poolOptions.dnsCacheTtl !== undefined) {
+      const ttl = checkDuration("dnsCacheTtl", poolOptions.dnsCacheTtl);
+      this.#cachedLookup = cachedLookup(poolOptions.lookup ?? systemLookup, ttl);
+    }
   }
 
   /**
@@ -207,6 +217,8 @@ export class PoolManager extends RequestMethods {
 
   /** The key of the pool for a target (with its proxy, when it has one). */
   #keyFor(scheme: string, host: string, port: number, options: ConnectionPoolOptions): string {
+    // A Unix socket is never reached through a proxy, and its pools speak plain HTTP.
+    if (scheme === UNIX_SCHEME) return this.#keys.key(scheme, host, port, withoutTls(options));
     const direct = this.#keys.key(scheme, host, port, options);
     const proxy = this.proxyFor(scheme, host, port);
     return proxy === null ? direct : proxiedPoolKey(proxy, scheme, direct);
@@ -254,9 +266,11 @@ export class PoolManager extends RequestMethods {
   connectionFromContext(context: PoolContext): ConnectionPool {
     const { scheme: rawScheme, host: rawHost, port: rawPort, ...poolOptions } = context;
     const scheme = rawScheme.toLowerCase();
-    const port = rawPort ?? defaultPortFor(scheme);
+    const unix = scheme === UNIX_SCHEME;
+    const port = rawPort ?? (unix ? 80 : defaultPortFor(scheme));
     if (port === null) throw new URLSchemeUnknown(scheme);
-    const host = rawHost.toLowerCase();
+    // A socket path is case-sensitive: one spelling per path.
+    const host = unix ? socketKeyHost(socketPathOf(rawHost, rawHost)) : rawHost.toLowerCase();
     const key = this.#keyFor(scheme, host, port, poolOptions);
     return this.connectionFromPoolKey(key, { ...poolOptions, scheme, host, port });
   }
@@ -301,6 +315,14 @@ export class PoolManager extends RequestMethods {
       : new HTTPHeaderDict(this.headers).extend(
         own.headers ?? {},
       );
+    if (this.#cachedLookup !== null && own.lookup === undefined && own.dnsCacheTtl === undefined) {
+      options.lookup = this.#cachedLookup;
+      options.dnsCacheTtl = undefined;
+    }
+    if (scheme === UNIX_SCHEME) {
+      const socketPath = socketPathOf(host, host);
+      return new HTTPConnectionPool(UNIX_SOCKET_HOST, { ...withoutTls(options), socketPath });
+    }
     if (scheme !== "https" && scheme !== "http") throw new URLSchemeUnknown(scheme);
     const proxy = this.proxyFor(scheme, host, options.port ?? defaultPortFor(scheme)!);
     if (proxy !== null) return proxiedPool(proxy, scheme, host, options);
@@ -316,9 +338,10 @@ export class PoolManager extends RequestMethods {
       throw new LocationValueError(`No host specified in ${JSON.stringify(redactUrl(url))}`);
     }
     const scheme = (parsed.scheme ?? "http").toLowerCase();
-    const port = parsed.port ?? defaultPortFor(scheme);
+    const unix = scheme === UNIX_SCHEME;
+    const port = parsed.port ?? (unix ? 80 : defaultPortFor(scheme));
     if (port === null) throw new URLSchemeUnknown(scheme);
-    const host = parsed.host.toLowerCase();
+    const host = unix ? socketKeyHost(socketPathOf(parsed.host, url)) : parsed.host.toLowerCase();
     const route: Route = {
       key: this.#keyFor(scheme, host, port, {}),
       context: { scheme, host, port },

@@ -119,7 +119,11 @@ function resolveLocation(location: string, base: URL): URL {
   } catch {
     throw new LocationParseError(location, "invalid Location header");
   }
-  if (!(target.protocol in DEFAULT_PORTS)) {
+  // An `http+unix` URL may only redirect on its own socket: a server must not be able to
+  // send a client to a local socket, nor from one socket to another.
+  const sameSocket = target.protocol === "http+unix:" && base.protocol === "http+unix:" &&
+    target.host === base.host;
+  if (!(target.protocol in DEFAULT_PORTS) && !sameSocket) {
     throw new URLSchemeUnknown(target.protocol.slice(0, -1));
   }
   target.hash = "";

@@ -38,9 +38,12 @@ import type { ReleaseCallback } from "./_protocol.ts";
 import { ConnectionSlots } from "./_slots.ts";
 import { checkPort, checkPositiveInteger } from "../_validate.ts";
 import { unbracketHost } from "../_host.ts";
+import type { NetworkOptions } from "../network/network_options.ts";
+import { dialSettings } from "../network/_dialer.ts";
+import { networkConnector } from "../network/_network_connector.ts";
 
 /** Options of a connection pool (and, through the manager, of every pool it creates). */
-export interface ConnectionPoolOptions extends TlsOptions {
+export interface ConnectionPoolOptions extends TlsOptions, NetworkOptions {
   /** Port (default 80 for HTTP, 443 for HTTPS). */
   port?: number;
   /** Timeouts in ms for every request (a `Timeout` or one number). Default: none. */
@@ -189,7 +192,11 @@ export abstract class ConnectionPool extends RequestMethods {
     this.forwardToProxy = options.forwardToProxy ?? false;
     this.#proxyHeaders = new HTTPHeaderDict(options.proxyHeaders);
     this.#options = options;
-    this.#connector = options.connector ?? defaultConnector();
+    // Network options are checked here, at once, and applied to every connection.
+    this.#connector = networkConnector(
+      options.connector ?? defaultConnector(),
+      dialSettings(options),
+    );
     this.#limits = {
       maxHeaderSize: options.maxHeaderSize ?? DEFAULT_PARSER_LIMITS.maxHeaderSize,
       maxHeaderCount: options.maxHeaderCount ?? DEFAULT_PARSER_LIMITS.maxHeaderCount,

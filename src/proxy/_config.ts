@@ -22,6 +22,12 @@ import { HTTPTunnelConnector } from "./connect_tunnel.ts";
 import { SOCKSConnector, type SOCKSVersion } from "./socks.ts";
 import { type ProxyEndpoint, proxyLegConnector } from "./_dial.ts";
 import { defaultConnector } from "../runtime/default.ts";
+import { dialSettings } from "../network/_dialer.ts";
+import {
+  appliesNetworkOptions,
+  checkedTunnel,
+  networkConnector,
+} from "../network/_network_connector.ts";
 import { parseUrl } from "../url.ts";
 import { unbracketHost } from "../_host.ts";
 import { describe } from "../_validate.ts";
@@ -158,7 +164,10 @@ export function proxiedPool(
   host: string,
   options: ConnectionPoolOptions,
 ): ConnectionPool {
-  const base = options.connector ?? defaultConnector();
+  // The proxy is reached with the network options but without the address policy (the
+  // caller chose it); the policy applies to targets (see `checkedTunnel`).
+  const settings = dialSettings(options);
+  const base = networkConnector(options.connector ?? defaultConnector(), settings, false);
   if (forwards(proxy, scheme)) {
     // One pool for the proxy itself: its TLS options are `proxyTls`, never the targets'.
     // The proxy's headers stay apart from the pool's, which a redirect may remove.
@@ -167,13 +176,13 @@ export function proxiedPool(
       port: proxy.port,
       forwardToProxy: true,
       proxyHeaders: proxy.headers,
-      connector: proxyLegConnector(base),
+      connector: appliesNetworkOptions(proxyLegConnector(base)),
     };
     return proxy.scheme === "https"
       ? new HTTPSConnectionPool(proxy.hostname, { ...own, ...proxy.tls })
       : new HTTPConnectionPool(proxy.hostname, own);
   }
-  const connector = proxy.scheme === "http" || proxy.scheme === "https"
+  const tunnel = proxy.scheme === "http" || proxy.scheme === "https"
     ? new HTTPTunnelConnector(base, endpoint(proxy), [...proxy.headers])
     : new SOCKSConnector(base, {
       ...endpoint(proxy),
@@ -181,6 +190,7 @@ export function proxiedPool(
       username: proxy.username,
       password: proxy.password,
     });
+  const connector = checkedTunnel(tunnel, settings);
   return scheme === "https"
     ? new HTTPSConnectionPool(host, { ...options, connector })
     : new HTTPConnectionPool(host, { ...withoutTls(options), connector });

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { ConnectTimeoutError, HTTPError, ProxyError, ProxySchemeUnsupported } from "../errors.ts";
+import {
+  AddressNotAllowedError,
+  ConnectTimeoutError,
+  HTTPError,
+  ProxyError,
+  ProxySchemeUnsupported,
+} from "../errors.ts";
 import { abortReason, tlsError, toError } from "../runtime/_errors.ts";
 import type { ConnectOptions, Connector, Socket, TlsConnectOptions } from "../runtime/socket.ts";
 
@@ -25,7 +31,8 @@ export interface ProxyEndpoint {
  * unchanged; everything else, a connect timeout included, is a `ProxyError`.
  */
 export function proxyFailure(error: unknown, signal: AbortSignal | undefined): Error {
-  if (error instanceof ProxyError) return error;
+  // A refused address is a policy decision, reported as such (and never retried).
+  if (error instanceof ProxyError || error instanceof AddressNotAllowedError) return error;
   if (signal?.aborted) {
     const reason = abortReason(signal);
     if (!(reason instanceof ConnectTimeoutError)) return reason;

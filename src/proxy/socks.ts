@@ -200,7 +200,7 @@ export class SOCKSConnector implements Connector {
   /** Opens a tunnel to `options.hostname:port`, with TLS over it when asked. */
   async connect(options: ConnectOptions): Promise<Socket> {
     const { version } = this.#proxy;
-    const host = await this.#address(options.hostname);
+    const host = await this.#address(options.hostname, options.port);
     const socket = await dialProxy(this.#base, this.#proxy, options.signal);
     try {
       const reader = new SocketReader(
@@ -223,10 +223,12 @@ export class SOCKSConnector implements Connector {
   }
 
   /** The address to send: the name for remote DNS, else an IP resolved here. */
-  async #address(hostname: string): Promise<string> {
+  async #address(hostname: string, port: number): Promise<string> {
     const { version } = this.#proxy;
     if (version === "socks4a" || version === "socks5h") return hostname;
-    const ip = isIpv4(hostname) || hostname.includes(":") ? hostname : await this.#lookup(hostname);
+    const ip = isIpv4(hostname) || hostname.includes(":")
+      ? hostname
+      : await this.#lookup(hostname, port);
     if (version === "socks4" && !isIpv4(ip)) {
       throw new NewConnectionError(
         `SOCKS4 can only reach IPv4 addresses; ${hostname} is ${ip} (use socks5:// instead)`,
@@ -235,7 +237,7 @@ export class SOCKSConnector implements Connector {
     return ip;
   }
 
-  #lookup(hostname: string): Promise<string> {
+  #lookup(hostname: string, port: number): Promise<string> {
     const lookup = this.#base.lookup;
     if (lookup === undefined) {
       return Promise.reject(
@@ -244,6 +246,6 @@ export class SOCKSConnector implements Connector {
         ),
       );
     }
-    return lookup.call(this.#base, hostname);
+    return lookup.call(this.#base, hostname, port);
   }
 }

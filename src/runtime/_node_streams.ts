@@ -52,8 +52,11 @@ interface NodeTlsStream extends NodeStream {
   getPeerCertificate(detailed?: boolean): PeerCertificate | null;
 }
 
+/** Where `node:net` and `node:tls` connect: a host and port, or a Unix socket. */
+type NodeEndpoint = { host: string; port: number } | { path: string };
+
 interface NodeNet {
-  connect(options: { host: string; port: number }): NodeStream;
+  connect(options: NodeEndpoint): NodeStream;
 }
 
 interface NodeTls {
@@ -210,12 +213,11 @@ function tlsConnectOptions(tls: NodeTls, settings: TlsConnectOptions): Record<st
 
 function openStream({ net, tls }: NodeModules, options: ConnectOptions): NodeStream {
   const settings = options.tls;
-  if (!settings) return net.connect({ host: options.hostname, port: options.port });
-  return tls.connect({
-    host: options.hostname,
-    port: options.port,
-    ...tlsConnectOptions(tls, settings),
-  });
+  const endpoint: NodeEndpoint = options.path !== undefined
+    ? { path: options.path }
+    : { host: options.address ?? options.hostname, port: options.port };
+  if (!settings) return net.connect(endpoint);
+  return tls.connect({ ...endpoint, ...tlsConnectOptions(tls, settings) });
 }
 
 /** Code of a `node:tls` chain error, with name mismatches left to {@linkcode verifyPeer}. */
@@ -343,7 +345,10 @@ export async function startTlsOverSocket(
   }, verifier);
 }
 
-/** Opens a `node:net` socket, or a `node:tls` one when `options.tls` is set. */
+/**
+ * Opens one `node:net` socket (a `node:tls` one when `options.tls` is set) to
+ * `options.path`, `options.address` or else `options.hostname`.
+ */
 export async function connectNodeStream(options: ConnectOptions): Promise<Socket> {
   const signal = options.signal;
   if (signal?.aborted) throw abortReason(signal);

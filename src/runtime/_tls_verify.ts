@@ -11,7 +11,6 @@
 
 import { SSLError } from "../errors.ts";
 import type { TlsConnectOptions } from "./socket.ts";
-import { isIpAddress } from "./_dial.ts";
 
 /** What the adapters know about the peer's certificate (`getPeerCertificate()`). */
 export interface PeerCertificate {
@@ -70,7 +69,8 @@ export function normalizeFingerprint(fingerprint: string): string {
 
 /** The SNI to send for `serverName`: none for an IP address (RFC 6066 section 3). */
 export function sniName(serverName: string): string | undefined {
-  return isIpAddress(serverName) ? undefined : serverName;
+  const isIpAddress = /^[\d.]+$/.test(serverName) || serverName.includes(":");
+  return isIpAddress ? undefined : serverName;
 }
 
 /** Chain error codes (OpenSSL's, as Node and Bun report them) that mean "unknown CA". */

@@ -7,7 +7,8 @@
  * `handshake` handler ({@linkcode verifyPeer}): Bun reports the chain verdict and hands
  * out the peer certificate, but ignores `checkServerIdentity`. A tunnel is upgraded with
  * Bun's `upgradeTLS`; TLS in TLS goes through `node:tls` ({@linkcode startTlsOverSocket}).
- * A host name is resolved here and its addresses tried in turn ({@linkcode dialInTurn}).
+ * A host name is resolved and its addresses raced by the shared {@linkcode dial}: each
+ * `Bun.connect` goes to one address (given a name, Bun would connect to all at once).
  *
  * @module
  */
@@ -32,8 +33,8 @@ import {
   verifyPeer,
 } from "./_tls_verify.ts";
 import { startTlsOverSocket } from "./_node_streams.ts";
-import { lookupAddresses, lookupHost } from "./_lookup.ts";
-import { dialInTurn, isIpAddress } from "./_dial.ts";
+import { lookupHost } from "./_lookup.ts";
+import { dial } from "../network/_dialer.ts";
 import { hostPort } from "../_host.ts";
 
 /** The subset of Bun's socket this adapter uses. */
@@ -377,13 +378,22 @@ async function establish(
   }
 }
 
-/**
- * The addresses to try for `hostname`, resolved here: given a name, `Bun.connect` opens a
- * connection to each of its addresses at once (both `::1` and `127.0.0.1` for
- * `localhost`), where one attempt must open one connection.
- */
-function addressesOf(hostname: string): Promise<string[]> | string[] {
-  return isIpAddress(hostname) ? [hostname] : lookupAddresses(hostname);
+/** Opens one connection to `options.path` or `options.address` (or `hostname`). */
+async function connectOne(options: ConnectOptions): Promise<Socket> {
+  const bun = (globalThis as { Bun?: BunApi }).Bun;
+  if (!bun) throw new TypeError("bunConnector needs the Bun runtime (globalThis.Bun is missing)");
+  const signal = options.signal;
+  if (signal?.aborted) throw abortReason(signal);
+  const { settings, verifier } = await prepare(options.tls);
+  // Aborted while the settings were built: the abort listener would never fire.
+  if (signal?.aborted) throw abortReason(signal);
+  const endpoint = options.path !== undefined
+    ? { unix: options.path }
+    : { hostname: options.address ?? options.hostname, port: options.port };
+  return establish(options.tls, verifier, options, signal, (socket) => {
+    bun.connect({ ...endpoint, tls: settings, data: socket, socket: handlers })
+      .catch((error: Error) => handlers.connectError({ data: socket } as BunRawSocket, error));
+  });
 }
 
 /**
@@ -398,33 +408,7 @@ function addressesOf(hostname: string): Promise<string[]> | string[] {
  */
 export const bunConnector: Connector = {
   name: "bun",
-  async connect(options: ConnectOptions): Promise<Socket> {
-    const bun = (globalThis as { Bun?: BunApi }).Bun;
-    if (!bun) throw new TypeError("bunConnector needs the Bun runtime (globalThis.Bun is missing)");
-    const signal = options.signal;
-    if (signal?.aborted) throw abortReason(signal);
-    const [{ settings, verifier }, addresses] = await Promise.all([
-      prepare(options.tls),
-      addressesOf(options.hostname),
-    ]);
-    // Aborted while the settings were built: the abort listener would never fire.
-    if (signal?.aborted) throw abortReason(signal);
-    return dialInTurn(
-      addresses,
-      (address) =>
-        establish(options.tls, verifier, options, signal, (socket) => {
-          bun.connect({
-            hostname: address,
-            port: options.port,
-            tls: settings,
-            data: socket,
-            socket: handlers,
-          }).catch((error: Error) =>
-            handlers.connectError({ data: socket } as BunRawSocket, error)
-          );
-        }),
-    );
-  },
+  connect: (options: ConnectOptions): Promise<Socket> => dial(options, connectOne),
   async startTls(socket: Socket, options: StartTlsOptions): Promise<Socket> {
     const signal = options.signal;
     const native = socket instanceof BunSocket && !socket.isTls &&

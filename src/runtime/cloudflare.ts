@@ -288,7 +288,16 @@ function loadConnect(): Promise<WorkersConnect> {
 export const cloudflareConnector: Connector = {
   name: "cloudflare",
   async connect(options: ConnectOptions): Promise<Socket> {
-    const { hostname, port, tls, signal } = options;
+    const { port, tls, signal } = options;
+    if (options.path !== undefined) {
+      throw new TypeError(
+        `Cloudflare Workers sockets cannot connect to a Unix domain socket: ${
+          JSON.stringify(options.path)
+        }`,
+      );
+    }
+    // Workers resolve names themselves: an address is only given by a pool's network options.
+    const hostname = options.address ?? options.hostname;
     if (signal?.aborted) throw abortReason(signal);
     if (tls) {
       refuseUnsupportedTls(tls);

@@ -27,6 +27,7 @@ import { BufferPool } from "./_buffer_pool.ts";
 import { abortReason, connectError, tlsError, toError } from "./_errors.ts";
 import { connectNodeStream, startTlsOverSocket } from "./_node_streams.ts";
 import { lookupHost } from "./_lookup.ts";
+import { dial } from "../network/_dialer.ts";
 
 /** Each socket's own read buffer: what the read that waits on an idle connection holds. */
 const SMALL_READ_SIZE = 4 * 1024;
@@ -56,9 +57,10 @@ class DenoSocket implements Socket {
   /** The TCP connection while no TLS runs on it (what `startTls` can take over). */
   #tcp: Deno.TcpConn | null;
 
-  constructor(conn: Deno.TcpConn | Deno.TlsConn, tls: boolean) {
+  /** Wraps `conn`; `tcp` is `conn` when it is a TCP connection without TLS, else null. */
+  constructor(conn: Deno.Conn, tcp: Deno.TcpConn | null) {
     this.#conn = conn;
-    this.#tcp = tls ? null : conn as Deno.TcpConn;
+    this.#tcp = tcp;
     this.#pull = new PullReader({
       read: () => {
         this.#readBuffer = this.#largeBuffer ?? this.#smallBuffer;
@@ -212,7 +214,7 @@ class DenoSocket implements Socket {
 async function connectTcp(options: ConnectOptions): Promise<Deno.TcpConn> {
   try {
     const conn = await Deno.connect({
-      hostname: options.hostname,
+      hostname: options.address ?? options.hostname,
       port: options.port,
       signal: options.signal,
     });
@@ -222,6 +224,29 @@ async function connectTcp(options: ConnectOptions): Promise<Deno.TcpConn> {
     if (options.signal?.aborted) throw abortReason(options.signal);
     throw connectError(error, options.hostname, options.port, false);
   }
+}
+
+/** Opens a Unix domain socket (`path`). */
+async function connectUnix(options: ConnectOptions & { path: string }): Promise<Deno.UnixConn> {
+  if (options.signal?.aborted) throw abortReason(options.signal);
+  try {
+    return await Deno.connect({ transport: "unix", path: options.path });
+  } catch (error) {
+    throw connectError(error, options.path, options.port, false);
+  }
+}
+
+/** Opens one connection to `options.path` or `options.address` (or `hostname`). */
+async function connectOne(options: ConnectOptions): Promise<Socket> {
+  const path = options.path;
+  // TLS over a Unix socket, and TLS settings native TLS cannot express, go through node:tls.
+  const native = nativeTlsCan(options.tls, options.signal) &&
+    (path === undefined || options.tls === undefined);
+  if (!native) return connectNodeStream(options);
+  if (path !== undefined) return new DenoSocket(await connectUnix({ ...options, path }), null);
+  const tcp = await connectTcp(options);
+  if (!options.tls) return new DenoSocket(tcp, tcp);
+  return new DenoSocket(await upgradeToTls(tcp, options.tls, options), null);
 }
 
 /** Runs the TLS handshake natively; only for set-ups nothing can abort (see the module doc). */
@@ -271,18 +296,13 @@ function nativeTlsCan(tls: TlsConnectOptions | undefined, signal?: AbortSignal):
  */
 export const denoConnector: Connector = {
   name: "deno",
-  async connect(options: ConnectOptions): Promise<Socket> {
-    if (!nativeTlsCan(options.tls, options.signal)) return connectNodeStream(options);
-    const tcp = await connectTcp(options);
-    if (!options.tls) return new DenoSocket(tcp, false);
-    return new DenoSocket(await upgradeToTls(tcp, options.tls, options), true);
-  },
+  connect: (options: ConnectOptions): Promise<Socket> => dial(options, connectOne),
   async startTls(socket: Socket, options: StartTlsOptions): Promise<Socket> {
     const tcp = socket instanceof DenoSocket && nativeTlsCan(options.tls, options.signal)
       ? socket.detachTcp()
       : null;
     if (tcp === null) return startTlsOverSocket(socket, options);
-    return new DenoSocket(await upgradeToTls(tcp, options.tls, options), true);
+    return new DenoSocket(await upgradeToTls(tcp, options.tls, options), null);
   },
   lookup: lookupHost,
 };

@@ -8,6 +8,7 @@
 import type { Connector } from "./socket.ts";
 import { connectNodeStream, startTlsOverSocket } from "./_node_streams.ts";
 import { lookupHost } from "./_lookup.ts";
+import { dial } from "../network/_dialer.ts";
 
 /**
  * Opens sockets with `node:net` and `node:tls`.
@@ -27,7 +28,7 @@ import { lookupHost } from "./_lookup.ts";
  */
 export const nodeConnector: Connector = {
   name: "node",
-  connect: connectNodeStream,
+  connect: (options) => dial(options, connectNodeStream),
   startTls: startTlsOverSocket,
   lookup: lookupHost,
 };

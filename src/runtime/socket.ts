@@ -102,10 +102,25 @@ export interface TlsConnectOptions {
  * ```
  */
 export interface ConnectOptions {
-  /** Host name or IP literal (IPv6 without brackets). */
+  /**
+   * Host name or IP literal (IPv6 without brackets): what TLS verifies when no `address`
+   * is given, and what messages name.
+   */
   readonly hostname: string;
   /** TCP port. */
   readonly port: number;
+  /**
+   * The IP address to connect to (IPv6 without brackets), already resolved and checked
+   * against the address policy: a connector opens one connection to it and resolves
+   * nothing. Without it, the adapters resolve `hostname` themselves (system resolver)
+   * and race its addresses (Happy Eyeballs). A connector that wraps another must pass it on.
+   */
+  readonly address?: string;
+  /**
+   * A Unix domain socket to connect to instead of an address (`hostname` and `port` then
+   * only name the connection in messages). Cloudflare Workers reject it with a `TypeError`.
+   */
+  readonly path?: string;
   /** TLS settings, or `undefined` for plain TCP. */
   readonly tls?: TlsConnectOptions;
   /** Aborts the connection attempt (connect timeout, caller's signal). */
@@ -203,10 +218,12 @@ export interface Connector {
    */
   startTls?(socket: Socket, options: StartTlsOptions): Promise<Socket>;
   /**
-   * Resolves a host name to one IP address (SOCKS4 and SOCKS5 resolve locally).
-   * Rejects with a {@linkcode NameResolutionError}.
+   * Resolves a host name to one IP address (SOCKS4 and SOCKS5 resolve locally); `port`
+   * is the port connected to on it (for a pool's `resolve` entries). Rejects with a
+   * {@linkcode NameResolutionError}, or an `AddressNotAllowedError` when a pool's address
+   * policy refuses every address.
    */
-  lookup?(hostname: string): Promise<string>;
+  lookup?(hostname: string, port?: number): Promise<string>;
 }
 
 /** A handler that drops every event: what a socket reports before its owner sets one. */

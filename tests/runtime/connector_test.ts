@@ -13,7 +13,7 @@ import { CA_CERT, SERVER_TLS, WRONG_CA_CERT } from "../_certs.ts";
 import { type RawConnection, type RawServer, rawServer, unusedPort } from "../_servers.ts";
 import { NameResolutionError, NewConnectionError, SSLError } from "../../src/errors.ts";
 import { bunConnector } from "../../src/runtime/bun.ts";
-import { dialInTurn, isIpAddress } from "../../src/runtime/_dial.ts";
+import { raceAddresses } from "../../src/network/_dialer.ts";
 import { defaultConnector } from "../../src/runtime/default.ts";
 import { denoConnector } from "../../src/runtime/deno.ts";
 import { nodeConnector } from "../../src/runtime/node.ts";
@@ -595,28 +595,34 @@ for (const connector of CONNECTORS) {
   }
 }
 
-test("dialInTurn: goes to the next address on a refused connection, stops on anything else", async () => {
+test("raceAddresses: goes to the next address on a refused connection, stops on anything else", async () => {
   const refused = (address: string) => new NewConnectionError(`refused: ${address}`);
+  const socketOf = (address: string) => ({ address, close() {} }) as unknown as Socket;
   const tried: string[] = [];
-  const result = await dialInTurn(["::1", "127.0.0.1"], (address) => {
-    tried.push(address);
-    return address === "::1" ? Promise.reject(refused(address)) : Promise.resolve(address);
-  });
-  assert.equal(result, "127.0.0.1");
-  assert.deepEqual(tried, ["::1", "127.0.0.1"]);
-  const last = await dialInTurn(["a", "b"], (address) => Promise.reject(refused(address)))
+  const options = { hostname: "example.test", port: 80 };
+  const result = await raceAddresses(["::1", "127.0.0.1"], options, ({ address }) => {
+    tried.push(address!);
+    return address === "::1"
+      ? Promise.reject(refused(address))
+      : Promise.resolve(socketOf(address!));
+  }, 10_000);
+  assert.equal((result as unknown as { address: string }).address, "127.0.0.1");
+  assert.deepEqual(tried, ["::1", "127.0.0.1"], "a refusal starts the next attempt at once");
+  const last = await raceAddresses(
+    ["a", "b"],
+    options,
+    ({ address }) => Promise.reject(refused(address!)),
+    10_000,
+  )
     .catch((error) => error);
   assert.match(String(last), /refused: b/, "the last failure is thrown");
   tried.length = 0;
-  const tls = await dialInTurn(["a", "b"], (address) => {
-    tried.push(address);
+  const tls = await raceAddresses(["a", "b"], options, ({ address }) => {
+    tried.push(address!);
     return Promise.reject(new SSLError("unknown CA"));
-  }).catch((error) => error);
+  }, 10_000).catch((error) => error);
   assert.ok(tls instanceof SSLError);
   assert.deepEqual(tried, ["a"], "a TLS failure is not retried on another address");
-  assert.equal(isIpAddress("127.0.0.1"), true);
-  assert.equal(isIpAddress("::1"), true);
-  assert.equal(isIpAddress("localhost"), false);
 });
 
 test("the default connector of this runtime is the first tested", () => {
