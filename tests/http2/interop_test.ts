@@ -1,7 +1,7 @@
 /**
- * The codec against a real HTTP/2 implementation: a `node:http2` server (nghttp2 under
- * Node; the runtime's own under Deno and Bun) on loopback, and a raw TCP socket that
- * speaks to it only through this codec: the preface, SETTINGS, HEADERS blocks from the
+ * The codec against real HTTP/2 implementations: a `node:http2` server (nghttp2 under
+ * Node; the runtime's own under Deno and Bun) and nginx (h2c with prior knowledge) on
+ * loopback, and a raw TCP socket that speaks to them only through this codec: the preface, SETTINGS, HEADERS blocks from the
  * HPACK encoder (CONTINUATION frames for a large one), DATA; and the server's SETTINGS,
  * HEADERS (Huffman and dynamic table), DATA and GOAWAY read back with the frame reader
  * and the HPACK decoder.
@@ -10,7 +10,10 @@
 import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
+import * as fs from "node:fs/promises";
 import { assert, test } from "../_harness.ts";
+import { findNginx, makeNginxDir, removeNginxDir, startNginx } from "../_nginx.ts";
+import { unusedPort } from "../_servers.ts";
 import {
   CONNECTION_PREFACE,
   DEFAULT_MAX_FRAME_SIZE,
@@ -140,6 +143,9 @@ class RawClient {
         exchange.body.push(frame.data.slice());
         if (frame.flowLength > 0) {
           this.#socket.write(encodeWindowUpdate(0, frame.flowLength));
+          if (!frame.endStream) {
+            this.#socket.write(encodeWindowUpdate(frame.streamId, frame.flowLength));
+          }
         }
         if (frame.endStream) exchange.done.resolve();
         return;
@@ -199,8 +205,8 @@ async function startServer(): Promise<http2.Http2Server> {
   return server;
 }
 
-async function connect(server: http2.Http2Server): Promise<net.Socket> {
-  const { port } = server.address() as AddressInfo;
+async function connect(server: http2.Http2Server | number): Promise<net.Socket> {
+  const port = typeof server === "number" ? server : (server.address() as AddressInfo).port;
   const socket = net.connect(port, "127.0.0.1");
   const connected = pending();
   socket.once("connect", () => connected.resolve());
@@ -270,3 +276,66 @@ test("a node:http2 server answers requests written and read with this codec", as
     await closed.promise;
   }
 });
+
+const nginx = await findNginx();
+
+test("nginx (h2c) answers requests written and read with this codec", async () => {
+  const dir = await makeNginxDir();
+  const port = await unusedPort();
+  const file = new Uint8Array(300_000).map((_, i) => (i * 31) & 0xff);
+  await fs.mkdir(`${dir}/www`);
+  await fs.writeFile(`${dir}/www/big.bin`, file);
+  const server = await startNginx(nginx!, {
+    dir,
+    ports: [port],
+    http: `server {
+      listen 127.0.0.1:${port} http2;
+      root ${dir}/www;
+      location = /echo {
+        add_header x-user-agent $http_user_agent;
+        add_header x-cookie $http_cookie;
+        return 200 "nginx saw $request_method $request_uri";
+      }
+    }`,
+  });
+  try {
+    const client = new RawClient(await connect(port));
+    await client.peerSettings.promise;
+    const base = [":method", "GET", ":scheme", "http", ":authority", "127.0.0.1"];
+    for (const query of ["?a=1", "?a=2"]) {
+      const echo = client.request([
+        ...base,
+        ":path",
+        "/echo" + query,
+        "user-agent",
+        "pooled-test/1.0 (nginx)",
+        "cookie",
+        "session=abc123",
+      ]);
+      await echo.done.promise;
+      assert.equal(field(echo.headers, ":status"), "200");
+      assert.equal(field(echo.headers, "x-user-agent"), "pooled-test/1.0 (nginx)");
+      assert.equal(field(echo.headers, "x-cookie"), "session=abc123");
+      assert.equal(text(echo), `nginx saw GET /echo${query}`);
+    }
+    // Many DATA frames, past the initial stream window (the client credits it back).
+    const big = client.request([...base, ":path", "/big.bin"]);
+    await big.done.promise;
+    assert.equal(field(big.headers, ":status"), "200");
+    assert.equal(field(big.headers, "content-length"), String(file.length));
+    const received = new Uint8Array(big.body.reduce((n, b) => n + b.length, 0));
+    let at = 0;
+    for (const piece of big.body) {
+      received.set(piece, at);
+      at += piece.length;
+    }
+    assert.deepEqual(received, file);
+    const missing = client.request([...base, ":path", "/missing"]);
+    await missing.done.promise;
+    assert.equal(field(missing.headers, ":status"), "404");
+    await client.close();
+  } finally {
+    await server.stop();
+    await removeNginxDir(dir);
+  }
+}, { ignore: !nginx });
