@@ -1,0 +1,90 @@
+/**
+ * The HTTP/2 errors. Each is a {@linkcode ProtocolError} with a stable `code` for callers
+ * and the RFC 9113 `errorCode` an engine sends in the GOAWAY (or RST_STREAM) it answers
+ * with. They live here while HTTP/2 is internal; the session step exports them.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "../errors.ts";
+import { ErrorCode, errorCodeName } from "./error_codes.ts";
+
+/**
+ * Base class of the HTTP/2 errors: the peer broke RFC 9113 or RFC 7541. A `streamId` of
+ * 0 is a connection error (the session ends with GOAWAY); any other is a stream error
+ * (that stream is reset, the connection lives on).
+ */
+export class HTTP2Error extends ProtocolError {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_HTTP2";
+  /** The RFC 9113 section 7 error code to send to the peer. */
+  readonly errorCode: number;
+  /** The stream the error is confined to, or 0 for the whole connection. */
+  readonly streamId: number;
+  /**
+   * Creates an instance.
+   *
+   * @param message What failed.
+   * @param errorCode The RFC 9113 error code, for example `ErrorCode.PROTOCOL_ERROR`.
+   * @param streamId The stream the error is confined to, 0 for a connection error.
+   * @param options `cause`.
+   */
+  constructor(message: string, errorCode: number, streamId = 0, options?: ErrorOptions) {
+    super(message, options);
+    this.errorCode = errorCode;
+    this.streamId = streamId;
+  }
+
+  /** The name of {@linkcode HTTP2Error.errorCode}, for example `"PROTOCOL_ERROR"`. */
+  get errorName(): string {
+    return errorCodeName(this.errorCode);
+  }
+}
+
+/**
+ * A frame broke the framing rules of RFC 9113 (sections 4 and 6): a bad size, a stream
+ * identifier where none may be, padding past the payload, a broken header block sequence.
+ */
+export class HTTP2FrameError extends HTTP2Error {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_HTTP2_FRAME";
+}
+
+/**
+ * A header block could not be decoded (RFC 7541): a bad index, a truncated or overlong
+ * integer or string, bad Huffman code, a table size above the allowed maximum. Always a
+ * connection error of type `COMPRESSION_ERROR`, as the decoder's table is then unusable.
+ */
+export class HTTP2CompressionError extends HTTP2Error {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_HTTP2_COMPRESSION";
+  /**
+   * Creates an instance.
+   *
+   * @param message What failed.
+   * @param options `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ErrorCode.COMPRESSION_ERROR, 0, options);
+  }
+}
+
+/**
+ * A header list (decoded: each field's name and value octets plus 32, as RFC 9113 section
+ * 6.5.2 counts) or a header block (its encoded fragments) went past the limit. Decoding
+ * stops there, which leaves the compression context unusable: a connection error.
+ */
+export class HTTP2HeaderListTooLargeError extends HTTP2Error {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_HTTP2_HEADER_LIST_TOO_LARGE";
+  /**
+   * Creates an instance.
+   *
+   * @param message What failed.
+   * @param errorCode `COMPRESSION_ERROR` when decoding stopped in a block,
+   *   `ENHANCE_YOUR_CALM` when the block's fragments were refused before decoding.
+   */
+  constructor(message: string, errorCode: number = ErrorCode.COMPRESSION_ERROR) {
+    super(message, errorCode);
+  }
+}
