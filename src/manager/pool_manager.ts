@@ -43,6 +43,13 @@ import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { defaultPortFor, parseUrl } from "../url.ts";
 import { redactUrl } from "../_redact.ts";
+import { poolCreate, poolEvict } from "../diagnostics/_channels.ts";
+import { publishPoolCreate, publishPoolEvict } from "../diagnostics/messages.ts";
+
+/** Publishes `pooled:pool:evict` for a pool `clear()` drops. */
+function evicted(manager: PoolManager, key: string, pool: ConnectionPool): void {
+  publishPoolEvict(manager, key, pool, "clear");
+}
 
 /** True when a pool has no connection in use (closed pools included). */
 function isUnused(pool: ConnectionPool): boolean {
@@ -285,9 +292,11 @@ export class PoolManager extends RequestMethods {
     const pool = this.#newPool(context);
     pools.set(key, pool);
     this.#newestKey = key;
+    if (poolCreate.hasSubscribers) publishPoolCreate(this, key, pool);
     if (pools.size > this.numPools) {
       const [oldestKey, oldest] = pools.entries().next().value!;
       pools.delete(oldestKey);
+      if (poolEvict.hasSubscribers) publishPoolEvict(this, oldestKey, oldest, "lru");
       this.#retire(oldest);
     }
     return pool;
@@ -366,6 +375,7 @@ export class PoolManager extends RequestMethods {
    * no idle connection while unused.
    */
   clear(): Promise<void> {
+    if (poolEvict.hasSubscribers) this.#pools.forEach((pool, key) => evicted(this, key, pool));
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     this.#newestKey = "";

@@ -38,6 +38,8 @@ import type { ReleaseCallback } from "./_protocol.ts";
 import { ConnectionSlots } from "./_slots.ts";
 import { checkPort, checkPositiveInteger } from "../_validate.ts";
 import { unbracketHost } from "../_host.ts";
+import { requestCreate } from "../diagnostics/_channels.ts";
+import { publishRequestCreate } from "../diagnostics/_undici_shapes.ts";
 
 /** Options of a connection pool (and, through the manager, of every pool it creates). */
 export interface ConnectionPoolOptions extends TlsOptions {
@@ -369,6 +371,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #dispatch(request: RequestDescriptor): void {
     let slot: Promise<HTTPConnection> | HTTPConnection;
     try {
+      if (requestCreate.hasSubscribers) publishRequestCreate(request, this.headers);
       request.wire = (this.#heads ??= this.#headWriter()).headFor(request);
       if (this.#closed) throw new ClosedPoolError(this, "Pool is closed");
       const poolTimeout = request.poolTimeout ?? this.#poolTimeout;

@@ -12,6 +12,8 @@ import type { BodySource } from "../body/_body_source.ts";
 import type { Timeout } from "../policy/timeout.ts";
 import { type ConnectionHold, HTTPResponse } from "../response.ts";
 import type { RequestHeaders } from "./request_methods.ts";
+import { requestError } from "../diagnostics/_channels.ts";
+import { publishRequestError } from "../diagnostics/_undici_shapes.ts";
 
 /**
  * Hears how one attempt ended: exactly one of the two is called, once, and possibly from
@@ -80,8 +82,11 @@ export class RequestDescriptor {
   readonly url: string;
   /** Origin-form request target (path and query), or `*`. */
   readonly target: string;
-  /** Request headers, merged over the pool's. */
-  readonly headers: RequestHeaders | undefined;
+  /**
+   * Request headers, merged over the pool's (replaced, never changed in place, when a
+   * diagnostics subscriber adds a header).
+   */
+  headers: RequestHeaders | undefined;
   /** The body to send. */
   readonly body: PreparedBody;
   /** Send the body chunked. */
@@ -166,6 +171,7 @@ export class RequestDescriptor {
 
   /** The attempt failed before its response was ready. */
   fail(error: unknown): void {
+    if (requestError.hasSubscribers) publishRequestError(this, error);
     this.listener.failed(error);
   }
 
