@@ -58,9 +58,8 @@ export class UndiciRequest {
 
   /** The view of `request`, whose headers (merged over the pool's) are `headers`. */
   constructor(request: RequestDescriptor, headers: Iterable<readonly [string, string]>) {
-    const url = new URL(request.url);
-    this.origin = url.origin;
-    this.protocol = url.protocol;
+    this.origin = originOf(request.url);
+    this.protocol = this.origin.slice(0, this.origin.indexOf(":") + 1);
     this.method = request.method;
     this.path = request.target;
     this.headers = [];
@@ -83,14 +82,46 @@ export class UndiciRequest {
   }
 }
 
-/** The response head as undici's `response` shows it. */
-export interface UndiciResponse {
+/** Origins by the scheme and authority they were parsed from: clients reuse a few. */
+const origins = new Map<string, string>();
+const MAX_ORIGINS = 64;
+
+/** `URL.origin` of an absolute URL, parsed once per scheme and authority. */
+function originOf(url: string): string {
+  const end = url.indexOf("/", url.indexOf("//") + 2);
+  const prefix = end === -1 ? url : url.slice(0, end);
+  let origin = origins.get(prefix);
+  if (origin === undefined) {
+    origin = new URL(url).origin;
+    if (origins.size >= MAX_ORIGINS) origins.clear();
+    origins.set(prefix, origin);
+  }
+  return origin;
+}
+
+/**
+ * The response head as undici's `response` shows it; `headers` become Buffers when first
+ * read (most subscribers never read them).
+ */
+export class UndiciResponse {
   /** Status code. */
   readonly statusCode: number;
   /** Reason phrase. */
   readonly statusText: string;
+  #head: ResponseHead;
+  #headers: Uint8Array[] | null = null;
+
+  /** The view of a response head. */
+  constructor(head: ResponseHead) {
+    this.statusCode = head.status;
+    this.statusText = head.reason;
+    this.#head = head;
+  }
+
   /** Header names and values as received, flat, each a Buffer (latin1). */
-  readonly headers: Uint8Array[];
+  get headers(): Uint8Array[] {
+    return this.#headers ??= toBuffers(this.#head.rawHeaders);
+  }
 }
 
 /** Where a connection goes, as undici's `connectParams`. */
@@ -125,17 +156,14 @@ export interface SocketView {
   readonly encrypted: boolean;
 }
 
-const views = new WeakMap<RequestDescriptor, UndiciRequest>();
 const socketViews = new WeakMap<Socket, SocketView>();
 
 /** The view of `request`, made on first use (a subscriber may arrive mid-request). */
 function viewOf(request: RequestDescriptor): UndiciRequest {
-  let view = views.get(request);
-  if (view === undefined) {
-    view = new UndiciRequest(request, headerPairs(request.headers));
-    views.set(request, view);
-  }
-  return view;
+  return (request.diagnostic ??= new UndiciRequest(
+    request,
+    headerPairs(request.headers),
+  )) as UndiciRequest;
 }
 
 function* headerPairs(headers: RequestHeaders | undefined): Iterable<readonly [string, string]> {
@@ -151,7 +179,7 @@ function* headerPairs(headers: RequestHeaders | undefined): Iterable<readonly [s
  */
 export function publishRequestCreate(request: RequestDescriptor, poolHeaders: HTTPHeaderDict) {
   const view = new UndiciRequest(request, mergeHeaders(poolHeaders, request.headers ?? {}));
-  views.set(request, view);
+  request.diagnostic = view;
   requestCreate.publish({ request: view });
   const added = addedHeaders(view);
   if (added.length > 0) request.headers = withHeaders(request.headers, added);
@@ -191,19 +219,17 @@ export function publishBodySent(request: RequestDescriptor): void {
 
 /** Publishes `undici:request:headers` for the final response head. */
 export function publishResponseHeaders(request: RequestDescriptor, head: ResponseHead): void {
-  const response: UndiciResponse = {
-    statusCode: head.status,
-    statusText: head.reason,
-    headers: toBuffers(head.rawHeaders),
-  };
-  requestHeaders.publish({ request: viewOf(request), response });
+  requestHeaders.publish({ request: viewOf(request), response: new UndiciResponse(head) });
 }
 
 /** Publishes `undici:request:trailers`: the response is complete. */
 export function publishTrailers(request: RequestDescriptor, trailers: string[] | null): void {
   const view = viewOf(request);
   view.completed = true;
-  requestTrailers.publish({ request: view, trailers: toBuffers(trailers ?? []) });
+  requestTrailers.publish({
+    request: view,
+    trailers: trailers === null ? [] : toBuffers(trailers),
+  });
 }
 
 /** Publishes `undici:request:error`. */

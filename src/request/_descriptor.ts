@@ -120,6 +120,8 @@ export class RequestDescriptor {
   deadline: number | null = null;
   /** The response's hold on its connection, when it keeps one (set by the pool). */
   hold: ResponseHold | null = null;
+  /** The attempt as diagnostics subscribers see it, made once someone subscribes. */
+  diagnostic: object | null = null;
 
   /** An attempt as the loop describes it, reporting to `listener`. */
   constructor(init: DescriptorInit, listener: ResponseListener) {

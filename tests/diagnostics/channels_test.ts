@@ -8,7 +8,7 @@
 import * as diagnostics from "node:diagnostics_channel";
 import { assert, test } from "../_harness.ts";
 import { rejects, text } from "../_util.ts";
-import { serveHttp, type TestServer, unusedPort } from "../_servers.ts";
+import { rawServer, serveHttp, type TestServer, unusedPort } from "../_servers.ts";
 import {
   HTTPConnectionPool,
   NewConnectionError,
@@ -221,6 +221,42 @@ test("undici channels: a refused connection publishes connectError and request:e
     assert.equal(seen.of("undici:client:sendHeaders").length, 0);
   } finally {
     seen.stop();
+  }
+});
+
+test("undici channels: trailers of a chunked response, and an error mid-body", async () => {
+  const server = await rawServer(async (conn) => {
+    const request = await conn.readRequest();
+    if (request.target === "/trailers") {
+      await conn.write(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n" +
+          "3\r\nabc\r\n0\r\nX-Sum: 42\r\n\r\n",
+      );
+      await conn.readRequest();
+    }
+    await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    conn.destroy();
+  });
+  const seen = record(UNDICI_CHANNELS);
+  try {
+    await using pool = new HTTPConnectionPool("127.0.0.1", { port: server.port, retries: false });
+    const whole = await pool.request("GET", "/trailers");
+    assert.equal(text(whole.data), "abc");
+    const [done] = seen.of("undici:request:trailers");
+    assert.deepEqual(done.trailers.map(asText), ["X-Sum", "42"]);
+
+    const cut = await pool.request("GET", "/cut", { preloadContent: false });
+    assert.equal(cut.status, 200);
+    await rejects(cut.read());
+    const [failed] = seen.of("undici:request:error");
+    assert.equal(seen.of("undici:request:error").length, 1);
+    assert.equal(failed.request, seen.of("undici:request:create")[1].request);
+    assert.equal(failed.request.completed, false);
+    assert.equal(seen.of("undici:request:trailers").length, 1);
+    assert.equal(seen.of("undici:request:headers").length, 2);
+  } finally {
+    seen.stop();
+    await server.close();
   }
 });
 
