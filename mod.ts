@@ -141,4 +141,10 @@ export type {
   CookieJarOptions,
   CookieSameSite,
 } from "./src/cookies/cookie_jar.ts";
+export type {
+  PoolCreateMessage,
+  PoolEvictMessage,
+  RedirectMessage,
+  RetryMessage,
+} from "./src/diagnostics/messages.ts";
 export { VERSION } from "./src/version.ts";

@@ -13,6 +13,7 @@ import { HTTPConnectionPool, PoolManager } from "../mod.ts";
 import type { Connector, Socket, SocketHandler } from "../mod.ts";
 import { ResponseParser } from "../src/http1/response_parser.ts";
 import { noFlags, renderHeaderLines } from "../src/http1/request_head.ts";
+import * as diagnostics from "node:diagnostics_channel";
 
 const encoder = new TextEncoder();
 const RESPONSE = encoder.encode(
@@ -98,4 +99,51 @@ Deno.bench(
   async () => {
     await pool.request("GET", "/", { headers: { "X-Request-Id": "5f1c2e" } });
   },
+);
+
+// Diagnostics channels: the round trip while someone subscribes to every `undici:*` channel
+// (the subscription is made and dropped outside the timed part, so the benches above run
+// with none), and with an OpenTelemetry-like subscriber that adds `traceparent`.
+const UNDICI_CHANNELS = [
+  "undici:request:create",
+  "undici:request:bodySent",
+  "undici:request:headers",
+  "undici:request:trailers",
+  "undici:request:error",
+  "undici:client:beforeConnect",
+  "undici:client:connected",
+  "undici:client:connectError",
+  "undici:client:sendHeaders",
+];
+const ignore = () => {};
+const addTraceparent = (message: unknown) => {
+  const { request } = message as { request: { addHeader(name: string, value: string): void } };
+  request.addHeader("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+};
+
+async function subscribed(b: Deno.BenchContext, onCreate: (message: unknown) => void) {
+  for (const name of UNDICI_CHANNELS) {
+    diagnostics.subscribe(name, name === "undici:request:create" ? onCreate : ignore);
+  }
+  try {
+    b.start();
+    await pool.request("GET", "/");
+    b.end();
+  } finally {
+    for (const name of UNDICI_CHANNELS) {
+      diagnostics.unsubscribe(name, name === "undici:request:create" ? onCreate : ignore);
+    }
+  }
+}
+
+Deno.bench(
+  "pool.request GET, every undici channel subscribed (in-memory socket)",
+  { group: "round trip" },
+  async (b) => await subscribed(b, ignore),
+);
+
+Deno.bench(
+  "pool.request GET, a subscriber adds traceparent (in-memory socket)",
+  { group: "round trip" },
+  async (b) => await subscribed(b, addTraceparent),
 );

@@ -192,7 +192,7 @@ export function hostHeaderValue(host: string, port: number, scheme: string): str
 }
 
 /** Pool headers overridden by request headers (`undefined` removes one). */
-function mergeHeaders(
+export function mergeHeaders(
   base: HTTPHeaderDict,
   request: RequestHeaders,
 ): Iterable<readonly [string, string]> {

@@ -13,6 +13,18 @@ import { Exchange, type ExchangeOwner } from "./exchange.ts";
 import { type ParserLimits, ResponseParser } from "./response_parser.ts";
 import type { RequestDescriptor } from "../request/_descriptor.ts";
 import type { ProtocolConnection, ReleaseCallback } from "../pool/_protocol.ts";
+import {
+  clientBeforeConnect,
+  clientConnected,
+  clientConnectError,
+  clientSendHeaders,
+} from "../diagnostics/_channels.ts";
+import {
+  publishBeforeConnect,
+  publishConnected,
+  publishConnectError,
+  publishSendHeaders,
+} from "../diagnostics/_undici_shapes.ts";
 
 /** Where a connection goes and how (the pool builds these for its connections). */
 export interface ConnectionSettings {
@@ -90,6 +102,7 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
       );
       connectSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     }
+    if (clientBeforeConnect.hasSubscribers) publishBeforeConnect(this.settings);
     try {
       const socket = await this.settings.connector.connect({
         hostname,
@@ -100,6 +113,10 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
       socket.setHandler(this);
       this.#socket = socket;
       this.requestsOnSocket = 0;
+      if (clientConnected.hasSubscribers) publishConnected(this.settings, socket);
+    } catch (error) {
+      if (clientConnectError.hasSubscribers) publishConnectError(this.settings, error);
+      throw error;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
@@ -117,6 +134,7 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
     const reused = this.requestsOnSocket > 0;
     // A socket that served a request waited idle since, not holding the process: it does again.
     if (reused) socket.ref();
+    if (clientSendHeaders.hasSubscribers) publishSendHeaders(request, this.settings, socket);
     const exchange = new Exchange(this, socket, this.#parser, request, reused);
     this.requestsOnSocket++;
     // The exchange may have failed at once (an already aborted signal).

@@ -15,6 +15,18 @@ import { pieceBytes, type StreamedBody } from "../body/request_body.ts";
 import type { ParserEvents, ResponseHead, ResponseParser } from "./response_parser.ts";
 import type { RequestDescriptor } from "../request/_descriptor.ts";
 import type { BodySource } from "../body/_body_source.ts";
+import {
+  requestBodySent,
+  requestError,
+  requestHeaders,
+  requestTrailers,
+} from "../diagnostics/_channels.ts";
+import {
+  publishBodySent,
+  publishRequestError,
+  publishResponseHeaders,
+  publishTrailers,
+} from "../diagnostics/_undici_shapes.ts";
 
 /** How an exchange ended, for the connection that carried it. */
 export interface ExchangeOwner {
@@ -118,7 +130,7 @@ export class Exchange implements ParserEvents, BodySource {
     if (wire.stream !== null) {
       this.#bodySent = false;
       void this.#sendStream(wire.stream, wire.chunked);
-    }
+    } else if (requestBodySent.hasSubscribers) publishBodySent(request);
   }
 
   /** Nothing more may be written: the exchange ended or the socket stopped taking bytes. */
@@ -142,6 +154,7 @@ export class Exchange implements ParserEvents, BodySource {
           pieces = null;
           if (chunked) this.#socket.write("0\r\n\r\n");
           this.#bodySent = true;
+          if (requestBodySent.hasSubscribers) publishBodySent(this.request);
           return;
         }
         if (!this.#writePiece(pieceBytes(next.value), chunked)) await this.#socket.drained();
@@ -272,7 +285,7 @@ export class Exchange implements ParserEvents, BodySource {
     if (!this.#settled) {
       this.#settled = true;
       this.request.fail(error);
-    }
+    } else if (requestError.hasSubscribers) publishRequestError(this.request, error);
     const waiter = this.#waiter;
     this.#waiter = null;
     waiter?.reject(error);
@@ -291,6 +304,7 @@ export class Exchange implements ParserEvents, BodySource {
   onHead(head: ResponseHead): void {
     this.head = head;
     const { request } = this;
+    if (requestHeaders.hasSubscribers) publishResponseHeaders(request, head);
     const encoded = request.decodeContent && head.contentEncoded !== false;
     this.codings = encoded ? contentCodings(head.rawHeaders) : null;
     // maxResponseSize counts decoded bytes: an encoded body is capped by its reader.
@@ -360,6 +374,7 @@ export class Exchange implements ParserEvents, BodySource {
     this.trailers = trailers;
     this.#finished = true;
     this.#stopListening();
+    if (requestTrailers.hasSubscribers) publishTrailers(this.request, trailers);
     // Bytes after a complete response mean the peer and we disagree on framing, and a body
     // not sent in full (an early answer) leaves the request unfinished: never reuse either.
     const reusable = head.keepAlive && !extraBytes && this.#writeError === null &&

@@ -47,6 +47,12 @@ import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { defaultPortFor, parseUrl } from "../url.ts";
 import { redactUrl } from "../_redact.ts";
+import { poolCreate, poolEvict } from "../diagnostics/_channels.ts";
+
+/** Publishes `pooled:pool:evict` for a pool `clear()` drops. */
+function evicted(manager: PoolManager, key: string, pool: ConnectionPool): void {
+  poolEvict.publish({ manager, key, origin: pool.origin, pool, reason: "clear" });
+}
 
 /** True when a pool has no connection in use (closed pools included). */
 function isUnused(pool: ConnectionPool): boolean {
@@ -299,9 +305,21 @@ export class PoolManager extends RequestMethods {
     const pool = this.#newPool(context);
     pools.set(key, pool);
     this.#newestKey = key;
+    if (poolCreate.hasSubscribers) {
+      poolCreate.publish({ manager: this, key, origin: pool.origin, pool });
+    }
     if (pools.size > this.numPools) {
       const [oldestKey, oldest] = pools.entries().next().value!;
       pools.delete(oldestKey);
+      if (poolEvict.hasSubscribers) {
+        poolEvict.publish({
+          manager: this,
+          key: oldestKey,
+          origin: oldest.origin,
+          pool: oldest,
+          reason: "lru",
+        });
+      }
       this.#retire(oldest);
     }
     return pool;
@@ -389,6 +407,7 @@ export class PoolManager extends RequestMethods {
    * no idle connection while unused.
    */
   clear(): Promise<void> {
+    if (poolEvict.hasSubscribers) this.#pools.forEach((pool, key) => evicted(this, key, pool));
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     this.#newestKey = "";

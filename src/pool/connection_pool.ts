@@ -41,6 +41,8 @@ import { unbracketHost } from "../_host.ts";
 import type { NetworkOptions } from "../network/network_options.ts";
 import { dialSettings } from "../network/_dialer.ts";
 import { networkConnector } from "../network/_network_connector.ts";
+import { requestCreate } from "../diagnostics/_channels.ts";
+import { publishRequestCreate } from "../diagnostics/_undici_shapes.ts";
 
 /** Options of a connection pool (and, through the manager, of every pool it creates). */
 export interface ConnectionPoolOptions extends TlsOptions, NetworkOptions {
@@ -376,6 +378,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #dispatch(request: RequestDescriptor): void {
     let slot: Promise<HTTPConnection> | HTTPConnection;
     try {
+      if (requestCreate.hasSubscribers) publishRequestCreate(request, this.headers);
       request.wire = (this.#heads ??= this.#headWriter()).headFor(request);
       if (this.#closed) throw new ClosedPoolError(this, "Pool is closed");
       const poolTimeout = request.poolTimeout ?? this.#poolTimeout;

@@ -67,6 +67,18 @@ export interface DescriptorInit {
   readonly signal: AbortSignal | undefined;
 }
 
+/** Hears of an attempt that failed before its response was ready. */
+export type FailureObserver = (request: RequestDescriptor, error: unknown) => void;
+
+// Set by the diagnostics channels when they load (they publish `undici:request:error`), so
+// that this module, which every engine imports, imports no diagnostics code in a cycle.
+let failureObserver: FailureObserver | null = null;
+
+/** Registers the one observer of failed attempts. */
+export function observeFailures(observer: FailureObserver): void {
+  failureObserver = observer;
+}
+
 /**
  * One attempt at a request. The loop fills what to send and how to read the answer; the
  * pool adds the wire form (`wire`), its defaults and the hold; the engine sets the
@@ -80,8 +92,11 @@ export class RequestDescriptor {
   readonly url: string;
   /** Origin-form request target (path and query), or `*`. */
   readonly target: string;
-  /** Request headers, merged over the pool's. */
-  readonly headers: RequestHeaders | undefined;
+  /**
+   * Request headers, merged over the pool's (replaced, never changed in place, when a
+   * diagnostics subscriber adds a header).
+   */
+  headers: RequestHeaders | undefined;
   /** The body to send. */
   readonly body: PreparedBody;
   /** Send the body chunked. */
@@ -115,6 +130,8 @@ export class RequestDescriptor {
   deadline: number | null = null;
   /** The response's hold on its connection, when it keeps one (set by the pool). */
   hold: ResponseHold | null = null;
+  /** The attempt as diagnostics subscribers see it, made once someone subscribes. */
+  diagnostic: object | null = null;
 
   /** An attempt as the loop describes it, reporting to `listener`. */
   constructor(init: DescriptorInit, listener: ResponseListener) {
@@ -166,6 +183,7 @@ export class RequestDescriptor {
 
   /** The attempt failed before its response was ready. */
   fail(error: unknown): void {
+    failureObserver?.(this, error);
     this.listener.failed(error);
   }
 

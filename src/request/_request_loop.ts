@@ -19,6 +19,7 @@ import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { Timeout } from "../policy/timeout.ts";
 import { parseUrl } from "../url.ts";
+import { redirect as redirectChannel, retry as retryChannel } from "../diagnostics/_channels.ts";
 
 /** Reused connections found dead before answering, replaced without using a retry. */
 const MAX_STALE_REPLACEMENTS = 16;
@@ -300,11 +301,18 @@ async function afterFailure(state: RequestRun, error: unknown): Promise<void> {
     state.staleLeft-- > 0
   ) {
     state.body.stream?.assertCanSend(error);
+    if (retryChannel.hasSubscribers) {
+      retryChannel.publish(retryMessage(state, state.retries, null, 0, error, true));
+    }
     return;
   }
   state.retries = state.retries.increment({ method, url, error, pool: pool.pool });
   state.body.stream?.assertCanSend(error);
-  await sleep(state.retries.getBackoffTime(), options.signal);
+  const delay = state.retries.getBackoffTime();
+  if (retryChannel.hasSubscribers) {
+    retryChannel.publish(retryMessage(state, state.retries, null, delay, error));
+  }
+  await sleep(delay, options.signal);
 }
 
 /**
@@ -332,6 +340,9 @@ async function afterResponse(
     // Drained first, so a Location that cannot be followed does not hold the connection.
     await response.drainConn();
     followRedirect(state, response.status, location, next);
+    if (redirectChannel.hasSubscribers) {
+      redirectChannel.publish(redirected(method, url, response, state));
+    }
     return null;
   }
   if (isStatusRetried(state, response)) {
@@ -348,13 +359,42 @@ async function afterResponse(
     }
     await response.drainConn();
     state.body.stream?.assertCanSend();
-    await sleep(next.sleepTime(response), state.options.signal);
+    const delay = next.sleepTime(response);
+    if (retryChannel.hasSubscribers) {
+      retryChannel.publish(retryMessage(state, next, response, delay));
+    }
+    await sleep(delay, state.options.signal);
     state.retries = next;
     return null;
   }
   response.retries = retries;
   response.url = url;
   return response;
+}
+
+/** The `pooled:retry` message for the attempt `state` is about to send again. */
+function retryMessage(
+  state: RequestRun,
+  retries: Retry,
+  response: HTTPResponse | null,
+  delay: number,
+  error: unknown = null,
+  stale = false,
+) {
+  return { method: state.method, url: state.url, error, response, retries, delay, stale };
+}
+
+/** The `pooled:redirect` message for `response` to `method url`, now followed by `state`. */
+function redirected(
+  method: string,
+  url: string,
+  response: HTTPResponse,
+  state: RequestRun,
+) {
+  const { status } = response;
+  const location = response.getRedirectLocation() || "";
+  const { method: nextMethod, url: nextUrl, retries } = state;
+  return { method, url, status, location, nextMethod, nextUrl, retries, response };
 }
 
 /** Points `state` at the redirect target, as `decideRedirect` says. */
