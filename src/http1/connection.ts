@@ -29,6 +29,8 @@ export interface ConnectionSettings {
   readonly limits: ParserLimits;
   /** When the connection closes rather than carry on (default: never). */
   readonly lifecycle?: ConnectionLifecycle;
+  /** Told when the socket of the idle connection closes or fails (the server dropped it). */
+  readonly onIdleDrop?: () => void;
 }
 
 /**
@@ -235,15 +237,23 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
   onEnd(): void {
     const exchange = this.#exchange;
     // Closed while idle: nothing is left to time (the pool notices the drop on reuse).
-    if (exchange === null) return this.#stopTimer();
+    if (exchange === null) return this.#dropped();
     exchange.end();
   }
 
   /** Socket failure: fails the current exchange. */
   onError(error: Error): void {
     const exchange = this.#exchange;
-    if (exchange === null) return this.#stopTimer();
+    if (exchange === null) return this.#dropped();
     exchange.end(error);
+  }
+
+  /** The idle socket closed: no timer of ours or of the pool's need wait for it any more. */
+  #dropped(): void {
+    this.#stopTimer();
+    if (this.#idleDeadline === Infinity) return;
+    this.#idleDeadline = Infinity;
+    this.settings.onIdleDrop?.();
   }
 
   /** A write failed: the exchange keeps reading for an early response. */

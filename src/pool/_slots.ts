@@ -132,6 +132,18 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     this.#sweepDue = Infinity;
   }
 
+  /**
+   * An idle connection lost its socket (the server closed it): the sweep is stopped when no
+   * idle connection is left to close, so that no timer outlives what it watched.
+   */
+  idleDropped(): void {
+    if (this.#sweepTimer === undefined) return;
+    for (const connection of this.#idle) if (connection.idleDeadline !== Infinity) return;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#sweepDue = Infinity;
+  }
+
   /** Makes sure the sweep runs by `due` (a `performance.now()` time; Infinity: never). */
   #sweepBy(due: number): void {
     if (due >= this.#sweepDue) return;

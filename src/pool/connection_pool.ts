@@ -358,8 +358,11 @@ export abstract class ConnectionPool extends RequestMethods {
       connector: this.#connector,
       limits: this.#limits,
       lifecycle: this.#lifecycle,
+      onIdleDrop: this.#onIdleDrop,
     });
   }
+
+  readonly #onIdleDrop = (): void => this.#slots.idleDropped();
 
   #emptyPoolError(poolTimeout: number | null): Error {
     return new EmptyPoolError(

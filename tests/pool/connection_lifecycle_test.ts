@@ -12,6 +12,7 @@ import {
   rejects,
   sleep,
   text,
+  waitFor,
 } from "../_util.ts";
 import type { RawConnection } from "../_servers.ts";
 import { HTTPConnectionPool, type HTTPResponse, PoolManager } from "../../mod.ts";
@@ -293,4 +294,20 @@ test("lifecycle options are checked", async () => {
   );
   await fresh.clear();
   await manager.clear();
+});
+
+test("an idle connection the server closed leaves no sweep timer behind", async () => {
+  // The pool is never closed: under Deno a timer left pending fails the test.
+  const { server } = await keepAliveServer(async (_req, _id, conn) => {
+    await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    conn.end();
+  });
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port, idleTimeout: 60_000 });
+  try {
+    assert.equal(text((await pool.request("GET", "/")).data), "ok");
+    await waitFor(() => pool.stats.open === 0, "the client sees the close");
+    assertAtRest(pool);
+  } finally {
+    await server.close();
+  }
 });
