@@ -118,7 +118,10 @@ export class ConnectionSlots<C extends ProtocolConnection> {
       return false;
     }
     this.#idle.push(connection);
-    this.#sweepBy(connection.idleDeadline);
+    const due = connection.idleDeadline;
+    if (due !== Infinity) this.#sweepBy(due);
+    // Back without a socket (not reusable): the sweep may have nothing left to watch.
+    else this.#stopSweepIfNoneOpen();
     return true;
   }
 
@@ -137,6 +140,11 @@ export class ConnectionSlots<C extends ProtocolConnection> {
    * idle connection is left to close, so that no timer outlives what it watched.
    */
   idleDropped(): void {
+    this.#stopSweepIfNoneOpen();
+  }
+
+  /** Stops the sweep when no idle connection holds a socket it would have to close. */
+  #stopSweepIfNoneOpen(): void {
     if (this.#sweepTimer === undefined) return;
     for (const connection of this.#idle) if (connection.idleDeadline !== Infinity) return;
     clearTimeout(this.#sweepTimer);

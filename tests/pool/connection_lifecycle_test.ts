@@ -311,3 +311,23 @@ test("an idle connection the server closed leaves no sweep timer behind", async 
     await server.close();
   }
 });
+
+test("a connection that comes back closed leaves no sweep timer behind", async () => {
+  // The pool is never closed: under Deno a timer left pending fails the test.
+  const { server } = await keepAliveServer(async (req, _id, conn) => {
+    const close = req.target === "/last";
+    const fields = close ? "Connection: close\r\n" : "";
+    await conn.write(`HTTP/1.1 200 OK\r\n${fields}Content-Length: 2\r\n\r\nok`);
+    if (close) conn.end();
+  });
+  const pool = new HTTPConnectionPool("127.0.0.1", { port: server.port, idleTimeout: 60_000 });
+  try {
+    assert.equal(text((await pool.request("GET", "/")).data), "ok");
+    assert.equal(pool.stats.open, 1, "kept idle, the sweep armed");
+    assert.equal(text((await pool.request("GET", "/last")).data), "ok");
+    assert.equal(pool.stats.open, 0);
+    assertAtRest(pool);
+  } finally {
+    await server.close();
+  }
+});
