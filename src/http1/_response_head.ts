@@ -57,6 +57,16 @@ export interface ResponseHead {
    * need to look; absent when not known.
    */
   readonly contentEncoded?: boolean;
+  /**
+   * The `timeout` parameter of a `Keep-Alive` line, in seconds (how long the server keeps
+   * the connection open while idle); -1, or absent, when none was sent.
+   */
+  readonly keepAliveTimeout?: number;
+  /**
+   * The `max` parameter of a `Keep-Alive` line (how many requests the server takes on the
+   * connection); -1, or absent, when none was sent.
+   */
+  readonly keepAliveMax?: number;
 }
 
 const HTAB = 0x09;
@@ -66,8 +76,12 @@ const COMMA = 0x2c;
 const COLON = 0x3a;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
+const EQUALS = 0x3d;
+const DQUOTE = 0x22;
 /** A `Content-Length` of more than 15 digits is refused (beyond any real body). */
 const MAX_LENGTH_DIGITS = 15;
+/** A `Keep-Alive` parameter of more than 9 digits is ignored (beyond any real hint). */
+const MAX_HINT_DIGITS = 9;
 
 /** 1 for each tchar (RFC 9110 section 5.6.2), indexed by char code. */
 const TOKEN_CHARS = charTable(
@@ -204,6 +218,10 @@ export interface Framing {
   keepAliveToken: boolean;
   /** A `Content-Encoding` line was sent. */
   contentEncoded: boolean;
+  /** `Keep-Alive: timeout=N` (the smallest if repeated), or -1. */
+  keepAliveTimeout: number;
+  /** `Keep-Alive: max=N` (the smallest if repeated), or -1. */
+  keepAliveMax: number;
   /** The header pairs when they had to be split up front (a folded line), else null. */
   pairs: string[] | null;
 }
@@ -215,6 +233,8 @@ function noFraming(): Framing {
     close: false,
     keepAliveToken: false,
     contentEncoded: false,
+    keepAliveTimeout: -1,
+    keepAliveMax: -1,
     pairs: null,
   };
 }
@@ -312,6 +332,8 @@ function noteField(
     case 10:
       if (equalsIgnoringCase(text, start, colon, "connection")) {
         readConnectionTokens(text, valueStart, end, framing);
+      } else if (equalsIgnoringCase(text, start, colon, "keep-alive")) {
+        readKeepAliveParameters(text, valueStart, end, framing);
       }
       break;
     case 16:
@@ -334,6 +356,62 @@ function readConnectionTokens(text: string, start: number, end: number, framing:
     else if (equalsIgnoringCase(text, from, to, "keep-alive")) framing.keepAliveToken = true;
     start = comma + 1;
   }
+}
+
+/**
+ * Notes `timeout=N` and `max=N` among the comma-separated parameters of the `Keep-Alive`
+ * value `text[start, end)` (RFC 2068 section 19.7.1.1), names in any case and values
+ * plain or quoted; anything else is ignored, as a hint the server may not honour anyway.
+ */
+function readKeepAliveParameters(
+  text: string,
+  start: number,
+  end: number,
+  framing: Framing,
+): void {
+  while (start < end) {
+    let comma = text.indexOf(",", start);
+    if (comma === -1 || comma > end) comma = end;
+    let from = start;
+    while (from < comma && isOws(text.charCodeAt(from))) from++;
+    let equals = from;
+    while (equals < comma && text.charCodeAt(equals) !== EQUALS) equals++;
+    let nameTo = equals;
+    while (nameTo > from && isOws(text.charCodeAt(nameTo - 1))) nameTo--;
+    const value = equals < comma ? hintValue(text, equals + 1, comma) : -1;
+    if (value !== -1) {
+      if (equalsIgnoringCase(text, from, nameTo, "timeout")) {
+        framing.keepAliveTimeout = smallerHint(framing.keepAliveTimeout, value);
+      } else if (equalsIgnoringCase(text, from, nameTo, "max")) {
+        framing.keepAliveMax = smallerHint(framing.keepAliveMax, value);
+      }
+    }
+    start = comma + 1;
+  }
+}
+
+/** The number in `text[start, end)` (OWS around it, quotes allowed), or -1. */
+function hintValue(text: string, start: number, end: number): number {
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  if (
+    end - start >= 2 && text.charCodeAt(start) === DQUOTE && text.charCodeAt(end - 1) === DQUOTE
+  ) {
+    start++;
+    end--;
+  }
+  if (start === end || end - start > MAX_HINT_DIGITS) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (!isDigit(c)) return -1;
+    n = n * 10 + c - DIGIT_0;
+  }
+  return n;
+}
+
+function smallerHint(previous: number, value: number): number {
+  return previous === -1 ? value : Math.min(previous, value);
 }
 
 /**
@@ -391,6 +469,8 @@ export class ParsedHead implements ResponseHead {
     readonly chunked: boolean,
     readonly keepAlive: boolean,
     readonly contentEncoded: boolean,
+    readonly keepAliveTimeout: number,
+    readonly keepAliveMax: number,
     text: string,
     fieldsStart: number,
     fieldsEnd: number,

@@ -25,6 +25,7 @@ import {
   publishConnectError,
   publishSendHeaders,
 } from "../diagnostics/_undici_shapes.ts";
+import { type ConnectionLifecycle, UNLIMITED } from "../pool/_lifecycle.ts";
 
 /** Where a connection goes and how (the pool builds these for its connections). */
 export interface ConnectionSettings {
@@ -38,7 +39,24 @@ export interface ConnectionSettings {
   readonly connector: Connector;
   /** Response head limits. */
   readonly limits: ParserLimits;
+  /** When the connection closes rather than carry on (default: never). */
+  readonly lifecycle?: ConnectionLifecycle;
+  /** Told when the socket of the idle connection closes or fails (the server dropped it). */
+  readonly onIdleDrop?: () => void;
 }
+
+/**
+ * The idle timeout, in ms, that a server's `Keep-Alive: timeout=N` (seconds) leaves us:
+ * one second less, for the time the response took to reach us and for timers firing late,
+ * but never less than half of it (so a short hint still allows reuse), and 0 for 0.
+ */
+function hintedIdleTimeout(seconds: number): number {
+  const ms = seconds * 1000;
+  return Math.max(ms - KEEP_ALIVE_MARGIN, ms / 2);
+}
+
+/** What {@linkcode hintedIdleTimeout} takes off a server's `Keep-Alive` timeout, in ms. */
+const KEEP_ALIVE_MARGIN = 1_000;
 
 /**
  * A reusable HTTP/1.1 connection: the HTTP/1.1 side of the protocol seam, carrying one
@@ -50,6 +68,9 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
   /** Requests sent over the current socket. */
   requestsOnSocket = 0;
   #socket: Socket | null = null;
+  #lifecycle: ConnectionLifecycle;
+  #openedAt = 0;
+  #idleDeadline = Infinity;
   #parser: ResponseParser;
   #exchange: Exchange | null = null;
   #onRelease: ReleaseCallback | null = null;
@@ -64,6 +85,7 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
   /** Creates a connection (no socket is opened until `connect`). */
   constructor(settings: ConnectionSettings) {
     this.settings = settings;
+    this.#lifecycle = settings.lifecycle ?? UNLIMITED;
     this.#parser = new ResponseParser(settings.limits);
   }
 
@@ -75,6 +97,14 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
   /** True when the socket closed while the connection sat idle (detected before reuse). */
   get isDropped(): boolean {
     return this.#socket !== null && this.#socket.closed;
+  }
+
+  /**
+   * When the idle connection must be closed (see `ProtocolConnection`): set as its last
+   * exchange ended, from the pool's limits and the response's `Keep-Alive` hint.
+   */
+  get idleDeadline(): number {
+    return this.#idleDeadline;
   }
 
   /** 1 while no exchange runs on it, 0 otherwise: HTTP/1.1 carries one at a time. */
@@ -113,6 +143,7 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
       socket.setHandler(this);
       this.#socket = socket;
       this.requestsOnSocket = 0;
+      this.#openedAt = performance.now();
       if (clientConnected.hasSubscribers) publishConnected(this.settings, socket);
     } catch (error) {
       if (clientConnectError.hasSubscribers) publishConnectError(this.settings, error);
@@ -176,6 +207,7 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
   close(): void {
     const socket = this.#socket;
     this.#socket = null;
+    this.#idleDeadline = Infinity;
     this.#stopTimer();
     socket?.close();
   }
@@ -183,12 +215,32 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
   /** Called by the exchange when it is over. */
   exchangeDone(exchange: Exchange, reusable: boolean): void {
     if (this.#exchange === exchange) this.#exchange = null;
+    if (reusable) reusable = this.#mayCarryMore(exchange);
     if (!reusable) this.close();
     // Idle until its next request: an idle socket must not keep the process alive.
     else if (this.#exchange === null) this.#socket?.unref();
     const release = this.#onRelease;
     this.#onRelease = null;
     release?.(this, reusable);
+  }
+
+  /**
+   * False when the socket has carried all the requests it may (the pool's cap, or the
+   * server's `Keep-Alive: max`) or reached its maximum age; otherwise sets when it must
+   * close if left idle, and false when that is already now (an idle timeout of 0).
+   */
+  #mayCarryMore(exchange: Exchange): boolean {
+    const lifecycle = this.#lifecycle;
+    const head = exchange.head!;
+    const sent = this.requestsOnSocket;
+    const maxHint = head.keepAliveMax ?? -1;
+    if (sent >= lifecycle.maxRequests || (maxHint !== -1 && sent >= maxHint)) return false;
+    const now = performance.now();
+    let idleTimeout = lifecycle.idleTimeout;
+    const timeoutHint = head.keepAliveTimeout ?? -1;
+    if (timeoutHint !== -1) idleTimeout = Math.min(idleTimeout, hintedIdleTimeout(timeoutHint));
+    this.#idleDeadline = Math.min(now + idleTimeout, this.#openedAt + lifecycle.maxAge);
+    return this.#idleDeadline > now;
   }
 
   /** Socket data: fed to the current exchange. */
@@ -203,15 +255,23 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
   onEnd(): void {
     const exchange = this.#exchange;
     // Closed while idle: nothing is left to time (the pool notices the drop on reuse).
-    if (exchange === null) return this.#stopTimer();
+    if (exchange === null) return this.#dropped();
     exchange.end();
   }
 
   /** Socket failure: fails the current exchange. */
   onError(error: Error): void {
     const exchange = this.#exchange;
-    if (exchange === null) return this.#stopTimer();
+    if (exchange === null) return this.#dropped();
     exchange.end(error);
+  }
+
+  /** The idle socket closed: no timer of ours or of the pool's need wait for it any more. */
+  #dropped(): void {
+    this.#stopTimer();
+    if (this.#idleDeadline === Infinity) return;
+    this.#idleDeadline = Infinity;
+    this.settings.onIdleDrop?.();
   }
 
   /** A write failed: the exchange keeps reading for an early response. */

@@ -350,6 +350,8 @@ export class ResponseParser {
         chunked,
         keepAlive,
         framing.contentEncoded,
+        framing.keepAliveTimeout,
+        framing.keepAliveMax,
         text,
         ends[0] + 1,
         ends[count - 1] + 1,

@@ -14,6 +14,7 @@ import { HTTPHeaderDict } from "../headers.ts";
 import type { RequestHeaders } from "../request/request_methods.ts";
 import { Retry } from "../policy/retry.ts";
 import { Timeout } from "../policy/timeout.ts";
+import { checkIdleTimeout, checkMaxAge, checkMaxRequests } from "../pool/_lifecycle.ts";
 
 /** Ids of objects compared by identity (weak: a key never keeps its object alive). */
 const objectIds = new WeakMap<object, number>();
@@ -125,6 +126,10 @@ const NORMALISERS: {
   allowAddress: identity,
   autoSelectFamilyAttemptDelay: data,
   socketPath: data,
+  // Checked here as the pool would: a wrong value fails before two spellings share a pool.
+  idleTimeout: (value) => data(checkIdleTimeout(value)),
+  maxRequestsPerConnection: (value) => data(checkMaxRequests(value)),
+  maxConnectionAge: (value) => data(checkMaxAge(value)),
 };
 
 /**

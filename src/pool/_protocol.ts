@@ -24,4 +24,11 @@ export interface ProtocolConnection extends PoolConnection {
    * through its listener; `onRelease` is called once when the request is over.
    */
   dispatch(request: RequestDescriptor, onRelease: ReleaseCallback): void;
+  /**
+   * When (on the `performance.now()` clock) the connection, idle since its last request,
+   * must be closed: after its idle timeout (lowered by what the server said) or at its
+   * maximum age. `Infinity` while it holds no socket or has no limit. Read only while the
+   * connection is idle.
+   */
+  readonly idleDeadline: number;
 }

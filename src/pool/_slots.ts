@@ -1,13 +1,15 @@
 /**
  * The connections of one pool: a stack of idle ones (the most recently used is reused
  * first, as urllib3's LIFO queue) and a queue of callers waiting for one when the pool
- * blocks. Whether a connection can carry another request is asked through the protocol
- * seam (`capacity`), never through a protocol's details.
+ * blocks. Whether a connection can carry another request, and until when it may sit idle,
+ * is asked through the protocol seam (`capacity`, `idleDeadline`), never through a
+ * protocol's details.
  *
  * @module
  */
 
 import type { ProtocolConnection } from "./_protocol.ts";
+import { unrefTimer } from "../runtime/_unref_timer.ts";
 
 interface Waiter<C> {
   resolve(connection: C): void;
@@ -29,6 +31,13 @@ export class ConnectionSlots<C extends ProtocolConnection> {
   #inUse = 0;
   #waiters: Waiter<C>[] = [];
   #waiterHead = 0;
+  // One timer for the whole pool closes idle connections whose deadline passed: armed for
+  // the earliest deadline when a connection goes idle sooner than it fires, and, when it
+  // fires, re-armed for the next one or left to lapse when none is idle. It is not cleared
+  // when a request takes the last idle connection (that would cost a clearTimeout and a
+  // setTimeout per request); it never keeps the process alive.
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  #sweepDue = Infinity;
 
   /** Slots for up to `maxSize` kept connections; `open` makes a new (unconnected) one. */
   constructor(maxSize: number, block: boolean, open: () => C) {
@@ -72,8 +81,9 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     const idle = this.#idle.pop();
     if (idle !== undefined) {
       this.#inUse++;
-      // The server closed it while it sat idle: drop the socket, the object reconnects.
-      if (idle.isDropped) idle.close();
+      // The server closed it while it sat idle, or it sat idle too long (the sweep has not
+      // come round yet): drop the socket, the object reconnects.
+      if (idle.isDropped || idle.idleDeadline <= performance.now()) idle.close();
       return idle;
     }
     if (!this.block || this.#inUse < this.maxSize) {
@@ -108,6 +118,10 @@ export class ConnectionSlots<C extends ProtocolConnection> {
       return false;
     }
     this.#idle.push(connection);
+    const due = connection.idleDeadline;
+    if (due !== Infinity) this.#sweepBy(due);
+    // Back without a socket (not reusable): the sweep may have nothing left to watch.
+    else this.#stopSweepIfNoneOpen();
     return true;
   }
 
@@ -116,7 +130,51 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     const idle = this.#idle;
     this.#idle = [];
     for (const connection of idle) connection.close();
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#sweepDue = Infinity;
   }
+
+  /**
+   * An idle connection lost its socket (the server closed it): the sweep is stopped when no
+   * idle connection is left to close, so that no timer outlives what it watched.
+   */
+  idleDropped(): void {
+    this.#stopSweepIfNoneOpen();
+  }
+
+  /** Stops the sweep when no idle connection holds a socket it would have to close. */
+  #stopSweepIfNoneOpen(): void {
+    if (this.#sweepTimer === undefined) return;
+    for (const connection of this.#idle) if (connection.idleDeadline !== Infinity) return;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#sweepDue = Infinity;
+  }
+
+  /** Makes sure the sweep runs by `due` (a `performance.now()` time; Infinity: never). */
+  #sweepBy(due: number): void {
+    if (due >= this.#sweepDue) return;
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepDue = due;
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, due - performance.now()));
+    unrefTimer(this.#sweepTimer);
+  }
+
+  /** Closes the sockets of idle connections past their deadline (the objects stay idle). */
+  readonly #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    this.#sweepDue = Infinity;
+    // A timer may fire up to a millisecond early.
+    const now = performance.now() + 1;
+    let next = Infinity;
+    for (const connection of this.#idle) {
+      const due = connection.idleDeadline;
+      if (due <= now) connection.close();
+      else if (due < next) next = due;
+    }
+    this.#sweepBy(next);
+  };
 
   /** Fails every waiting caller with `error()`. */
   rejectWaiters(error: () => Error): void {

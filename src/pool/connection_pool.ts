@@ -36,6 +36,7 @@ import { resolveTls, type TlsOptions } from "./tls_options.ts";
 import { HeldConnection, type Holds } from "./_held_connection.ts";
 import type { ReleaseCallback } from "./_protocol.ts";
 import { ConnectionSlots } from "./_slots.ts";
+import { type ConnectionLifecycle, lifecycleOf } from "./_lifecycle.ts";
 import { checkPort, checkPositiveInteger } from "../_validate.ts";
 import { unbracketHost } from "../_host.ts";
 import type { NetworkOptions } from "../network/network_options.ts";
@@ -83,6 +84,25 @@ export interface ConnectionPoolOptions extends TlsOptions, NetworkOptions {
    * never removes them.
    */
   proxyHeaders?: RequestHeaders;
+  /**
+   * Ms an idle connection is kept before its socket is closed (default 4000, as undici's
+   * `keepAliveTimeout`; `null`: kept until the server closes it; 0: never reused). A
+   * server's `Keep-Alive: timeout=N` lowers it for that connection to N seconds less one
+   * (but not under N / 2), so the client closes before the server does. One timer per
+   * pool closes expired connections; a connection found expired when taken is not reused.
+   */
+  idleTimeout?: number | null;
+  /**
+   * Requests one socket carries before it is closed, after the exchange that reaches the
+   * count (default `null`: no limit). A server's `Keep-Alive: max=N` caps it likewise.
+   */
+  maxRequestsPerConnection?: number | null;
+  /**
+   * Ms after a socket opened beyond which it carries no further request: it is closed after
+   * the exchange during which the age is reached, or when reached while idle (default
+   * `null`: no limit). Long-lived connections then pick up DNS changes.
+   */
+  maxConnectionAge?: number | null;
 }
 
 /** Connection counts of a pool at one moment. */
@@ -165,6 +185,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #heads: RequestHeadWriter | null = null;
   #tls: TlsConnectOptions | undefined;
   #proxyHeaders: HTTPHeaderDict;
+  #lifecycle: ConnectionLifecycle;
 
   /**
    * Creates a pool.
@@ -205,6 +226,7 @@ export abstract class ConnectionPool extends RequestMethods {
     };
     this.#poolTimeout = options.poolTimeout ?? null;
     this.#maxResponseSize = options.maxResponseSize ?? null;
+    this.#lifecycle = lifecycleOf(options);
     this.#slots = new ConnectionSlots(this.maxSize, this.block, () => this.#newConn());
     this.#internals = {
       pool: this,
@@ -344,8 +366,12 @@ export abstract class ConnectionPool extends RequestMethods {
       tls: this.#tls ??= this.tlsSettings(),
       connector: this.#connector,
       limits: this.#limits,
+      lifecycle: this.#lifecycle,
+      onIdleDrop: this.#onIdleDrop,
     });
   }
+
+  readonly #onIdleDrop = (): void => this.#slots.idleDropped();
 
   #emptyPoolError(poolTimeout: number | null): Error {
     return new EmptyPoolError(

@@ -871,3 +871,26 @@ test("ResponseParser: header lines are checked when the head arrives, not when t
     /Malformed header line "Bad line"/,
   );
 });
+
+test("ResponseParser: a Keep-Alive line gives its timeout and max, -1 when not sent", () => {
+  const hint = (fields: string, version = "1.1") => {
+    const parser = new ResponseParser();
+    let head: ResponseHead | null = null;
+    parser.start("GET", { onHead: (h: ResponseHead) => head = h, onBody() {}, onComplete() {} });
+    parser.execute(bytes(`HTTP/${version} 200 OK\r\n${fields}Content-Length: 0\r\n\r\n`));
+    const { keepAliveTimeout, keepAliveMax } = head! as ResponseHead;
+    return [keepAliveTimeout, keepAliveMax];
+  };
+  assert.deepEqual(hint(""), [-1, -1]);
+  assert.deepEqual(hint("Keep-Alive: timeout=5, max=100\r\n"), [5, 100]);
+  assert.deepEqual(hint("keep-alive: TIMEOUT = 7\r\n"), [7, -1]);
+  assert.deepEqual(hint('Keep-Alive: max="3"\r\n'), [-1, 3]);
+  assert.deepEqual(hint("Keep-Alive: timeout=0\r\n"), [0, -1]);
+  assert.deepEqual(hint("Connection: keep-alive\r\nKeep-Alive: timeout=2\r\n", "1.0"), [2, -1]);
+  // Repeated: the smaller wins; what is not a number is ignored.
+  assert.deepEqual(hint("Keep-Alive: timeout=9\r\nKeep-Alive: timeout=4, max=2\r\n"), [4, 2]);
+  assert.deepEqual(hint("Keep-Alive: timeout=soon, max=-1, foo, =3, timeout\r\n"), [-1, -1]);
+  assert.deepEqual(hint("Keep-Alive: timeout=12345678901\r\n"), [-1, -1]);
+  // A folded head is split up front; the hint is read from its pairs.
+  assert.deepEqual(hint("X-Folded: a\r\n b\r\nKeep-Alive: timeout=3\r\n"), [3, -1]);
+});
