@@ -19,6 +19,7 @@ import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { Timeout } from "../policy/timeout.ts";
 import { parseUrl } from "../url.ts";
+import { HookRunner } from "./_hook_runner.ts";
 
 /** Reused connections found dead before answering, replaced without using a retry. */
 const MAX_STALE_REPLACEMENTS = 16;
@@ -85,6 +86,9 @@ class RequestRun implements DescriptorInit, ResponseListener {
   readonly enforceContentLength: boolean;
   readonly maxResponseSize: number | null;
   readonly signal: AbortSignal | undefined;
+  readonly timings: boolean;
+  /** The pool's hooks for this call, or null when it has none. */
+  hooks: HookRunner | null = null;
   /** The pool in use, held so that a pool the manager evicts meanwhile keeps serving us. */
   pool: Dispatcher;
   method: string;
@@ -125,6 +129,7 @@ class RequestRun implements DescriptorInit, ResponseListener {
     this.enforceContentLength = options.enforceContentLength ?? true;
     this.maxResponseSize = options.maxResponseSize ?? null;
     this.signal = options.signal;
+    this.timings = options.timings ?? pool.timings;
     this.pool = pool;
     this.method = method;
     this.url = url;
@@ -200,6 +205,11 @@ export function runRequest(
   } catch (error) {
     return Promise.reject(error);
   }
+  const hooks = firstPool.hooks;
+  if (hooks !== undefined) {
+    run.hooks = new HookRunner(hooks, method, url, options.headers, options.body ?? null);
+    return runHooked(run, body);
+  }
   return new Promise((resolve, reject) => {
     run.resolve = resolve;
     run.reject = reject;
@@ -213,6 +223,29 @@ export function runRequest(
       run.start();
     }, reject);
   });
+}
+
+/** A call with hooks: everything goes through {@linkcode continueRequest}. */
+async function runHooked(run: RequestRun, body: PreparedBody | null): Promise<HTTPResponse> {
+  try {
+    run.body = body ?? await prepareBody(run.options.body);
+  } catch (error) {
+    throw await run.hooks!.failed(error);
+  }
+  run.pool.hold();
+  return continueRequest(run, undefined);
+}
+
+/**
+ * Runs the `beforeRequest` hooks and takes the view's headers and body (prepared again
+ * when a hook replaced it) for the next attempt: the response a hook answered with, or null.
+ */
+async function beforeAttempt(state: RequestRun, hooks: HookRunner): Promise<HTTPResponse | null> {
+  const answer = await hooks.beforeRequest();
+  state.headers = state.ownHeaders = hooks.headers();
+  const body = hooks.takeNewBody();
+  if (body !== undefined) state.body = await prepareBody(body);
+  return answer;
 }
 
 /** Sets the headers of the next attempt: the caller's and the jar's cookies for its URL. */
@@ -257,32 +290,43 @@ function finish(state: RequestRun, response: HTTPResponse): HTTPResponse {
 }
 
 /**
- * Goes on from the outcome of an attempt (`response`, or `error` when it is null) until
- * a response is final or an error is not retried; ends the hold on the pool in use.
+ * Goes on from the outcome of an attempt (`response`, or `error` when it is null; with
+ * `undefined`, from the first attempt) until a response is final or an error is not
+ * retried; ends the hold on the pool in use. Runs the hooks, when the call has some.
  */
 async function continueRequest(
   state: RequestRun,
-  first: HTTPResponse | null,
+  first: HTTPResponse | null | undefined,
   firstError?: unknown,
 ): Promise<HTTPResponse> {
+  const hooks = state.hooks;
   try {
     let response = first;
     let error = firstError;
     for (;;) {
       if (response === null) {
         await afterFailure(state, error);
-      } else {
+      } else if (response !== undefined) {
         const final = await afterResponse(state, response);
-        if (final !== null) return final;
+        if (final !== null) {
+          if (hooks === null || !await hooks.afterResponse(final)) return final;
+          // Sent once more, as an `afterResponse` hook asked.
+          await final.drainConn();
+          state.body.stream?.assertCanSend();
+        }
       }
+      const answer = hooks === null ? null : await beforeAttempt(state, hooks);
       try {
-        response = await attemptAgain(state);
+        response = answer ?? await attemptAgain(state);
         if (state.cookies !== null) storeResponseCookies(state.cookies, response, state.url);
       } catch (caught) {
         response = null;
         error = caught;
       }
     }
+  } catch (error) {
+    if (hooks === null) throw error;
+    throw await hooks.failed(error);
   } finally {
     state.pool.unhold();
   }
@@ -304,6 +348,7 @@ async function afterFailure(state: RequestRun, error: unknown): Promise<void> {
   }
   state.retries = state.retries.increment({ method, url, error, pool: pool.pool });
   state.body.stream?.assertCanSend(error);
+  if (state.hooks !== null) await state.hooks.beforeRetry(error, state.retries);
   await sleep(state.retries.getBackoffTime(), options.signal);
 }
 
@@ -331,7 +376,11 @@ async function afterResponse(
     }
     // Drained first, so a Location that cannot be followed does not hold the connection.
     await response.drainConn();
-    followRedirect(state, response.status, location, next);
+    const keepsBody = followRedirect(state, response.status, location, next);
+    if (state.hooks !== null) {
+      const { method, url, ownHeaders } = state;
+      await state.hooks.beforeRedirect(response, { method, url, ownHeaders, keepsBody });
+    }
     return null;
   }
   if (isStatusRetried(state, response)) {
@@ -348,6 +397,7 @@ async function afterResponse(
     }
     await response.drainConn();
     state.body.stream?.assertCanSend();
+    if (state.hooks !== null) await state.hooks.beforeRetry(response, next);
     await sleep(next.sleepTime(response), state.options.signal);
     state.retries = next;
     return null;
@@ -357,8 +407,13 @@ async function afterResponse(
   return response;
 }
 
-/** Points `state` at the redirect target, as `decideRedirect` says. */
-function followRedirect(state: RequestRun, status: number, location: string, next: Retry) {
+/** Points `state` at the redirect target, as `decideRedirect` says; false when the body was dropped. */
+function followRedirect(
+  state: RequestRun,
+  status: number,
+  location: string,
+  next: Retry,
+): boolean {
   const decision = decideRedirect({
     status,
     location,
@@ -385,4 +440,5 @@ function followRedirect(state: RequestRun, status: number, location: string, nex
     state.pool = nextPool;
     state.pool.hold();
   }
+  return !decision.dropBody;
 }

@@ -15,6 +15,7 @@
 import type {
   ConnectOptions,
   Connector,
+  ConnectPhase,
   Socket,
   SocketHandler,
   StartTlsOptions,
@@ -77,6 +78,8 @@ interface PendingConnect {
   verifier: TlsVerifier | null;
   /** `host:port`, for messages. */
   where: string;
+  /** Told when the TCP connection opens and when the handshake is done (timings). */
+  onPhase?: (phase: ConnectPhase) => void;
 }
 
 class BunSocket implements Socket {
@@ -229,6 +232,7 @@ const handlers = {
     if (socket.closed) return raw.terminate(); // aborted while connecting
     socket.raw = raw;
     raw.setNoDelay?.(true);
+    socket.pending?.onPhase?.("connect");
     settleOpen(socket);
   },
   handshake(raw: BunRawSocket, success: boolean, authorizationError: Error | null) {
@@ -243,6 +247,7 @@ const handlers = {
       pending.reject(failure);
       return;
     }
+    pending.onPhase?.("tls");
     pending.resolve(socket);
   },
   data(raw: BunRawSocket, chunk: Uint8Array) {
@@ -339,7 +344,7 @@ async function prepare(
 async function establish(
   tls: TlsConnectOptions | undefined,
   verifier: TlsVerifier | null,
-  where: { hostname: string; port: number },
+  where: { hostname: string; port: number; onPhase?: (phase: ConnectPhase) => void },
   signal: AbortSignal | undefined,
   start: (socket: BunSocket) => void,
   underlying?: BunRawSocket,
@@ -352,6 +357,7 @@ async function establish(
       tls: tls ?? null,
       verifier,
       where: hostPort(where.hostname, where.port),
+      onPhase: where.onPhase,
     });
   });
   const onAbort = () => {
@@ -382,8 +388,17 @@ async function establish(
  * connection to each of its addresses at once (both `::1` and `127.0.0.1` for
  * `localhost`), where one attempt must open one connection.
  */
-function addressesOf(hostname: string): Promise<string[]> | string[] {
-  return isIpAddress(hostname) ? [hostname] : lookupAddresses(hostname);
+function addressesOf(
+  hostname: string,
+  onPhase?: (phase: ConnectPhase) => void,
+): Promise<string[]> | string[] {
+  if (isIpAddress(hostname)) return [hostname];
+  const found = lookupAddresses(hostname);
+  if (onPhase === undefined) return found;
+  return found.then((addresses) => {
+    onPhase("lookup");
+    return addresses;
+  });
 }
 
 /**
@@ -405,7 +420,7 @@ export const bunConnector: Connector = {
     if (signal?.aborted) throw abortReason(signal);
     const [{ settings, verifier }, addresses] = await Promise.all([
       prepare(options.tls),
-      addressesOf(options.hostname),
+      addressesOf(options.hostname, options.onPhase),
     ]);
     // Aborted while the settings were built: the abort listener would never fire.
     if (signal?.aborted) throw abortReason(signal);

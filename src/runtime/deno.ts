@@ -217,6 +217,8 @@ async function connectTcp(options: ConnectOptions): Promise<Deno.TcpConn> {
       signal: options.signal,
     });
     conn.setNoDelay(true);
+    // Deno.connect resolves the name itself: the lookup counts in the connect phase.
+    options.onPhase?.("connect");
     return conn;
   } catch (error) {
     if (options.signal?.aborted) throw abortReason(options.signal);
@@ -275,7 +277,9 @@ export const denoConnector: Connector = {
     if (!nativeTlsCan(options.tls, options.signal)) return connectNodeStream(options);
     const tcp = await connectTcp(options);
     if (!options.tls) return new DenoSocket(tcp, false);
-    return new DenoSocket(await upgradeToTls(tcp, options.tls, options), true);
+    const tls = await upgradeToTls(tcp, options.tls, options);
+    options.onPhase?.("tls");
+    return new DenoSocket(tls, true);
   },
   async startTls(socket: Socket, options: StartTlsOptions): Promise<Socket> {
     const tcp = socket instanceof DenoSocket && nativeTlsCan(options.tls, options.signal)
