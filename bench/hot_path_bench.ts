@@ -99,3 +99,30 @@ Deno.bench(
     await pool.request("GET", "/", { headers: { "X-Request-Id": "5f1c2e" } });
   },
 );
+
+const timedPool = new HTTPConnectionPool("127.0.0.1", {
+  port: 8080,
+  connector: inMemory,
+  timings: true,
+});
+const hookedPool = new HTTPConnectionPool("127.0.0.1", {
+  port: 8080,
+  connector: inMemory,
+  hooks: { beforeRequest: [() => {}] },
+});
+
+Deno.bench(
+  "pool.request GET, timings: true (in-memory socket)",
+  { group: "round trip" },
+  async () => {
+    await timedPool.request("GET", "/");
+  },
+);
+
+Deno.bench(
+  "pool.request GET, one no-op hook (in-memory socket)",
+  { group: "round trip" },
+  async () => {
+    await hookedPool.request("GET", "/");
+  },
+);
