@@ -77,6 +77,17 @@ export {
 } from "./src/policy/redirect.ts";
 export type { RedirectArgs, RedirectDecision } from "./src/policy/redirect.ts";
 export { HTTPResponse } from "./src/response.ts";
+export type { ResponseTimings } from "./src/response.ts";
+export type {
+  AfterResponseHook,
+  BeforeRedirectHook,
+  BeforeRequestHook,
+  BeforeRetryHook,
+  HookRequest,
+  Hooks,
+  MaybePromise,
+  OnErrorHook,
+} from "./src/request/hooks.ts";
 export { RequestMethods } from "./src/request/request_methods.ts";
 export type {
   RequestHeaders,
@@ -90,7 +101,8 @@ export {
   HTTPConnectionPool,
   HTTPSConnectionPool,
 } from "./src/pool/connection_pool.ts";
-export type { ConnectionPoolOptions, PoolStats } from "./src/pool/connection_pool.ts";
+export type { ConnectionPoolOptions } from "./src/pool/connection_pool.ts";
+export type { ManagerStats, OriginStats, PoolStats } from "./src/pool/pool_stats.ts";
 export type { TlsOptions } from "./src/pool/tls_options.ts";
 export { PoolManager, request } from "./src/manager/pool_manager.ts";
 export type { PoolContext, PoolManagerOptions } from "./src/manager/pool_manager.ts";
@@ -120,6 +132,7 @@ export { cloudflareConnector } from "./src/runtime/cloudflare.ts";
 export type {
   ConnectOptions,
   Connector,
+  ConnectPhase,
   Socket,
   SocketHandler,
   StartTlsOptions,

@@ -147,3 +147,30 @@ Deno.bench(
   { group: "round trip" },
   async (b) => await subscribed(b, addTraceparent),
 );
+
+const timedPool = new HTTPConnectionPool("127.0.0.1", {
+  port: 8080,
+  connector: inMemory,
+  timings: true,
+});
+const hookedPool = new HTTPConnectionPool("127.0.0.1", {
+  port: 8080,
+  connector: inMemory,
+  hooks: { beforeRequest: [() => {}] },
+});
+
+Deno.bench(
+  "pool.request GET, timings: true (in-memory socket)",
+  { group: "round trip" },
+  async () => {
+    await timedPool.request("GET", "/");
+  },
+);
+
+Deno.bench(
+  "pool.request GET, one no-op hook (in-memory socket)",
+  { group: "round trip" },
+  async () => {
+    await hookedPool.request("GET", "/");
+  },
+);

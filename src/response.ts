@@ -33,6 +33,55 @@ export interface ConnectionHold {
   release(close: boolean): void;
 }
 
+/**
+ * How long one attempt spent in each phase, in milliseconds (from `performance.now()`), as
+ * `response.timings` shows it with the `timings: true` option. The phases follow each
+ * other: `queue`, then `dns`, `connect` and `tls` (all 0 on a reused connection), `send`,
+ * `firstByte` and `download`; `total` runs from the start to the end of the body, so it
+ * also holds the short gaps between phases. After retries or redirects, they are those of
+ * the last attempt.
+ *
+ * What a runtime reports of a new connection's set-up: Node (`node:net`/`node:tls`) each of
+ * `dns` (for a host name), `connect` and `tls`; Bun `dns` (the adapter resolves names
+ * itself), `connect` and `tls`; Deno `connect` (the lookup included: `Deno.connect`
+ * resolves the name itself) and `tls`. A phase a runtime (or a custom connector) does not
+ * report is 0 and its time counts in the next phase it reports, else in `connect`.
+ *
+ * @example Read the phases of a request
+ * ```ts
+ * import { PoolManager } from "@pooled/http";
+ * await using server = Deno.serve({ port: 0, onListen() {} }, () => new Response("hi"));
+ * await using manager = new PoolManager({ timings: true });
+ * const url = `http://127.0.0.1:${server.addr.port}/`;
+ * const first = await manager.request("GET", url);
+ * const again = await manager.request("GET", url);
+ * console.log(first.reused, first.timings!.connect >= 0); // false true
+ * console.log(again.reused, again.timings!.connect); // true 0
+ * console.log(JSON.stringify(again.timings)); // {"queue":0.01,"dns":0,"connect":0,...}
+ * ```
+ */
+export interface ResponseTimings {
+  /** Waiting for a connection: from handing the attempt to its pool until one is taken. */
+  readonly queue: number;
+  /** Resolving the host name (0 when the runtime does not report it, or for an IP). */
+  readonly dns: number;
+  /** Opening the TCP connection (from the resolved name, when `dns` is reported). */
+  readonly connect: number;
+  /** The TLS handshake and certificate check (0 for plain HTTP). */
+  readonly tls: number;
+  /** Writing the request: from its first byte to its last handed to the socket. */
+  readonly send: number;
+  /** Waiting for the answer: from the request sent to the first byte of the response. */
+  readonly firstByte: number;
+  /**
+   * Receiving: from the first byte of the response to the last byte of its body; null while
+   * a streamed body is still arriving.
+   */
+  readonly download: number | null;
+  /** From handing the attempt to its pool to the last byte of the body; null until then. */
+  readonly total: number | null;
+}
+
 /** What a response is built from (internal). */
 export interface ResponseInit {
   /** Status code. */
@@ -56,6 +105,10 @@ export interface ResponseInit {
   readonly decoded?: ChunkIterator | null;
   /** The pool's hold on the connection, while the response keeps it. */
   readonly hold?: ConnectionHold | null;
+  /** The connection had carried a request before this one. */
+  readonly reused?: boolean;
+  /** The phases of the attempt, when collected. */
+  readonly timings?: ResponseTimings | null;
 }
 
 /**
@@ -83,6 +136,16 @@ export class HTTPResponse {
   url: string;
   /** The retry state that produced this response, with its `history`. */
   retries: Retry | null = null;
+  /**
+   * True when the connection had carried a request before this one (kept alive); false for a
+   * new connection, and for a response a `beforeRequest` hook made.
+   */
+  readonly reused: boolean;
+  /**
+   * How long each phase of the request took (see {@linkcode ResponseTimings}), or null unless
+   * the `timings: true` option (manager, pool or request) asked for them.
+   */
+  readonly timings: ResponseTimings | null;
   #headers: HTTPHeaderDict | { readonly rawHeaders: string[] };
   #data: Uint8Array | null;
   #source: BodySource | null;
@@ -105,6 +168,8 @@ export class HTTPResponse {
     this.#source = init.source ?? null;
     this.#decoded = init.decoded ?? null;
     this.#hold = init.hold ?? null;
+    this.reused = init.reused ?? false;
+    this.timings = init.timings ?? null;
     // A preloaded body is served to read() and stream() from memory.
     this.#ended = init.data !== null;
     if (init.data !== null) this.#leftover = init.data;

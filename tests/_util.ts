@@ -77,6 +77,14 @@ export function assertAtRest(...pools: ConnectionPool[]): void {
   }
 }
 
+/** pooled's own counts of `pool.stats` (`idle`, `inUse`, `queued`, `open`), without undici's. */
+export function ownCounts(
+  pool: ConnectionPool,
+): { idle: number; inUse: number; queued: number; open: number } {
+  const { idle, inUse, queued, open } = pool.stats;
+  return { idle, inUse, queued, open };
+}
+
 /** An abort signal that bounds a wait; `clear()` it when done so no timer is left behind. */
 export interface Deadline {
   /** Aborts after the time given, with an error that names what took too long. */

@@ -31,6 +31,8 @@ export interface BodySource extends EncodedSource {
   readonly collected: boolean;
   /** True once the whole body has arrived (or the exchange failed). */
   readonly finished: boolean;
+  /** The connection had carried a request before this one. */
+  readonly reused: boolean;
   /** Trailer lines (flat pairs), once the body ended with some. */
   readonly trailers: string[] | null;
   /** The collected body (call once the source is ready, when `collected`). */

@@ -12,6 +12,7 @@ import { unrefTimer } from "../runtime/_unref_timer.ts";
 import { Exchange, type ExchangeOwner } from "./exchange.ts";
 import { type ParserLimits, ResponseParser } from "./response_parser.ts";
 import type { RequestDescriptor } from "../request/_descriptor.ts";
+import type { AttemptTimings } from "../_attempt_timings.ts";
 import type { ProtocolConnection, ReleaseCallback } from "../pool/_protocol.ts";
 import {
   clientBeforeConnect,
@@ -112,8 +113,15 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
     return this.#exchange === null ? 1 : 0;
   }
 
-  /** Opens a socket if there is none. `timeout` in ms bounds TCP and TLS set-up. */
-  async connect(timeout: number | null, signal?: AbortSignal): Promise<void> {
+  /**
+   * Opens a socket if there is none. `timeout` in ms bounds TCP and TLS set-up; `timings`
+   * (when collected) gets the set-up's marks.
+   */
+  async connect(
+    timeout: number | null,
+    signal?: AbortSignal,
+    timings?: AttemptTimings | null,
+  ): Promise<void> {
     if (this.isConnected) return;
     this.close();
     const { hostname, port } = this.settings;
@@ -134,12 +142,15 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
     }
     if (clientBeforeConnect.hasSubscribers) publishBeforeConnect(this.settings);
     try {
+      if (timings) timings.connectStartMark = performance.now();
       const socket = await this.settings.connector.connect({
         hostname,
         port,
         tls: this.settings.tls,
         signal: connectSignal,
+        onPhase: timings?.onPhase,
       });
+      if (timings) timings.connectEndMark = performance.now();
       socket.setHandler(this);
       this.#socket = socket;
       this.requestsOnSocket = 0;

@@ -120,6 +120,8 @@ export class Exchange implements ParserEvents, BodySource {
     }
     this.#parser.start(request.method, this);
     const wire = request.wire!;
+    const timings = request.timings;
+    if (timings !== null) timings.writeMark = performance.now();
     this.#socket.write(wire.text);
     if (wire.body !== null && wire.body.length > 0 && !this.#socket.write(wire.body)) {
       // A body larger than the socket's buffer is still going out: a response that arrives
@@ -130,7 +132,15 @@ export class Exchange implements ParserEvents, BodySource {
     if (wire.stream !== null) {
       this.#bodySent = false;
       void this.#sendStream(wire.stream, wire.chunked);
-    } else if (requestBodySent.hasSubscribers) publishBodySent(request);
+    } else {
+      if (timings !== null) timings.sentMark = performance.now();
+      if (requestBodySent.hasSubscribers) publishBodySent(request);
+    }
+  }
+
+  /** The connection had carried a request before this one. */
+  get reused(): boolean {
+    return this.#reused;
   }
 
   /** Nothing more may be written: the exchange ended or the socket stopped taking bytes. */
@@ -154,6 +164,7 @@ export class Exchange implements ParserEvents, BodySource {
           pieces = null;
           if (chunked) this.#socket.write("0\r\n\r\n");
           this.#bodySent = true;
+          if (this.request.timings !== null) this.request.timings.sentMark = performance.now();
           if (requestBodySent.hasSubscribers) publishBodySent(this.request);
           return;
         }
@@ -236,6 +247,8 @@ export class Exchange implements ParserEvents, BodySource {
   data(chunk: Uint8Array): void {
     if (this.#finished) return;
     if (this.request.readTimeout !== null) this.#lastActivity = performance.now();
+    const timings = this.request.timings;
+    if (timings !== null && timings.firstByteMark === 0) timings.firstByteMark = performance.now();
     try {
       this.#parser.execute(chunk);
     } catch (error) {
@@ -373,6 +386,7 @@ export class Exchange implements ParserEvents, BodySource {
     }
     this.trailers = trailers;
     this.#finished = true;
+    if (this.request.timings !== null) this.request.timings.endMark = performance.now();
     this.#stopListening();
     if (requestTrailers.hasSubscribers) publishTrailers(this.request, trailers);
     // Bytes after a complete response mean the peer and we disagree on framing, and a body

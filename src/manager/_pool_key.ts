@@ -130,6 +130,9 @@ const NORMALISERS: {
   idleTimeout: (value) => data(checkIdleTimeout(value)),
   maxRequestsPerConnection: (value) => data(checkMaxRequests(value)),
   maxConnectionAge: (value) => data(checkMaxAge(value)),
+  // The same hooks object shares a pool; equal-looking arrays of functions do not.
+  hooks: identity,
+  timings: data,
 };
 
 /**

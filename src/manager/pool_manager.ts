@@ -47,6 +47,8 @@ import type { HTTPResponse } from "../response.ts";
 import { Retry } from "../policy/retry.ts";
 import { defaultPortFor, parseUrl } from "../url.ts";
 import { redactUrl } from "../_redact.ts";
+import { checkHooks } from "../request/_hook_runner.ts";
+import { addStats, emptyStats, type ManagerStats, type OriginStats } from "../pool/pool_stats.ts";
 import { poolCreate, poolEvict } from "../diagnostics/_channels.ts";
 
 /** Publishes `pooled:pool:evict` for a pool `clear()` drops. */
@@ -179,6 +181,8 @@ export class PoolManager extends RequestMethods {
     super();
     const { numPools = 10, proxy, cookies, ...poolOptions } = options;
     checkPositiveInteger("numPools", numPools);
+    // Bad hooks fail here rather than at the first request.
+    checkHooks(options.hooks);
     if (proxy !== undefined && proxy !== "env") {
       throw new TypeError(
         `proxy must be "env" (use ProxyManager or SOCKSProxyManager for one proxy): ${
@@ -228,6 +232,49 @@ export class PoolManager extends RequestMethods {
     const direct = this.#keys.key(scheme, host, port, options);
     const proxy = this.proxyFor(scheme, host, port);
     return proxy === null ? direct : proxiedPoolKey(proxy, scheme, direct);
+  }
+
+  /**
+   * Request and connection counts per origin (undici's `Agent.stats`), as sums over the
+   * manager's pools for it (evicted pools still in use included), with the sums of every
+   * origin under `total`. See {@linkcode OriginStats} for what each count means.
+   *
+   * @example Export the counts as Prometheus text
+   * ```ts
+   * import { PoolManager } from "@pooled/http";
+   * await using server = Deno.serve({ port: 0, onListen() {} }, () => new Response("ok"));
+   * await using manager = new PoolManager({ maxSize: 2 });
+   * await manager.request("GET", `http://127.0.0.1:${server.addr.port}/`);
+   *
+   * function prometheus(stats: PoolManager["stats"]): string {
+   *   const lines: string[] = [];
+   *   for (const field of ["connected", "free", "pending", "queued", "running", "size"] as const) {
+   *     lines.push(`# TYPE pooled_${field} gauge`);
+   *     for (const [origin, counts] of Object.entries(stats)) {
+   *       if (origin !== "total") lines.push(`pooled_${field}{origin="${origin}"} ${counts[field]}`);
+   *     }
+   *   }
+   *   return lines.join("\n") + "\n";
+   * }
+   * console.log(prometheus(manager.stats));
+   * // # TYPE pooled_connected gauge
+   * // pooled_connected{origin="http://127.0.0.1:PORT"} 1
+   * // ...
+   * console.log(manager.stats.total.free); // 1
+   * ```
+   */
+  get stats(): ManagerStats {
+    const total = emptyStats();
+    const stats: Record<string, OriginStats> = { total };
+    const add = (pool: ConnectionPool) => {
+      if (pool.closed) return;
+      const counts = pool.stats;
+      addStats(stats[pool.origin] ??= emptyStats(), counts);
+      addStats(total, counts);
+    };
+    for (const pool of this.#pools.values()) add(pool);
+    for (const pool of this.#retired) if (!isUnused(pool)) add(pool);
+    return stats as ManagerStats;
   }
 
   /** The cached pools, least recently used first. */

@@ -203,6 +203,7 @@ export async function dial(
   if (signal?.aborted) throw abortReason(signal);
   const addresses = await allowedAddresses(options.hostname, options.port, settings);
   if (signal?.aborted) throw abortReason(signal);
+  if (addresses[0] !== options.hostname) options.onPhase?.("lookup");
   if (addresses.length === 1) return open({ ...options, address: addresses[0] });
   return raceAddresses(addresses, options, open, settings.attemptDelay);
 }

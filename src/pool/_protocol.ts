@@ -8,6 +8,7 @@
 
 import type { RequestDescriptor } from "../request/_descriptor.ts";
 import type { PoolConnection } from "./pool_connection.ts";
+import type { AttemptTimings } from "../_attempt_timings.ts";
 
 /**
  * Told when a request a connection carried is over on the wire: `reusable` says whether
@@ -17,8 +18,15 @@ export type ReleaseCallback = (connection: ProtocolConnection, reusable: boolean
 
 /** A connection as its pool drives it. */
 export interface ProtocolConnection extends PoolConnection {
-  /** Opens a socket if there is none; `timeout` in ms bounds TCP and TLS set-up. */
-  connect(timeout: number | null, signal?: AbortSignal): Promise<void>;
+  /**
+   * Opens a socket if there is none; `timeout` in ms bounds TCP and TLS set-up. `timings`
+   * (when collected) gets the set-up's marks.
+   */
+  connect(
+    timeout: number | null,
+    signal?: AbortSignal,
+    timings?: AttemptTimings | null,
+  ): Promise<void>;
   /**
    * Sends `request` on the open socket. The request hears its response (or the failure)
    * through its listener; `onRelease` is called once when the request is over.

@@ -38,6 +38,9 @@ import type { ReleaseCallback } from "./_protocol.ts";
 import { ConnectionSlots } from "./_slots.ts";
 import { type ConnectionLifecycle, lifecycleOf } from "./_lifecycle.ts";
 import { checkPort, checkPositiveInteger } from "../_validate.ts";
+import type { PoolStats } from "./pool_stats.ts";
+import type { Hooks } from "../request/hooks.ts";
+import { checkHooks } from "../request/_hook_runner.ts";
 import { unbracketHost } from "../_host.ts";
 import type { NetworkOptions } from "../network/network_options.ts";
 import { dialSettings } from "../network/_dialer.ts";
@@ -103,19 +106,19 @@ export interface ConnectionPoolOptions extends TlsOptions, NetworkOptions {
    * `null`: no limit). Long-lived connections then pick up DNS changes.
    */
   maxConnectionAge?: number | null;
+  /**
+   * Functions run at fixed points of every request (see {@linkcode Hooks}): arrays, run in
+   * order. Pools of a manager share one when the same object is given.
+   */
+  hooks?: Hooks;
+  /**
+   * Collect `response.timings` (the phases of each request, from `performance.now()`);
+   * a request's own `timings` option wins. Default false.
+   */
+  timings?: boolean;
 }
 
-/** Connection counts of a pool at one moment. */
-export interface PoolStats {
-  /** Connections waiting for reuse (some may hold no socket). */
-  readonly idle: number;
-  /** Connections handed out to requests now. */
-  readonly inUse: number;
-  /** Callers waiting for a connection (blocking pools). */
-  readonly queued: number;
-  /** Open sockets (idle or in use). */
-  readonly open: number;
-}
+export type { PoolStats } from "./pool_stats.ts";
 
 /** What a manager and the request loop use of a pool, beyond its public API. */
 export interface PoolInternals extends Dispatcher {
@@ -175,6 +178,8 @@ export abstract class ConnectionPool extends RequestMethods {
   #closed = false;
   #retiring = false;
   #activeCalls = 0;
+  /** Connections opening a socket for a request (counted in use, not yet running). */
+  #connecting = 0;
   /** Attempts whose responses hold their connections (streamed, or `releaseConn: false`). */
   #holds: Holds = { held: new Set(), closedBy: null };
   #poolTimeout: number | null;
@@ -232,6 +237,8 @@ export abstract class ConnectionPool extends RequestMethods {
       pool: this,
       timeout: this.timeout,
       headers: this.headers,
+      hooks: checkHooks(options.hooks),
+      timings: options.timings ?? false,
       dispatch: (request) => this.#dispatch(request),
       hold: () => this.#activeCalls++,
       unhold: () => {
@@ -259,14 +266,26 @@ export abstract class ConnectionPool extends RequestMethods {
     return unbracketHost(this.host);
   }
 
-  /** Connection counts now. */
+  /**
+   * Connection and request counts now: pooled's (`idle`, `inUse`, `queued`, `open`) and
+   * undici's (`connected`, `free`, `pending`, `queued`, `running`, `size`).
+   */
   get stats(): PoolStats {
     const slots = this.#slots;
+    const free = slots.openIdle;
+    const queued = slots.queued;
+    const pending = queued + this.#connecting;
+    const running = slots.inUse - this.#connecting;
     return {
       idle: slots.idle,
       inUse: slots.inUse,
-      queued: slots.queued,
-      open: slots.openIdle + slots.inUse,
+      queued,
+      open: free + slots.inUse,
+      connected: free + running,
+      free,
+      pending,
+      running,
+      size: pending + running,
     };
   }
 
@@ -437,9 +456,14 @@ export abstract class ConnectionPool extends RequestMethods {
     request.startClock();
     const onRelease = request.holdsConnection ? this.#holdFor(connection, request) : this.#putConn;
     if (connection.isConnected) return this.#start(connection, request, onRelease);
-    connection.connect(request.timeout.connectTimeout, request.signal).then(
-      () => this.#start(connection, request, onRelease),
+    this.#connecting++;
+    connection.connect(request.timeout.connectTimeout, request.signal, request.timings).then(
+      () => {
+        this.#connecting--;
+        this.#start(connection, request, onRelease);
+      },
       (error) => {
+        this.#connecting--;
         onRelease(connection, false);
         request.fail(error);
       },

@@ -12,6 +12,7 @@ import type { BodySource } from "../body/_body_source.ts";
 import type { Timeout } from "../policy/timeout.ts";
 import { type ConnectionHold, HTTPResponse } from "../response.ts";
 import type { RequestHeaders } from "./request_methods.ts";
+import { AttemptTimings } from "../_attempt_timings.ts";
 
 /**
  * Hears how one attempt ended: exactly one of the two is called, once, and possibly from
@@ -65,6 +66,8 @@ export interface DescriptorInit {
   readonly enforceContentLength: boolean;
   readonly maxResponseSize: number | null;
   readonly signal: AbortSignal | undefined;
+  /** Collect the attempt's timings (default false). */
+  readonly timings?: boolean;
 }
 
 /** Hears of an attempt that failed before its response was ready. */
@@ -132,6 +135,8 @@ export class RequestDescriptor {
   hold: ResponseHold | null = null;
   /** The attempt as diagnostics subscribers see it, made once someone subscribes. */
   diagnostic: object | null = null;
+  /** The attempt's clock, when timings are collected (the `timings` option). */
+  readonly timings: AttemptTimings | null;
 
   /** An attempt as the loop describes it, reporting to `listener`. */
   constructor(init: DescriptorInit, listener: ResponseListener) {
@@ -151,6 +156,7 @@ export class RequestDescriptor {
     this.maxResponseSize = init.maxResponseSize;
     this.signal = init.signal;
     this.listener = listener;
+    this.timings = init.timings ? new AttemptTimings() : null;
   }
 
   /** True when a response keeps its connection past the end of the exchange. */
@@ -158,8 +164,9 @@ export class RequestDescriptor {
     return !this.preload || !this.releaseConn;
   }
 
-  /** The engine starts sending: the total timeout counts from now. */
+  /** The pool has a connection for the attempt: the total timeout counts from now. */
   startClock(): void {
+    if (this.timings !== null) this.timings.acquiredMark = performance.now();
     const total = this.timeout.total;
     this.deadline = total === null ? null : performance.now() + total;
   }
@@ -219,6 +226,8 @@ export class RequestDescriptor {
       source: this.preload ? null : source,
       decoded,
       hold: this.hold?.take() ?? null,
+      reused: source.reused,
+      timings: this.timings,
     });
   }
 }

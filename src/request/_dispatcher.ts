@@ -10,6 +10,7 @@ import type { PoolDescription } from "../errors.ts";
 import type { HTTPHeaderDict } from "../headers.ts";
 import type { Timeout } from "../policy/timeout.ts";
 import type { RequestDescriptor } from "./_descriptor.ts";
+import type { CheckedHooks } from "./_hook_runner.ts";
 
 /** A pool as the request loop drives it. */
 export interface Dispatcher {
@@ -19,6 +20,10 @@ export interface Dispatcher {
   readonly timeout: Timeout;
   /** The pool's own headers (a cookie jar merges its cookies with them). */
   readonly headers: HTTPHeaderDict;
+  /** The pool's hooks, or undefined when it has none (a call then makes no hook runner). */
+  readonly hooks: CheckedHooks | undefined;
+  /** Collect `response.timings` unless a request says otherwise. */
+  readonly timings: boolean;
   /**
    * Sends one attempt, without retries or redirects: the request's listener hears the
    * response (its head, or preloaded the whole of it) or the failure, possibly at once.

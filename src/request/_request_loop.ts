@@ -20,6 +20,7 @@ import { Retry } from "../policy/retry.ts";
 import { Timeout } from "../policy/timeout.ts";
 import { parseUrl } from "../url.ts";
 import { redirect as redirectChannel, retry as retryChannel } from "../diagnostics/_channels.ts";
+import { HookRunner } from "./_hook_runner.ts";
 
 /** Reused connections found dead before answering, replaced without using a retry. */
 const MAX_STALE_REPLACEMENTS = 16;
@@ -86,6 +87,9 @@ class RequestRun implements DescriptorInit, ResponseListener {
   readonly enforceContentLength: boolean;
   readonly maxResponseSize: number | null;
   readonly signal: AbortSignal | undefined;
+  readonly timings: boolean;
+  /** The pool's hooks for this call, or null when it has none. */
+  hooks: HookRunner | null = null;
   /** The pool in use, held so that a pool the manager evicts meanwhile keeps serving us. */
   pool: Dispatcher;
   method: string;
@@ -126,6 +130,7 @@ class RequestRun implements DescriptorInit, ResponseListener {
     this.enforceContentLength = options.enforceContentLength ?? true;
     this.maxResponseSize = options.maxResponseSize ?? null;
     this.signal = options.signal;
+    this.timings = options.timings ?? pool.timings;
     this.pool = pool;
     this.method = method;
     this.url = url;
@@ -201,6 +206,11 @@ export function runRequest(
   } catch (error) {
     return Promise.reject(error);
   }
+  const hooks = firstPool.hooks;
+  if (hooks !== undefined) {
+    run.hooks = new HookRunner(hooks, method, url, options.headers, options.body ?? null);
+    return runHooked(run, body);
+  }
   return new Promise((resolve, reject) => {
     run.resolve = resolve;
     run.reject = reject;
@@ -214,6 +224,29 @@ export function runRequest(
       run.start();
     }, reject);
   });
+}
+
+/** A call with hooks: everything goes through {@linkcode continueRequest}. */
+async function runHooked(run: RequestRun, body: PreparedBody | null): Promise<HTTPResponse> {
+  try {
+    run.body = body ?? await prepareBody(run.options.body);
+  } catch (error) {
+    throw await run.hooks!.failed(error);
+  }
+  run.pool.hold();
+  return continueRequest(run, undefined);
+}
+
+/**
+ * Runs the `beforeRequest` hooks and takes the view's headers and body (prepared again
+ * when a hook replaced it) for the next attempt: the response a hook answered with, or null.
+ */
+async function beforeAttempt(state: RequestRun, hooks: HookRunner): Promise<HTTPResponse | null> {
+  const answer = await hooks.beforeRequest();
+  state.headers = state.ownHeaders = hooks.headers();
+  const body = hooks.takeNewBody();
+  if (body !== undefined) state.body = await prepareBody(body);
+  return answer;
 }
 
 /** Sets the headers of the next attempt: the caller's and the jar's cookies for its URL. */
@@ -258,32 +291,43 @@ function finish(state: RequestRun, response: HTTPResponse): HTTPResponse {
 }
 
 /**
- * Goes on from the outcome of an attempt (`response`, or `error` when it is null) until
- * a response is final or an error is not retried; ends the hold on the pool in use.
+ * Goes on from the outcome of an attempt (`response`, or `error` when it is null; with
+ * `undefined`, from the first attempt) until a response is final or an error is not
+ * retried; ends the hold on the pool in use. Runs the hooks, when the call has some.
  */
 async function continueRequest(
   state: RequestRun,
-  first: HTTPResponse | null,
+  first: HTTPResponse | null | undefined,
   firstError?: unknown,
 ): Promise<HTTPResponse> {
+  const hooks = state.hooks;
   try {
     let response = first;
     let error = firstError;
     for (;;) {
       if (response === null) {
         await afterFailure(state, error);
-      } else {
+      } else if (response !== undefined) {
         const final = await afterResponse(state, response);
-        if (final !== null) return final;
+        if (final !== null) {
+          if (hooks === null || !await hooks.afterResponse(final)) return final;
+          // Sent once more, as an `afterResponse` hook asked.
+          await final.drainConn();
+          state.body.stream?.assertCanSend();
+        }
       }
+      const answer = hooks === null ? null : await beforeAttempt(state, hooks);
       try {
-        response = await attemptAgain(state);
+        response = answer ?? await attemptAgain(state);
         if (state.cookies !== null) storeResponseCookies(state.cookies, response, state.url);
       } catch (caught) {
         response = null;
         error = caught;
       }
     }
+  } catch (error) {
+    if (hooks === null) throw error;
+    throw await hooks.failed(error);
   } finally {
     state.pool.unhold();
   }
@@ -312,6 +356,7 @@ async function afterFailure(state: RequestRun, error: unknown): Promise<void> {
   if (retryChannel.hasSubscribers) {
     retryChannel.publish(retryMessage(state, state.retries, null, delay, error));
   }
+  if (state.hooks !== null) await state.hooks.beforeRetry(error, state.retries);
   await sleep(delay, options.signal);
 }
 
@@ -339,9 +384,13 @@ async function afterResponse(
     }
     // Drained first, so a Location that cannot be followed does not hold the connection.
     await response.drainConn();
-    followRedirect(state, response.status, location, next);
+    const keepsBody = followRedirect(state, response.status, location, next);
     if (redirectChannel.hasSubscribers) {
       redirectChannel.publish(redirected(method, url, response, state));
+    }
+    if (state.hooks !== null) {
+      const { method, url, ownHeaders } = state;
+      await state.hooks.beforeRedirect(response, { method, url, ownHeaders, keepsBody });
     }
     return null;
   }
@@ -363,6 +412,7 @@ async function afterResponse(
     if (retryChannel.hasSubscribers) {
       retryChannel.publish(retryMessage(state, next, response, delay));
     }
+    if (state.hooks !== null) await state.hooks.beforeRetry(response, next);
     await sleep(delay, state.options.signal);
     state.retries = next;
     return null;
@@ -397,8 +447,13 @@ function redirected(
   return { method, url, status, location, nextMethod, nextUrl, retries, response };
 }
 
-/** Points `state` at the redirect target, as `decideRedirect` says. */
-function followRedirect(state: RequestRun, status: number, location: string, next: Retry) {
+/** Points `state` at the redirect target, as `decideRedirect` says; false when the body was dropped. */
+function followRedirect(
+  state: RequestRun,
+  status: number,
+  location: string,
+  next: Retry,
+): boolean {
   const decision = decideRedirect({
     status,
     location,
@@ -425,4 +480,5 @@ function followRedirect(state: RequestRun, status: number, location: string, nex
     state.pool = nextPool;
     state.pool.hold();
   }
+  return !decision.dropBody;
 }

@@ -76,6 +76,11 @@ export interface UrlopenOptions {
    * the connection.
    */
   maxResponseSize?: number | null;
+  /**
+   * Collect `response.timings` (the phases of the request, from `performance.now()`) for
+   * this request; default: the pool's or manager's `timings` option.
+   */
+  timings?: boolean;
 }
 
 /**

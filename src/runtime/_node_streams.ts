@@ -14,6 +14,7 @@
 
 import type {
   ConnectOptions,
+  ConnectPhase,
   Socket,
   SocketHandler,
   StartTlsOptions,
@@ -356,5 +357,15 @@ export async function connectNodeStream(options: ConnectOptions): Promise<Socket
     loadModules(),
     options.tls ? loadTlsVerifier() : null,
   ]);
-  return settle(openStream(loaded, options), options, verifier);
+  const stream = openStream(loaded, options);
+  if (options.onPhase) reportPhases(stream, options.onPhase, options.tls !== undefined);
+  return settle(stream, options, verifier);
+}
+
+/** Reports the set-up phases `node:net` and `node:tls` announce (before settle's listeners). */
+function reportPhases(stream: NodeStream, onPhase: (phase: ConnectPhase) => void, tls: boolean) {
+  // `lookup` is only emitted for a host name, not for an IP literal.
+  stream.once("lookup", () => onPhase("lookup"));
+  stream.once("connect", () => onPhase("connect"));
+  if (tls) stream.once("secureConnect", () => onPhase("tls"));
 }

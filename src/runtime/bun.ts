@@ -16,6 +16,7 @@
 import type {
   ConnectOptions,
   Connector,
+  ConnectPhase,
   Socket,
   SocketHandler,
   StartTlsOptions,
@@ -78,6 +79,8 @@ interface PendingConnect {
   verifier: TlsVerifier | null;
   /** `host:port`, for messages. */
   where: string;
+  /** Told when the TCP connection opens and when the handshake is done (timings). */
+  onPhase?: (phase: ConnectPhase) => void;
 }
 
 class BunSocket implements Socket {
@@ -230,6 +233,7 @@ const handlers = {
     if (socket.closed) return raw.terminate(); // aborted while connecting
     socket.raw = raw;
     raw.setNoDelay?.(true);
+    socket.pending?.onPhase?.("connect");
     settleOpen(socket);
   },
   handshake(raw: BunRawSocket, success: boolean, authorizationError: Error | null) {
@@ -244,6 +248,7 @@ const handlers = {
       pending.reject(failure);
       return;
     }
+    pending.onPhase?.("tls");
     pending.resolve(socket);
   },
   data(raw: BunRawSocket, chunk: Uint8Array) {
@@ -340,7 +345,7 @@ async function prepare(
 async function establish(
   tls: TlsConnectOptions | undefined,
   verifier: TlsVerifier | null,
-  where: { hostname: string; port: number },
+  where: { hostname: string; port: number; onPhase?: (phase: ConnectPhase) => void },
   signal: AbortSignal | undefined,
   start: (socket: BunSocket) => void,
   underlying?: BunRawSocket,
@@ -353,6 +358,7 @@ async function establish(
       tls: tls ?? null,
       verifier,
       where: hostPort(where.hostname, where.port),
+      onPhase: where.onPhase,
     });
   });
   const onAbort = () => {

@@ -219,6 +219,8 @@ async function connectTcp(options: ConnectOptions): Promise<Deno.TcpConn> {
       signal: options.signal,
     });
     conn.setNoDelay(true);
+    // Deno.connect resolves the name itself: the lookup counts in the connect phase.
+    options.onPhase?.("connect");
     return conn;
   } catch (error) {
     if (options.signal?.aborted) throw abortReason(options.signal);
@@ -246,7 +248,9 @@ async function connectOne(options: ConnectOptions): Promise<Socket> {
   if (path !== undefined) return new DenoSocket(await connectUnix({ ...options, path }), null);
   const tcp = await connectTcp(options);
   if (!options.tls) return new DenoSocket(tcp, tcp);
-  return new DenoSocket(await upgradeToTls(tcp, options.tls, options), null);
+  const tls = await upgradeToTls(tcp, options.tls, options);
+  options.onPhase?.("tls");
+  return new DenoSocket(tls, null);
 }
 
 /** Runs the TLS handshake natively; only for set-ups nothing can abort (see the module doc). */

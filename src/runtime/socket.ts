@@ -125,7 +125,21 @@ export interface ConnectOptions {
   readonly tls?: TlsConnectOptions;
   /** Aborts the connection attempt (connect timeout, caller's signal). */
   readonly signal?: AbortSignal;
+  /**
+   * Told as the set-up passes each of its phases (for `response.timings`), at the moment
+   * the phase ends. An adapter reports what its runtime lets it see and skips the rest: a
+   * phase not reported counts in the next one reported (or in the whole set-up). Set only
+   * when timings are collected.
+   */
+  readonly onPhase?: (phase: ConnectPhase) => void;
 }
+
+/**
+ * A phase of a connection's set-up, as {@linkcode ConnectOptions.onPhase} reports it:
+ * `"lookup"` the host name was resolved, `"connect"` the TCP connection is open, `"tls"`
+ * the TLS handshake is done (and the certificate checked).
+ */
+export type ConnectPhase = "lookup" | "connect" | "tls";
 
 /** How to start TLS on a socket that is already open (a proxy tunnel). */
 export interface StartTlsOptions {
