@@ -8,6 +8,7 @@
  * deno task bench
  * node_modules/.bin/deno run -A bench/compare.ts --rounds 5 --seconds 2 --runtimes deno,bun,node --cases plain,tls,large,post
  * node_modules/.bin/deno run -A bench/compare.ts --rounds 1 --seconds 1 --clients peer,pooled --no-save
+ * node_modules/.bin/deno run -A bench/compare.ts --profile short --requests 2000 --cases plain --runtimes deno,bun
  * ```
  *
  * It starts one server process (nginx when installed, else `canned_server.ts`) answering
@@ -18,12 +19,34 @@
  * pooled/peer and, for the keep-alive GETs, the raw limit and pooled's share of it, and a line
  * describing the machine, and writes everything as JSON to `bench/results/`.
  *
+ * That is the long-process profile. The short-process profile measures as a user's short
+ * script meets the library: every measurement is a fresh worker process that sends 500
+ * sequential warm-up requests, then a fixed number (20,000 at c=1, 60,000 above; 2,000 for the
+ * 1 MiB body), with pooled as `PoolManager({ maxSize: c, block: true, retries: 0 })`; the
+ * clients alternate process by process, rotating as the long rounds do, 3 rounds. `--profile`
+ * chooses (default both); the tables hold a row per profile.
+ *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { listOption } from "./lib/args.ts";
-import type { BenchCase, BenchClient, WorkerConfig, WorkerResult } from "./lib/client_worker.ts";
+import { listOption, numberOption } from "./lib/args.ts";
+import type {
+  BenchCase,
+  BenchClient,
+  Measurement,
+  WorkerConfig,
+  WorkerResult,
+} from "./lib/client_worker.ts";
+import {
+  DEFAULT_REQUEST_COUNTS,
+  type Profile,
+  profileOption,
+  type RequestCounts,
+  requestCountsOption,
+  SHORT_WARMUP_REQUESTS,
+  shortRequestCount,
+} from "./lib/profile.ts";
 import { startCannedServer } from "./servers/canned_server.ts";
 import { findNginx, startNginx } from "./servers/nginx.ts";
 import {
@@ -31,6 +54,7 @@ import {
   BENCH_CLIENTS,
   cpuModel,
   markdownTables,
+  roundOrder,
   type Row,
   rowsOf,
 } from "./lib/report.ts";
@@ -39,9 +63,16 @@ import { type BenchServer, fixedBytes, LARGE_BODY_BYTES, LARGE_FILE } from "./se
 
 const USAGE = `usage: deno run -A bench/compare.ts [options]
 
-  --rounds N          rounds of every measurement; medians are reported (default 5)
-  --seconds S         measured seconds per run (default 2)
-  --warmup S          warm-up seconds before each run (default 0.5)
+  --profile P         long, short or both (default both): long: one process per runtime,
+                      rounds of timed runs; short: a fresh process per measurement, ${SHORT_WARMUP_REQUESTS}
+                      sequential warm-up requests, then a fixed count
+  --rounds N          long profile: rounds of every measurement; medians are reported (default 5)
+  --seconds S         long profile: measured seconds per run (default 2)
+  --warmup S          long profile: warm-up seconds before each run (default 0.5)
+  --short-rounds N    short profile: processes per client, case and concurrency (default 3)
+  --requests N[,M]    short profile: requests measured at c=1 and above it (default ${DEFAULT_REQUEST_COUNTS.single},${DEFAULT_REQUEST_COUNTS.parallel});
+                      one number for every concurrency
+  --large-requests N  short profile: 1 MiB GETs measured (default ${DEFAULT_REQUEST_COUNTS.large})
   --runtimes LIST     runtimes to compare, of deno,bun,node (default deno,bun,node)
   --cases LIST        of plain,tls,large,post (default all four): keep-alive GETs of 12 bytes
                       over HTTP and TLS, GETs of 1 MiB (MB/s), POSTs of 64 KiB (req/s)
@@ -50,7 +81,8 @@ const USAGE = `usage: deno run -A bench/compare.ts [options]
                       sockets; plain and tls only)
   --concurrency LIST  parallel request loops (default 1,32), except for large
   --large-concurrency LIST  parallel request loops of the large case (default 4)
-  --max-size N        pooled's PoolManager maxSize (default 32)
+  --max-size N        long profile: pooled's PoolManager maxSize and undici's connections
+                      (default 32; the short profile uses the concurrency)
   --server KIND       auto (nginx if installed), nginx or canned (default auto)
   --no-save           do not write bench/results/*.json
 `;
@@ -60,7 +92,10 @@ type Runtime = typeof RUNTIMES[number];
 
 /** Parsed command line. */
 interface Options {
+  profiles: Profile[];
   rounds: number;
+  shortRounds: number;
+  requests: RequestCounts;
   seconds: number;
   warmup: number;
   runtimes: Runtime[];
@@ -73,22 +108,18 @@ interface Options {
   save: boolean;
 }
 
-function positive(name: string, text: string, integer: boolean, allowZero = false): number {
-  const value = Number(text);
-  const valid = text.trim() !== "" && (allowZero ? value >= 0 : value > 0) &&
-    (!integer || Number.isInteger(value));
-  if (!valid) {
-    const kind = `${allowZero ? "non-negative" : "positive"} ${integer ? "integer" : "number"}`;
-    throw new Error(`--${name} must be a ${kind}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
 function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
     args,
     options: {
+      profile: { type: "string", default: "both" },
       rounds: { type: "string", default: "5" },
+      "short-rounds": { type: "string", default: "3" },
+      requests: {
+        type: "string",
+        default: `${DEFAULT_REQUEST_COUNTS.single},${DEFAULT_REQUEST_COUNTS.parallel}`,
+      },
+      "large-requests": { type: "string", default: String(DEFAULT_REQUEST_COUNTS.large) },
       seconds: { type: "string", default: "2" },
       warmup: { type: "string", default: "0.5" },
       runtimes: { type: "string", default: "deno,bun,node" },
@@ -107,18 +138,25 @@ function parseOptions(args: string[]): Options {
     Deno.exit(0);
   }
   const server = listOption("server", values.server, ["auto", "nginx", "canned"] as const);
+  const requests = requestCountsOption(values.requests);
   return {
-    rounds: positive("rounds", values.rounds, true),
-    seconds: positive("seconds", values.seconds, false),
-    warmup: positive("warmup", values.warmup, false, true),
+    profiles: profileOption(values.profile),
+    rounds: numberOption("rounds", values.rounds, true),
+    shortRounds: numberOption("short-rounds", values["short-rounds"], true),
+    requests: {
+      ...requests,
+      large: numberOption("large-requests", values["large-requests"], true),
+    },
+    seconds: numberOption("seconds", values.seconds, false),
+    warmup: numberOption("warmup", values.warmup, false, true),
     runtimes: listOption("runtimes", values.runtimes, RUNTIMES),
     cases: listOption("cases", values.cases, BENCH_CASES),
     clients: listOption("clients", values.clients, BENCH_CLIENTS),
-    concurrency: values.concurrency.split(",").map((c) => positive("concurrency", c, true)),
+    concurrency: values.concurrency.split(",").map((c) => numberOption("concurrency", c, true)),
     largeConcurrency: values["large-concurrency"].split(",").map((c) =>
-      positive("large-concurrency", c, true)
+      numberOption("large-concurrency", c, true)
     ),
-    maxSize: positive("max-size", values["max-size"], true),
+    maxSize: numberOption("max-size", values["max-size"], true),
     server: server[0],
     save: !values["no-save"],
   };
@@ -179,13 +217,98 @@ async function runWorker(runtime: Runtime, config: WorkerConfig): Promise<Worker
   }
 }
 
+/**
+ * The short profile on `runtime`: one worker process per measurement, the clients alternating
+ * process by process in the long profile's rotating order. A process that fails is recorded as
+ * a failed measurement; the result is null when none started at all.
+ */
+async function runShortProfile(
+  runtime: Runtime,
+  config: WorkerConfig,
+  options: Options,
+): Promise<WorkerResult | null> {
+  let result: WorkerResult | null = null;
+  const measurements: Measurement[] = [];
+  let lastError = "";
+  for (let round = 0; round < options.shortRounds; round++) {
+    for (const benchCase of options.cases) {
+      const levels = benchCase === "large" ? options.largeConcurrency : options.concurrency;
+      for (const concurrency of levels) {
+        for (const client of roundOrder(options.clients, benchCase, round)) {
+          const one: WorkerConfig = {
+            ...config,
+            profile: "short",
+            cases: [benchCase],
+            clients: [client],
+            concurrency: [concurrency],
+            largeConcurrency: [concurrency],
+            rounds: 1,
+            round,
+            requests: shortRequestCount(options.requests, benchCase, concurrency),
+            warmupRequests: SHORT_WARMUP_REQUESTS,
+          };
+          try {
+            const own = await runWorker(runtime, one);
+            result ??= own;
+            measurements.push(...own.measurements);
+          } catch (error) {
+            lastError = error instanceof Error ? error.message : String(error);
+            const base = { profile: "short", client, case: benchCase, concurrency, round } as const;
+            measurements.push({ ...base, requests: 0, seconds: 0, rps: null, error: lastError });
+          }
+        }
+      }
+    }
+  }
+  if (result === null) {
+    if (lastError) throw new Error(`short profile: ${lastError}`);
+    return null;
+  }
+  return { ...result, measurements };
+}
+
+/** Both profiles on `runtime`, as one result: its long measurements, then its short ones. */
+async function runRuntime(
+  runtime: Runtime,
+  config: WorkerConfig,
+  options: Options,
+): Promise<WorkerResult | null> {
+  const long = options.profiles.includes("long") ? await runWorker(runtime, config) : null;
+  const short = options.profiles.includes("short")
+    ? await runShortProfile(runtime, config, options)
+    : null;
+  if (long === null || short === null) return long ?? short;
+  return {
+    ...long,
+    pooledError: long.pooledError ?? short.pooledError,
+    measurements: [...long.measurements, ...short.measurements],
+  };
+}
+
 function machineLine(results: WorkerResult[], server: BenchServer, options: Options): string {
   const versions = results.map((r) => `${r.runtime} ${r.version}`).join(", ");
+  const count = (n: number) => n.toLocaleString("en-US");
+  const { single, parallel, large } = options.requests;
+  const counts = [
+    `${count(single)} (c=1) / ${count(parallel)} (c>1)`,
+    ...options.cases.includes("large") ? [`${count(large)} (1 MiB)`] : [],
+  ].join(" / ");
+  const profiles = [
+    ...options.profiles.includes("long")
+      ? [`long: ${options.rounds} round(s) x ${options.seconds} s (+${options.warmup} s warm-up)`]
+      : [],
+    ...options.profiles.includes("short")
+      ? [
+        `short: ${options.shortRounds} fresh process(es) per client, ${SHORT_WARMUP_REQUESTS} warm-up + ${counts} requests`,
+      ]
+      : [],
+  ];
   return [
     `Machine: ${cpuModel()}, ${navigator.hardwareConcurrency} cores, ${Deno.build.os} ${Deno.osRelease()}`,
     `runtimes: ${versions || "none"}`,
     `server: ${server.description} on 127.0.0.1`,
-    `${options.rounds} round(s) x ${options.seconds} s (+${options.warmup} s warm-up) per run, medians`,
+    ...profiles,
+    "medians (min–max)",
   ].join("; ");
 }
 
@@ -232,7 +355,8 @@ async function main(): Promise<number> {
     const failures: string[] = [];
     for (const runtime of options.runtimes) {
       try {
-        results.push(await runWorker(runtime, config));
+        const result = await runRuntime(runtime, config, options);
+        if (result) results.push(result);
       } catch (error) {
         failures.push(error instanceof Error ? error.message : String(error));
       }
@@ -251,7 +375,7 @@ async function main(): Promise<number> {
         if (error.endsWith(`: ${results.find((r) => r.runtime === row.runtime)?.pooledError}`)) {
           continue;
         }
-        console.log(`- ${row.runtime} ${row.case} c=${row.concurrency}: ${error}`);
+        console.log(`- ${row.runtime} ${row.profile} ${row.case} c=${row.concurrency}: ${error}`);
       }
     }
     for (const failure of failures) console.log(`- ${failure}`);
@@ -259,6 +383,10 @@ async function main(): Promise<number> {
       const { caPem: _, ...shown } = config;
       const file = await saveResults({
         date: new Date().toISOString(),
+        profiles: options.profiles,
+        shortRounds: options.shortRounds,
+        requests: options.requests,
+        warmupRequests: SHORT_WARMUP_REQUESTS,
         machine,
         cpu: cpuModel(),
         cores: navigator.hardwareConcurrency,

@@ -19,3 +19,23 @@ export function listOption<T extends string>(
   if (items.length === 0) throw new Error(`--${name} is empty`);
   return items as T[];
 }
+
+/**
+ * The number in option `--name`: positive (or, with `allowZero`, non-negative) and, with
+ * `integer`, whole; throws otherwise.
+ */
+export function numberOption(
+  name: string,
+  text: string,
+  integer: boolean,
+  allowZero = false,
+): number {
+  const value = Number(text);
+  const valid = text.trim() !== "" && (allowZero ? value >= 0 : value > 0) &&
+    (!integer || Number.isInteger(value));
+  if (!valid) {
+    const kind = `${allowZero ? "non-negative" : "positive"} ${integer ? "integer" : "number"}`;
+    throw new Error(`--${name} must be a ${kind}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}

@@ -8,11 +8,18 @@
  * against the benchmark server, prints progress on stderr and one JSON
  * {@linkcode WorkerResult} on stdout.
  *
+ * In the long profile (the default) one worker measures every case, concurrency and client for
+ * a fixed time, round after round. In the short profile a worker is one measurement of a user's
+ * short script: one client, case and concurrency, {@linkcode WorkerConfig.warmupRequests}
+ * sequential requests, then {@linkcode WorkerConfig.requests} requests timed, with pooled set up
+ * as such a script would (`PoolManager({ maxSize: concurrency, block: true, retries: 0 })`).
+ *
  * @module
  */
 
 import { BODY, fixedBytes, LARGE_BODY_BYTES, POST_BODY_BYTES } from "../servers/server.ts";
-import { BENCH_CLIENTS, caseRate, caseUnit, RAW_CASES } from "./report.ts";
+import { BENCH_CLIENTS, caseRate, caseUnit, roundOrder } from "./report.ts";
+import type { Profile } from "./profile.ts";
 import { RawClient } from "./raw_client.ts";
 
 /**
@@ -52,12 +59,22 @@ export interface WorkerConfig {
   seconds: number;
   /** Seconds of warm-up before each run (not counted). */
   warmup: number;
-  /** `maxSize` of pooled's `PoolManager`. */
+  /** `maxSize` of pooled's `PoolManager` (long profile; the short one uses the concurrency). */
   maxSize: number;
+  /** How to measure (default `long`); `short` measures the first case, concurrency and client. */
+  profile?: Profile;
+  /** Short profile: requests measured after the warm-up. */
+  requests?: number;
+  /** Short profile: sequential requests before the measured ones (not counted). */
+  warmupRequests?: number;
+  /** Short profile: the round this process measures, recorded in its measurement. */
+  round?: number;
 }
 
 /** One measured run. */
 export interface Measurement {
+  /** How it was measured. */
+  profile: Profile;
   /** The client. */
   client: BenchClient;
   /** The case. */
@@ -66,7 +83,7 @@ export interface Measurement {
   concurrency: number;
   /** Round number, from 0. */
   round: number;
-  /** Completed requests in the measured window. */
+  /** Completed requests in the measured window (short profile: the fixed count). */
   requests: number;
   /** Seconds the measured window really took (until the last request finished). */
   seconds: number;
@@ -224,23 +241,22 @@ function rawSession(spec: CaseSpec, caPem: string): ClientSession {
 }
 
 /**
- * The clients of one round for `benchCase`, rotated by `round` so that none always runs
- * first, on a warmer (or more loaded) machine.
+ * pooled's PoolManager, trusting `caPem`: with its defaults and `maxSize` (long profile), or
+ * as a short script sets it up, `maxSize` connections, waiting for one rather than opening more,
+ * no retries (short profile).
  */
-function roundOrder(clients: readonly BenchClient[], benchCase: BenchCase, round: number) {
-  const own = clients.filter((c) => c !== "raw" || RAW_CASES.includes(benchCase));
-  const shift = own.length === 0 ? 0 : round % own.length;
-  return [...own.slice(shift), ...own.slice(0, shift)];
-}
-
-/** pooled's PoolManager, trusting `caPem`. */
 function pooledSession(
   pooled: PooledModule,
   spec: CaseSpec,
   caPem: string,
   maxSize: number,
+  profile: Profile,
 ): ClientSession {
-  const manager = new pooled.PoolManager({ maxSize, caCerts: [caPem] });
+  const manager = new pooled.PoolManager(
+    profile === "short"
+      ? { maxSize, block: true, retries: 0, caCerts: [caPem] }
+      : { maxSize, caCerts: [caPem] },
+  );
   const { method, url } = spec;
   const options = spec.body ? { body: spec.body } : undefined;
   return {
@@ -288,6 +304,48 @@ function describe(error: unknown): string {
   return String(error);
 }
 
+/** Runs `concurrency` loops of `send` until `total` requests are done; fails on the first error. */
+async function runCount(send: RequestFn, concurrency: number, total: number): Promise<void> {
+  let started = 0;
+  let failed = false;
+  const loop = async () => {
+    while (!failed && started < total) {
+      started++;
+      try {
+        await send();
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, loop));
+}
+
+/**
+ * A short script's measurement: `config.warmupRequests` sequential requests, then
+ * `config.requests` timed, `concurrency` at a time.
+ */
+async function measureCount(
+  open: () => ClientSession,
+  config: WorkerConfig,
+  concurrency: number,
+): Promise<{ requests: number; seconds: number }> {
+  const session = open();
+  const requests = config.requests ?? 0;
+  const warmup = config.warmupRequests ?? 0;
+  // Generous: a loaded machine, 1 MiB bodies; only a request that hangs should hit it.
+  const limit = (count: number) => 60_000 + count * 5;
+  try {
+    await withTimeout(runCount(session.send, 1, warmup), limit(warmup), "warm-up");
+    const start = performance.now();
+    await withTimeout(runCount(session.send, concurrency, requests), limit(requests), "run");
+    return { requests, seconds: (performance.now() - start) / 1000 };
+  } finally {
+    await withTimeout(session.close(), 5000, "close").catch(() => {});
+  }
+}
+
 async function measureOnce(
   open: () => ClientSession,
   config: WorkerConfig,
@@ -326,12 +384,20 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
     log(`pooled: n/a (${pooled})`);
   }
   const clients = config.clients ?? BENCH_CLIENTS;
-  for (let round = 0; round < config.rounds; round++) {
+  const profile = config.profile ?? "long";
+  const short = profile === "short";
+  const measure = short ? measureCount : measureOnce;
+  // A short-profile process is one round of one client; the parent alternates the clients.
+  const rounds = short ? 1 : config.rounds;
+  for (let index = 0; index < rounds; index++) {
+    const round = short ? config.round ?? 0 : index;
     for (const benchCase of config.cases) {
       const spec = caseSpec(benchCase, config);
       for (const concurrency of spec.concurrency) {
-        for (const client of roundOrder(clients, benchCase, round)) {
-          const base = { client, case: benchCase, concurrency, round };
+        const order = short ? clients.slice(0, 1) : roundOrder(clients, benchCase, round);
+        for (const client of order) {
+          const base = { profile, client, case: benchCase, concurrency, round };
+          const maxSize = short ? concurrency : config.maxSize;
           if (client === "pooled" && typeof pooled === "string") {
             result.measurements.push({
               ...base,
@@ -346,15 +412,15 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
             ? () => rawSession(spec, config.caPem)
             : client === "peer"
             ? undici
-              ? () => undiciSession(undici, spec, config.caPem, config.maxSize)
+              ? () => undiciSession(undici, spec, config.caPem, maxSize)
               : () => fetchSession(spec, config.caPem)
-            : () => pooledSession(pooled as PooledModule, spec, config.caPem, config.maxSize);
+            : () => pooledSession(pooled as PooledModule, spec, config.caPem, maxSize, profile);
           try {
-            const { requests, seconds } = await measureOnce(open, config, concurrency);
+            const { requests, seconds } = await measure(open, config, concurrency);
             const rps = requests / seconds;
             result.measurements.push({ ...base, requests, seconds, rps });
             log(
-              `round ${round + 1} ${benchCase} c=${concurrency} ${name(client)}: ${
+              `${profile} round ${round + 1} ${benchCase} c=${concurrency} ${name(client)}: ${
                 caseRate(benchCase, rps).toFixed(0)
               } ${caseUnit(benchCase)}`,
             );
@@ -368,7 +434,7 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
               error: message,
             });
             log(
-              `round ${round + 1} ${benchCase} c=${concurrency} ${
+              `${profile} round ${round + 1} ${benchCase} c=${concurrency} ${
                 name(client)
               }: failed: ${message}`,
             );

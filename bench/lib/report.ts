@@ -1,13 +1,14 @@
 /**
- * Turns the workers' measurements into medians and markdown tables: per runtime, case and
- * concurrency, the peer client, pooled, their ratio and, for the keep-alive GETs, the raw-socket
- * limit and the share of it pooled reaches.
+ * Turns the workers' measurements into medians and markdown tables: per runtime, case,
+ * concurrency and profile, the peer client, pooled (medians with their min–max), their ratio
+ * and, for the keep-alive GETs, the raw-socket limit and the share of it pooled reaches.
  *
  * @module
  */
 
 import type { BenchCase, BenchClient, Measurement, WorkerResult } from "./client_worker.ts";
 import { LARGE_BODY_BYTES } from "../servers/server.ts";
+import { type Profile, PROFILES } from "./profile.ts";
 
 /** Every case, in report order. */
 export const BENCH_CASES: readonly BenchCase[] = ["plain", "tls", "large", "post"];
@@ -17,6 +18,20 @@ export const BENCH_CLIENTS: readonly BenchClient[] = ["peer", "pooled", "raw"];
 
 /** The cases the raw client measures: keep-alive GETs of the small body. */
 export const RAW_CASES: readonly BenchCase[] = ["plain", "tls"];
+
+/**
+ * The clients of one round for `benchCase`, rotated by `round` so that none always runs
+ * first, on a warmer (or more loaded) machine.
+ */
+export function roundOrder(
+  clients: readonly BenchClient[],
+  benchCase: BenchCase,
+  round: number,
+): BenchClient[] {
+  const own = clients.filter((c) => c !== "raw" || RAW_CASES.includes(benchCase));
+  const shift = own.length === 0 ? 0 : round % own.length;
+  return [...own.slice(shift), ...own.slice(0, shift)];
+}
 
 /** The unit a case is reported in: bytes per second for the large body, else requests. */
 export type RateUnit = "req/s" | "MB/s";
@@ -31,8 +46,10 @@ export function caseRate(benchCase: BenchCase, rps: number): number {
   return caseUnit(benchCase) === "MB/s" ? rps * LARGE_BODY_BYTES / 1e6 : rps;
 }
 
-/** The medians of one runtime, case and concurrency. */
+/** The medians of one runtime, case, concurrency and profile. */
 export interface Row {
+  /** How it was measured. */
+  profile: Profile;
   /** `deno`, `bun` or `node`. */
   runtime: string;
   /** The peer client: `fetch` or `undici.Pool`. */
@@ -45,12 +62,18 @@ export interface Row {
   unit: RateUnit;
   /** Median rate of the peer client, or null when every run failed. */
   peerRate: number | null;
+  /** Lowest and highest rate of the peer client, or null when every run failed. */
+  peerRange: Range | null;
   /** Median rate of pooled, or null when every run failed. */
   pooledRate: number | null;
+  /** Lowest and highest rate of pooled, or null when every run failed. */
+  pooledRange: Range | null;
   /** `pooled / peer`, or null. */
   ratio: number | null;
   /** Median rate of the raw-socket limit, or null when it did not run or every run failed. */
   rawRate: number | null;
+  /** Lowest and highest rate of the raw-socket limit, or null. */
+  rawRange: Range | null;
   /** `pooled / raw`: the share of the raw-socket limit pooled reaches, or null. */
   rawShare: number | null;
   /** Distinct error messages of failed runs. */
@@ -65,34 +88,52 @@ export function median(values: number[]): number | null {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function medianOf(runs: Measurement[]): number | null {
-  return median(runs.flatMap((m) => m.rps === null ? [] : [caseRate(m.case, m.rps)]));
+/** The lowest and the highest of a set of rates. */
+export type Range = readonly [min: number, max: number];
+
+/** The lowest and highest of the numbers; null if none. */
+export function range(values: number[]): Range | null {
+  return values.length === 0 ? null : [Math.min(...values), Math.max(...values)];
 }
 
-/** Groups a worker's runs by case and concurrency, in first-seen order, into medians. */
+function ratesOf(runs: Measurement[], client: BenchClient): number[] {
+  return runs.flatMap((m) =>
+    m.client !== client || m.rps === null ? [] : [caseRate(m.case, m.rps)]
+  );
+}
+
+/**
+ * Groups a worker's runs by case, concurrency and profile, in first-seen order, into medians
+ * and ranges.
+ */
 export function rowsOf(result: WorkerResult): Row[] {
   const rows: Row[] = [];
   const seen = new Set<string>();
   for (const m of result.measurements) {
-    const key = `${m.case}/${m.concurrency}`;
+    const key = `${m.case}/${m.concurrency}/${m.profile}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const runs = result.measurements.filter((r) =>
-      r.case === m.case && r.concurrency === m.concurrency
+      r.case === m.case && r.concurrency === m.concurrency && r.profile === m.profile
     );
-    const peerRate = medianOf(runs.filter((r) => r.client === "peer"));
-    const pooledRate = medianOf(runs.filter((r) => r.client === "pooled"));
-    const rawRate = medianOf(runs.filter((r) => r.client === "raw"));
+    const [peerRates, pooledRates, rawRates] = BENCH_CLIENTS.map((c) => ratesOf(runs, c));
+    const peerRate = median(peerRates);
+    const pooledRate = median(pooledRates);
+    const rawRate = median(rawRates);
     rows.push({
+      profile: m.profile,
       runtime: result.runtime,
       peer: result.peer,
       case: m.case,
       concurrency: m.concurrency,
       unit: caseUnit(m.case),
       peerRate,
+      peerRange: range(peerRates),
       pooledRate,
+      pooledRange: range(pooledRates),
       ratio: peerRate && pooledRate !== null ? pooledRate / peerRate : null,
       rawRate,
+      rawRange: range(rawRates),
       rawShare: rawRate && pooledRate !== null ? pooledRate / rawRate : null,
       errors: [
         ...new Set(
@@ -106,13 +147,39 @@ export function rowsOf(result: WorkerResult): Row[] {
   return rows;
 }
 
-function rate(value: number | null, unit: RateUnit): string {
-  if (value === null) return "n/a";
+/**
+ * The rows in report order: by runtime (first-seen order), then case, concurrency and profile,
+ * so that a case's long and short rows stand next to each other.
+ */
+export function orderRows(rows: Row[]): Row[] {
+  const runtimes = [...new Set(rows.map((row) => row.runtime))];
+  const key = (row: Row) => [
+    runtimes.indexOf(row.runtime),
+    BENCH_CASES.indexOf(row.case),
+    row.concurrency,
+    PROFILES.indexOf(row.profile),
+  ];
+  return [...rows].sort((a, b) => {
+    const [ka, kb] = [key(a), key(b)];
+    const i = ka.findIndex((value, j) => value !== kb[j]);
+    return i === -1 ? 0 : ka[i] - kb[i];
+  });
+}
+
+function formatRate(value: number, unit: RateUnit): string {
   const digits = unit === "MB/s" ? 1 : 0;
   return value.toLocaleString("en-US", {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   });
+}
+
+/** A median with its min–max when the runs differ: `25,379 (24,100–26,002)`. */
+export function rateCell(value: number | null, spread: Range | null, unit: RateUnit): string {
+  if (value === null) return "n/a";
+  const text = formatRate(value, unit);
+  if (spread === null || spread[0] === spread[1]) return text;
+  return `${text} (${formatRate(spread[0], unit)}–${formatRate(spread[1], unit)})`;
 }
 
 /** The report's tables: which cases each one holds, under which title. */
@@ -123,16 +190,19 @@ const TABLES: { title: string; cases: BenchCase[] }[] = [
 ];
 
 /**
- * One markdown table of rows that share a unit; with `raw`, two more columns: the raw-socket
- * limit and pooled's share of it (percent).
+ * One markdown table of rows that share a unit, a row per profile; rates are medians with
+ * their min–max; with `raw`, two more columns: the raw-socket limit and pooled's share of it
+ * (percent).
  */
 function table(rows: Row[], raw: boolean): string {
   const unit = rows[0].unit;
   const rawHead = raw ? ` raw ${unit} |` : "";
   const rawShareHead = raw ? " pooled/raw |" : "";
   const lines = [
-    `| runtime | peer | case | concurrency | peer ${unit} | pooled ${unit} |${rawHead} ratio (pooled/peer) |${rawShareHead}`,
-    `| --- | --- | --- | ---: | ---: | ---: |${raw ? " ---: |" : ""} ---: |${raw ? " ---: |" : ""}`,
+    `| runtime | peer | case | concurrency | profile | peer ${unit} | pooled ${unit} |${rawHead} ratio (pooled/peer) |${rawShareHead}`,
+    `| --- | --- | --- | ---: | --- | ---: | ---: |${raw ? " ---: |" : ""} ---: |${
+      raw ? " ---: |" : ""
+    }`,
   ];
   for (const row of rows) {
     const ratio = row.ratio === null ? "n/a" : `${row.ratio.toFixed(2)}x`;
@@ -142,9 +212,10 @@ function table(rows: Row[], raw: boolean): string {
       row.peer,
       row.case,
       String(row.concurrency),
-      rate(row.peerRate, unit),
-      rate(row.pooledRate, unit),
-      ...(raw ? [rate(row.rawRate, unit)] : []),
+      row.profile,
+      rateCell(row.peerRate, row.peerRange, unit),
+      rateCell(row.pooledRate, row.pooledRange, unit),
+      ...(raw ? [rateCell(row.rawRate, row.rawRange, unit)] : []),
       ratio,
       ...(raw ? [share] : []),
     ];
@@ -155,11 +226,12 @@ function table(rows: Row[], raw: boolean): string {
 
 /**
  * The rows as markdown: one titled table per kind of case (small GETs with the raw-socket
- * limit, the large body in MB/s, POSTs), skipping kinds that were not run.
+ * limit, the large body in MB/s, POSTs), skipping kinds that were not run, each in
+ * {@linkcode orderRows} order.
  */
 export function markdownTables(rows: Row[]): string {
   return TABLES.flatMap(({ title, cases }) => {
-    const own = rows.filter((row) => cases.includes(row.case));
+    const own = orderRows(rows).filter((row) => cases.includes(row.case));
     // Raw columns only where raw ran: the keep-alive GETs, unless `--clients` left it out.
     const rawRan = own.some((row) =>
       row.rawRate !== null || row.errors.some((e) => e.startsWith("raw: "))

@@ -1,0 +1,91 @@
+/**
+ * The comparison runner's pure helpers (`bench/`): its profile and count options, and the
+ * report's rows, ranges and table with a row per profile.
+ */
+
+import { assert, test } from "./_harness.ts";
+import { numberOption } from "../bench/lib/args.ts";
+import {
+  DEFAULT_REQUEST_COUNTS,
+  profileOption,
+  requestCountsOption,
+  shortRequestCount,
+} from "../bench/lib/profile.ts";
+import { markdownTables, range, rateCell, roundOrder, rowsOf } from "../bench/lib/report.ts";
+import type { Measurement, WorkerResult } from "../bench/lib/client_worker.ts";
+
+test("bench profile: --profile takes long, short or both, in report order", () => {
+  assert.deepEqual(profileOption("both"), ["long", "short"]);
+  assert.deepEqual(profileOption("short"), ["short"]);
+  assert.deepEqual(profileOption("short,long"), ["long", "short"]);
+  assert.throws(() => profileOption("brief"), /--profile: unknown "brief"/);
+});
+
+test("bench profile: --requests sets the counts at c=1 and above, one number both", () => {
+  assert.deepEqual(requestCountsOption("20000,60000"), DEFAULT_REQUEST_COUNTS);
+  const small = requestCountsOption("2000");
+  assert.deepEqual(small, { single: 2000, parallel: 2000, large: DEFAULT_REQUEST_COUNTS.large });
+  assert.equal(shortRequestCount(DEFAULT_REQUEST_COUNTS, "plain", 1), 20_000);
+  assert.equal(shortRequestCount(DEFAULT_REQUEST_COUNTS, "tls", 32), 60_000);
+  assert.equal(shortRequestCount(DEFAULT_REQUEST_COUNTS, "large", 4), 2_000);
+  assert.throws(() => requestCountsOption("1,2,3"), /--requests takes one or two counts/);
+  assert.throws(() => requestCountsOption("1.5"), /--requests must be a positive integer/);
+  assert.throws(() => numberOption("rounds", "0", true), /--rounds must be a positive integer/);
+  assert.equal(numberOption("warmup", "0", false, true), 0);
+});
+
+test("bench report: clients rotate from round to round, raw only for small GETs", () => {
+  assert.deepEqual(roundOrder(["peer", "pooled", "raw"], "plain", 1), ["pooled", "raw", "peer"]);
+  assert.deepEqual(roundOrder(["peer", "pooled", "raw"], "large", 1), ["pooled", "peer"]);
+});
+
+function runs(
+  profile: Measurement["profile"],
+  client: Measurement["client"],
+  rates: number[],
+): Measurement[] {
+  return rates.map((rps, round) => ({
+    profile,
+    client,
+    case: "plain",
+    concurrency: 1,
+    round,
+    requests: rps,
+    seconds: 1,
+    rps,
+  }));
+}
+
+test("bench report: a row per profile with medians and min–max, long beside short", () => {
+  const result: WorkerResult = {
+    runtime: "deno",
+    version: "0",
+    peer: "fetch",
+    measurements: [
+      ...runs("short", "peer", [1000, 3000, 2000]),
+      ...runs("short", "pooled", [4000, 4000, 4000]),
+      ...runs("long", "peer", [5000]),
+      ...runs("long", "pooled", [10000]),
+    ],
+  };
+  const rows = rowsOf(result);
+  assert.deepEqual(rows.map((row) => [row.profile, row.peerRate, row.ratio]), [
+    ["short", 2000, 2],
+    ["long", 5000, 2],
+  ]);
+  assert.deepEqual(rows[0].peerRange, [1000, 3000]);
+  assert.equal(range([]), null);
+  assert.equal(rateCell(2000, [1000, 3000], "req/s"), "2,000 (1,000–3,000)");
+  assert.equal(rateCell(4000, [4000, 4000], "req/s"), "4,000");
+  assert.equal(rateCell(null, null, "req/s"), "n/a");
+  const lines = markdownTables(rows).split("\n");
+  assert.equal(
+    lines[2],
+    "| runtime | peer | case | concurrency | profile | peer req/s | pooled req/s | ratio (pooled/peer) |",
+  );
+  assert.equal(lines[4], "| deno | fetch | plain | 1 | long | 5,000 | 10,000 | 2.00x |");
+  assert.equal(
+    lines[5],
+    "| deno | fetch | plain | 1 | short | 2,000 (1,000–3,000) | 4,000 | 2.00x |",
+  );
+});
