@@ -573,9 +573,15 @@ export class HTTP2Session implements StreamOwner {
   #onReset(streamId: number, errorCode: number): void {
     const stream = this.#streams.get(streamId);
     if (!stream) return this.#checkKnown(streamId);
+    if (errorCode === ErrorCode.NO_ERROR && stream.head !== null) {
+      // After a whole response NO_ERROR only stops the rest of the request body. Without
+      // END_STREAM it is taken as the end too, as curl does: `node:http2` ends a response
+      // so when its closing empty DATA frame waits for window (`content-length`, when
+      // present, still has to match).
+      if (!stream.remoteEnded) this.#remoteEnd(stream);
+      return this.#release(stream);
+    }
     this.#release(stream);
-    // NO_ERROR after a whole response only stops the rest of the request body.
-    if (errorCode === ErrorCode.NO_ERROR && stream.remoteEnded) return;
     const error = errorCode === ErrorCode.REFUSED_STREAM
       ? new HTTP2StreamRefusedError(`Stream refused by the server: ${streamId}`, streamId)
       : new HTTP2StreamResetError(`Stream reset by the server: ${streamId}`, errorCode, streamId);
