@@ -236,6 +236,7 @@ export class HTTP2Session implements StreamOwner {
     if (this.#streams.get(stream.id) !== stream) {
       const at = this.#queued.indexOf(stream);
       if (at >= 0) this.#queued.splice(at, 1);
+      this.#fields.delete(stream);
       return;
     }
     if (!this.#closed) this.#socket.write(encodeRstStream(stream.id, errorCode));

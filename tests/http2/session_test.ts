@@ -382,7 +382,11 @@ test("HTTP2Session: 50 concurrent GETs on one session of nginx (h2c)", async () 
 
 type Answer = (streamId: number, write: (bytes: Uint8Array) => void, encoder: HpackEncoder) => void;
 
-async function rawServer(answers: Record<string, Answer>, settings: number[] = []) {
+async function rawServer(
+  answers: Record<string, Answer>,
+  settings: number[] = [],
+  onOther: (frame: Frame) => void = () => {},
+) {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -394,7 +398,7 @@ async function rawServer(answers: Record<string, Answer>, settings: number[] = [
     const reader = new FrameReader({
       onFrame(frame: Frame) {
         if (frame.type === FrameType.SETTINGS && !frame.ack) write(encodeSettingsAck());
-        if (frame.type !== FrameType.HEADERS) return;
+        if (frame.type !== FrameType.HEADERS) return onOther(frame);
         const fields = decoder.decode(frame.block);
         const path = fields[fields.indexOf(":path") + 1];
         answers[path](frame.streamId, write, encoder);
@@ -517,6 +521,67 @@ test("HTTP2Session: a raw server's GOAWAY refuses the streams above its last id"
   const session = await openSession(server.port);
   try {
     await goawayMidFlight(session);
+  } finally {
+    session.close();
+    await server.close();
+  }
+});
+
+test("HTTP2Session: cancelling a stream resets it, not the session", async () => {
+  let resets = 0;
+  const server = await nodeServer((stream, headers) => {
+    stream.on("close", () => {
+      if (stream.rstCode === http2.constants.NGHTTP2_CANCEL) resets++;
+    });
+    stream.respond({ ":status": 200 });
+    if (headers[":path"] === "/small") return void stream.end("small");
+    stream.write(bytes(200_000)); // Past the stream window: the server waits for credit.
+  });
+  const session = await openSession(server.port, { streamWindowSize: 65535 });
+  try {
+    const { stream, head } = send(session, "/big");
+    await head;
+    await stream.next();
+    await waitFor(() => session.bufferedBytes > 0, "queued body octets");
+    stream.cancel();
+    assert.equal(session.bufferedBytes, 0);
+    assert.equal(session.openStreams, 0);
+    assert.ok(stream.finished);
+    await assert.rejects(stream.next(), /Stream cancelled/);
+    assert.equal((await get(session, "/small"))[1], "small");
+    await waitFor(() => resets === 1, "the server to see RST_STREAM(CANCEL)");
+    assert.ok(!session.isClosed);
+  } finally {
+    session.close();
+    await server.close();
+  }
+});
+
+test("HTTP2Session: a request body waits for the server's INITIAL_WINDOW_SIZE to open", async () => {
+  let received = 0;
+  const server = await rawServer(
+    {
+      "/upload": (id, write) => {
+        // The window is 0: nothing may come until the SETTINGS below open it.
+        setTimeout(() => write(encodeSettings([SettingId.INITIAL_WINDOW_SIZE, 100_000])), 50);
+        onBody = (length, end) => {
+          received += length;
+          if (end) respondWith([":status", "200"], String(received))(id, write, new HpackEncoder());
+        };
+      },
+    },
+    [SettingId.INITIAL_WINDOW_SIZE, 0],
+    (frame) => {
+      if (frame.type === FrameType.DATA) onBody(frame.data.length, frame.endStream);
+    },
+  );
+  let onBody: (length: number, end: boolean) => void = () => assert.fail("DATA too early");
+  const session = await openSession(server.port);
+  try {
+    await waitFor(() => session.capacity > 1, "the server's SETTINGS");
+    const { stream, head } = send(session, "/upload", { method: "POST", body: bytes(50_000) });
+    assert.equal((await head).status, 200);
+    assert.equal(new TextDecoder().decode(await readAll(stream)), "50000");
   } finally {
     session.close();
     await server.close();
