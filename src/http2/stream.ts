@@ -135,7 +135,12 @@ export class HTTP2Stream {
 
   /** Ends the stream with `error`, resetting it with CANCEL if it is still open. */
   fail(error: Error): void {
-    if (this.finished) return;
+    if (this.#error !== null) return;
+    if (this.#ended) {
+      // The body had all arrived: only what is still queued goes.
+      this.#error = error;
+      return this.#drop();
+    }
     this.#owner.reset(this, 0x8);
     this.failed(error);
   }
@@ -192,14 +197,18 @@ export class HTTP2Stream {
   failed(error: Error): void {
     if (this.finished) return;
     this.#error = error;
-    // Queued bytes will never be read: they are credited back to the connection.
-    const queued = this.#queued;
-    this.#queue.length = 0;
-    this.#queued = 0;
-    if (queued > 0) this.#owner.consumed(this, queued);
+    this.#drop();
     if (this.head === null) return this.#listener.failed(error);
     const waiter = this.#waiter;
     this.#waiter = null;
     waiter?.reject(error);
+  }
+
+  /** Queued octets will never be read: they are credited back to the connection. */
+  #drop(): void {
+    const queued = this.#queued;
+    this.#queue.length = 0;
+    this.#queued = 0;
+    if (queued > 0) this.#owner.consumed(this, queued);
   }
 }

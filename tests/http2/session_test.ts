@@ -550,6 +550,13 @@ test("HTTP2Session: cancelling a stream resets it, not the session", async () =>
     await assert.rejects(stream.next(), /Stream cancelled/);
     assert.equal((await get(session, "/small"))[1], "small");
     await waitFor(() => resets === 1, "the server to see RST_STREAM(CANCEL)");
+    // A body that arrived whole but was not read: cancelling drops it.
+    const unread = send(session, "/small");
+    await unread.head;
+    await waitFor(() => unread.stream.finished, "the whole small body");
+    assert.equal(session.bufferedBytes, 5);
+    unread.stream.cancel();
+    assert.equal(session.bufferedBytes, 0);
     assert.ok(!session.isClosed);
   } finally {
     session.close();
