@@ -88,3 +88,58 @@ export class HTTP2HeaderListTooLargeError extends HTTP2Error {
     super(message, errorCode);
   }
 }
+
+/**
+ * The server did not process the request: it reset the stream with `REFUSED_STREAM`, or
+ * its GOAWAY's last stream identifier is below the stream's (or the stream never started
+ * before the GOAWAY). Nothing of the request was acted on, so it is safe to send again on
+ * another connection, whatever its method.
+ */
+export class HTTP2StreamRefusedError extends HTTP2Error {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_HTTP2_REFUSED_STREAM";
+  /** Always true: the server did not act on the request. */
+  readonly unprocessed = true;
+  /**
+   * Creates an instance.
+   *
+   * @param message What happened.
+   * @param streamId The refused stream (0 when it never got one).
+   */
+  constructor(message: string, streamId: number) {
+    super(message, ErrorCode.REFUSED_STREAM, streamId);
+  }
+}
+
+/** The server reset a stream (RST_STREAM) with a code other than `REFUSED_STREAM`. */
+export class HTTP2StreamResetError extends HTTP2Error {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_HTTP2_STREAM_RESET";
+}
+
+/**
+ * A response's header block was malformed (RFC 9113 section 8.3): a missing, repeated,
+ * misplaced or unknown pseudo-header, an uppercase name, a connection-specific field, or
+ * a `content-length` the DATA did not match. A stream error of type `PROTOCOL_ERROR`.
+ */
+export class HTTP2MalformedResponseError extends HTTP2Error {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_HTTP2_MALFORMED_RESPONSE";
+}
+
+/**
+ * The server sent control frames (SETTINGS, PING) faster than the session's limit: a
+ * connection error of type `ENHANCE_YOUR_CALM`.
+ */
+export class HTTP2FloodError extends HTTP2Error {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_HTTP2_FLOOD";
+  /**
+   * Creates an instance.
+   *
+   * @param message What flooded.
+   */
+  constructor(message: string) {
+    super(message, ErrorCode.ENHANCE_YOUR_CALM);
+  }
+}
