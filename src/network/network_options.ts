@@ -109,14 +109,3 @@ export interface NetworkOptions {
    */
   socketPath?: string;
 }
-
-/** The names of {@linkcode NetworkOptions}. */
-export const NETWORK_OPTION_NAMES: ReadonlySet<string> = new Set<keyof NetworkOptions>([
-  "lookup",
-  "resolve",
-  "dnsCacheTtl",
-  "denyPrivateAddresses",
-  "allowAddress",
-  "autoSelectFamilyAttemptDelay",
-  "socketPath",
-]);
