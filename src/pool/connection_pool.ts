@@ -34,7 +34,7 @@ import { defaultConnector } from "../runtime/default.ts";
 import type { Connector, TlsConnectOptions } from "../runtime/socket.ts";
 import { resolveTls, type TlsOptions } from "./tls_options.ts";
 import { HeldConnection, type Holds } from "./_held_connection.ts";
-import type { ReleaseCallback } from "./_protocol.ts";
+import type { ProtocolConnection, ReleaseCallback } from "./_protocol.ts";
 import { ConnectionSlots } from "./_slots.ts";
 import { type ConnectionLifecycle, lifecycleOf } from "./_lifecycle.ts";
 import { checkPort, checkPositiveInteger } from "../_validate.ts";
@@ -173,7 +173,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #options: ConnectionPoolOptions;
   #connector: Connector;
   #limits: ParserLimits;
-  #slots: ConnectionSlots<HTTPConnection>;
+  #slots: ConnectionSlots<ProtocolConnection>;
   #internals: PoolInternals;
   #closed = false;
   #retiring = false;
@@ -401,7 +401,7 @@ export abstract class ConnectionPool extends RequestMethods {
 
   /** Takes a connection back after its request ended. */
   readonly #putConn: ReleaseCallback = (connection, reusable) => {
-    const idle = this.#slots.put(connection as HTTPConnection, reusable, !this.#closed);
+    const idle = this.#slots.put(connection, reusable, !this.#closed);
     // An evicted pool whose last streamed response just ended: nothing will reuse it now.
     if (idle) this.#closeIfRetired();
   };
@@ -421,7 +421,7 @@ export abstract class ConnectionPool extends RequestMethods {
    * listener hears the outcome, possibly before this returns.
    */
   #dispatch(request: RequestDescriptor): void {
-    let slot: Promise<HTTPConnection> | HTTPConnection;
+    let slot: Promise<ProtocolConnection> | ProtocolConnection;
     try {
       if (requestCreate.hasSubscribers) publishRequestCreate(request, this.headers);
       request.wire = (this.#heads ??= this.#headWriter()).headFor(request);
@@ -452,7 +452,7 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 
   /** Connects if needed and sends; the connection goes back to the pool in every case. */
-  #send(connection: HTTPConnection, request: RequestDescriptor): void {
+  #send(connection: ProtocolConnection, request: RequestDescriptor): void {
     request.startClock();
     const onRelease = request.holdsConnection ? this.#holdFor(connection, request) : this.#putConn;
     if (connection.isConnected) return this.#start(connection, request, onRelease);
@@ -471,13 +471,13 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 
   /** The hold a response will keep on `connection`; it is told when the exchange ends. */
-  #holdFor(connection: HTTPConnection, request: RequestDescriptor): ReleaseCallback {
+  #holdFor(connection: ProtocolConnection, request: RequestDescriptor): ReleaseCallback {
     const held = new HeldConnection(connection, this.#putConn, this.#holds, request.releaseConn);
     request.hold = held;
     return held.onExchangeEnd;
   }
 
-  #start(connection: HTTPConnection, request: RequestDescriptor, onRelease: ReleaseCallback) {
+  #start(connection: ProtocolConnection, request: RequestDescriptor, onRelease: ReleaseCallback) {
     this.numRequests++;
     try {
       connection.dispatch(request, onRelease);
