@@ -91,7 +91,15 @@ export interface Measurement {
   rps: number | null;
   /** Why the run failed. */
   error?: string;
+  /**
+   * Short profile: requests per second of each block of {@linkcode BLOCK_REQUESTS} requests, in
+   * completion order (how far a fresh process is from its steady rate).
+   */
+  blocks?: number[];
 }
+
+/** The short profile's block size for {@linkcode Measurement.blocks}. */
+export const BLOCK_REQUESTS = 5000;
 
 /** What a worker prints. */
 export interface WorkerResult {
@@ -304,9 +312,18 @@ function describe(error: unknown): string {
   return String(error);
 }
 
-/** Runs `concurrency` loops of `send` until `total` requests are done; fails on the first error. */
-async function runCount(send: RequestFn, concurrency: number, total: number): Promise<void> {
+/**
+ * Runs `concurrency` loops of `send` until `total` requests are done; fails on the first error.
+ * `marks`, if given, gets the time of every {@linkcode BLOCK_REQUESTS}th completion.
+ */
+async function runCount(
+  send: RequestFn,
+  concurrency: number,
+  total: number,
+  marks?: number[],
+): Promise<void> {
   let started = 0;
+  let done = 0;
   let failed = false;
   const loop = async () => {
     while (!failed && started < total) {
@@ -317,6 +334,7 @@ async function runCount(send: RequestFn, concurrency: number, total: number): Pr
         failed = true;
         throw error;
       }
+      if (++done % BLOCK_REQUESTS === 0) marks?.push(performance.now());
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, loop));
@@ -330,7 +348,7 @@ async function measureCount(
   open: () => ClientSession,
   config: WorkerConfig,
   concurrency: number,
-): Promise<{ requests: number; seconds: number }> {
+): Promise<{ requests: number; seconds: number; blocks?: number[] }> {
   const session = open();
   const requests = config.requests ?? 0;
   const warmup = config.warmupRequests ?? 0;
@@ -339,8 +357,15 @@ async function measureCount(
   try {
     await withTimeout(runCount(session.send, 1, warmup), limit(warmup), "warm-up");
     const start = performance.now();
-    await withTimeout(runCount(session.send, concurrency, requests), limit(requests), "run");
-    return { requests, seconds: (performance.now() - start) / 1000 };
+    const marks: number[] = [];
+    await withTimeout(
+      runCount(session.send, concurrency, requests, marks),
+      limit(requests),
+      "run",
+    );
+    const seconds = (performance.now() - start) / 1000;
+    const blocks = marks.map((mark, i) => BLOCK_REQUESTS * 1000 / (mark - (marks[i - 1] ?? start)));
+    return { requests, seconds, blocks };
   } finally {
     await withTimeout(session.close(), 5000, "close").catch(() => {});
   }
@@ -350,7 +375,7 @@ async function measureOnce(
   open: () => ClientSession,
   config: WorkerConfig,
   concurrency: number,
-): Promise<{ requests: number; seconds: number }> {
+): Promise<{ requests: number; seconds: number; blocks?: number[] }> {
   const session = open();
   try {
     const warmupMs = config.warmup * 1000;
@@ -416,13 +441,16 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
               : () => fetchSession(spec, config.caPem)
             : () => pooledSession(pooled as PooledModule, spec, config.caPem, maxSize, profile);
           try {
-            const { requests, seconds } = await measure(open, config, concurrency);
+            const { requests, seconds, blocks } = await measure(open, config, concurrency);
             const rps = requests / seconds;
-            result.measurements.push({ ...base, requests, seconds, rps });
+            result.measurements.push({ ...base, requests, seconds, rps, blocks });
+            const perBlock = blocks?.length
+              ? ` (per ${BLOCK_REQUESTS} requests: ${blocks.map((r) => r.toFixed(0)).join(" ")})`
+              : "";
             log(
               `${profile} round ${round + 1} ${benchCase} c=${concurrency} ${name(client)}: ${
                 caseRate(benchCase, rps).toFixed(0)
-              } ${caseUnit(benchCase)}`,
+              } ${caseUnit(benchCase)}${perBlock}`,
             );
           } catch (error) {
             const message = describe(error);
