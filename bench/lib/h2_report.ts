@@ -114,6 +114,11 @@ export interface H2Row {
   unit: RateUnit;
   /** Each client's median and min–max. */
   rates: Record<H2Client, H2Rate>;
+  /**
+   * The protocols pooled (asked for HTTP/2) was seen to speak, other than `HTTP/2.0`: with
+   * `--no-version-check`, what its column really measured.
+   */
+  pooledOther: string[];
   /** pooled (HTTP/2) / peer, or null. */
   ratioPeer: number | null;
   /** pooled over HTTP/2 on one connection / pooled over HTTP/1.1 on c connections, or null. */
@@ -128,11 +133,14 @@ function ratio(a: number | null, b: number | null): number | null {
   return a !== null && b ? a / b : null;
 }
 
+/** The distinct protocols the server saw `client` speak in `runs`. */
+function protocolsOf(runs: H2Measurement[], client: H2Client): string[] {
+  return [...new Set(runs.flatMap((m) => m.client === client && m.protocol ? [m.protocol] : []))];
+}
+
 /** The peer's name with the protocols the server saw it speak, if any were recorded. */
 function peerLabel(peer: string, runs: H2Measurement[]): string {
-  const protocols = [
-    ...new Set(runs.flatMap((m) => m.client === "peer" && m.protocol ? [m.protocol] : [])),
-  ];
+  const protocols = protocolsOf(runs, "peer");
   return protocols.length === 0 ? peer : `${peer} (${protocols.join(", ")})`;
 }
 
@@ -162,6 +170,7 @@ export function h2RowsOf(result: H2WorkerResult): H2Row[] {
       concurrency: m.concurrency,
       unit: h2CaseUnit(m.case),
       rates,
+      pooledOther: protocolsOf(runs, "pooled").filter((p) => p !== EXPECTED_PROTOCOL.pooled),
       ratioPeer: ratio(pooled, rates.peer.rate),
       ratioH1: ratio(pooled, rates["pooled-h1"].rate),
       ratioH2load: ratio(pooled, rates.h2load.rate),
@@ -198,8 +207,11 @@ function h2Table(rows: H2Row[]): string {
     "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const row of rows) {
-    const cell = (client: H2Client) =>
-      rateCell(row.rates[client].rate, row.rates[client].range, unit);
+    const cell = (client: H2Client) => {
+      const text = rateCell(row.rates[client].rate, row.rates[client].range, unit);
+      const other = client === "pooled" ? row.pooledOther : [];
+      return other.length === 0 ? text : `${text} over ${other.join(", ")}`;
+    };
     const cells = [
       row.runtime,
       row.peer,

@@ -35,13 +35,12 @@ type PoolManagerOptions = import("../../mod.ts").PoolManagerOptions;
 type Undici = typeof import("undici");
 
 /**
- * The HTTP/2 options of pooled's pools (issue 19), written out here so this script compiles
- * before the pools have them; extra options are ignored until then, and the protocol check
- * says what was spoken.
+ * The HTTP/2 option of pooled's pools (issue 19), written out here so this script compiles
+ * before the pools have it; it is ignored until then, and the protocol check says what was
+ * spoken.
  */
 interface Http2Options {
   http2?: boolean;
-  maxConcurrentStreams?: number;
 }
 
 interface DenoApi {
