@@ -115,10 +115,11 @@ export interface WorkerResult {
   measurements: Measurement[];
 }
 
-type RequestFn = () => Promise<void>;
+/** One request, its body read whole and checked. */
+export type RequestFn = () => Promise<void>;
 
 /** A client set up for one case: `send` performs one request and reads the whole body. */
-interface ClientSession {
+export interface ClientSession {
   send: RequestFn;
   close(): Promise<void>;
 }
@@ -304,7 +305,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function describe(error: unknown): string {
+/** An error as one line: its name, its code if it has one, and its message. */
+export function describe(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     return `${error.name}${code ? ` [${code}]` : ""}: ${error.message}`;
@@ -344,9 +346,9 @@ async function runCount(
  * A short script's measurement: `config.warmupRequests` sequential requests, then
  * `config.requests` timed, `concurrency` at a time.
  */
-async function measureCount(
+export async function measureCount(
   open: () => ClientSession,
-  config: WorkerConfig,
+  config: Pick<WorkerConfig, "requests" | "warmupRequests">,
   concurrency: number,
 ): Promise<{ requests: number; seconds: number; blocks?: number[] }> {
   const session = open();
@@ -371,9 +373,10 @@ async function measureCount(
   }
 }
 
-async function measureOnce(
+/** A long run: `config.warmup` seconds not counted, then `config.seconds` timed. */
+export async function measureOnce(
   open: () => ClientSession,
-  config: WorkerConfig,
+  config: Pick<WorkerConfig, "warmup" | "seconds">,
   concurrency: number,
 ): Promise<{ requests: number; seconds: number; blocks?: number[] }> {
   const session = open();
@@ -474,12 +477,24 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
   return result;
 }
 
-const args = g.Deno?.args ?? g.process?.argv.slice(2) ?? [];
-if (args.length !== 1) {
-  console.error("usage: client_worker.ts CONFIG_JSON (started by bench/compare.ts)");
-} else {
-  const result = await run(JSON.parse(args[0]) as WorkerConfig);
-  console.log(JSON.stringify(result));
+/**
+ * Whether this module is the process's entry script rather than imported (by `h2_worker.ts`,
+ * for its measuring loops): `import.meta.main` on Deno and Bun, the script path on Node.
+ */
+function isEntry(): boolean {
+  const main = (import.meta as { main?: boolean }).main;
+  if (main !== undefined) return main;
+  return decodeURIComponent(new URL(import.meta.url).pathname) === g.process?.argv[1];
 }
-// Requests that hung past their time limit must not keep the process alive.
-(g.Deno?.exit ?? g.process?.exit)?.(0);
+
+if (isEntry()) {
+  const args = g.Deno?.args ?? g.process?.argv.slice(2) ?? [];
+  if (args.length !== 1) {
+    console.error("usage: client_worker.ts CONFIG_JSON (started by bench/compare.ts)");
+  } else {
+    const result = await run(JSON.parse(args[0]) as WorkerConfig);
+    console.log(JSON.stringify(result));
+  }
+  // Requests that hung past their time limit must not keep the process alive.
+  (g.Deno?.exit ?? g.process?.exit)?.(0);
+}
