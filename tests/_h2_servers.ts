@@ -142,9 +142,17 @@ async function writeDocumentRoot(root: string, bigFile: boolean): Promise<void> 
     await fs.writeFile(path.join(root, file), contents, { mode: 0o644 });
   }
   if (!bigFile) return;
-  const big = new Uint8Array(BIG_SIZE);
-  for (let i = 0; i < BIG_SIZE; i++) big[i] = bigByte(i);
-  await fs.writeFile(path.join(root, "big.bin"), big, { mode: 0o644 });
+  // Written a MiB at a time: a test measuring memory must not start with 16 MiB to collect.
+  const file = await fs.open(path.join(root, "big.bin"), "w", 0o644);
+  try {
+    const chunk = new Uint8Array(1024 * 1024);
+    for (let at = 0; at < BIG_SIZE; at += chunk.length) {
+      for (let i = 0; i < chunk.length; i++) chunk[i] = bigByte(at + i);
+      await file.write(chunk);
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
