@@ -30,6 +30,7 @@
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
+import { rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
@@ -239,11 +240,43 @@ async function spawnServer(options: SpawnOptions): Promise<Stopper> {
     const log = await fs.readFile(options.log, "utf8").catch(() => "");
     throw new Error(`${options.what} did not start: ${spawnError ?? error}\n${output}\n${log}`);
   }
-  return () => kill(child);
+  const untrack = track(child.pid, null);
+  return () => kill(child).then(untrack);
 }
 
 /** Stops one process of a server. */
 type Stopper = () => Promise<void>;
+
+/** Processes and directories of the servers running now, for the exit handler below. */
+const live = { pids: new Set<number>(), dirs: new Set<string>() };
+let exitHandlerInstalled = false;
+
+/**
+ * If the test process dies before `stop()` (an uncaught error ends the runner), the servers
+ * would outlive it: on exit, signal every one still running and remove their directories.
+ */
+function track(pid: number | undefined, dir: string | null): () => void {
+  if (!exitHandlerInstalled) {
+    exitHandlerInstalled = true;
+    process.once("exit", () => {
+      for (const pid of live.pids) {
+        try {
+          process.kill(pid, "SIGTERM");
+        } catch { /* already gone */ }
+      }
+      // The servers may still write while they shut down: retry a non-empty directory.
+      for (const dir of live.dirs) {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+      }
+    });
+  }
+  if (pid !== undefined) live.pids.add(pid);
+  if (dir !== null) live.dirs.add(dir);
+  return () => {
+    if (pid !== undefined) live.pids.delete(pid);
+    if (dir !== null) live.dirs.delete(dir);
+  };
+}
 
 /**
  * Runs `start` in a fresh directory; `start` registers a stopper for each process it starts.
@@ -255,12 +288,14 @@ async function inDirectory<T>(
   start: (dir: string, stoppers: Stopper[]) => Promise<T>,
 ): Promise<T & { name: H2ServerName; dir: string; stop(): Promise<void> }> {
   const dir = await makeDir(name);
+  const untrack = track(undefined, dir);
   const stoppers: Stopper[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () =>
     stopping ??= (async () => {
       await Promise.all(stoppers.map((stopper) => stopper()));
       await fs.rm(dir, { recursive: true, force: true });
+      untrack();
     })();
   try {
     return { ...await start(dir, stoppers), name, dir, stop };
@@ -365,7 +400,8 @@ export function startNginxH2(
   gzip_min_length 1000;
 ${servers.join("")}`,
     });
-    stoppers.push(running.stop);
+    const untrack = track(running.pid, null);
+    stoppers.push(() => running.stop().then(untrack));
     return {
       https: `https://localhost:${h2}`,
       h2c: `http://127.0.0.1:${h2c}`,
