@@ -172,8 +172,8 @@ for (const tls of [false, true]) {
         assert.ok(seen(server, path) <= 2, `${path} sent ${seen(server, path)} times`);
         assert.equal(answered.get(path), 1, `${path} answered ${answered.get(path)} times`);
       }
+      // The resends needed a second connection while the first finished its stream.
       assert.equal(server.connections, 2);
-      assert.equal(pool.numConnections, 2);
     }, { tls, settings: [SettingId.MAX_CONCURRENT_STREAMS, 10] });
   });
 }
