@@ -80,6 +80,24 @@ export function findNginxModule(name: string): string | null {
   return null;
 }
 
+/** True when `version` (`1.22.1`) is at least `major.minor.patch`. */
+function versionAtLeast(version: string, major: number, minor: number, patch: number): boolean {
+  const [a = 0, b = 0, c = 0] = version.split(".").map(Number);
+  return a !== major ? a > major : b !== minor ? b > minor : c >= patch;
+}
+
+/**
+ * The directives of a server block that listens on `127.0.0.1:port` with HTTP/2: over TLS
+ * (ALPN offers `h2` and `http/1.1`) when `ssl`, else h2c with prior knowledge only. nginx
+ * before 1.25.1 has no `http2 on`: the listen parameter says it there.
+ */
+export function http2Listen(nginx: NginxBinary, port: number, ssl: boolean): string {
+  const tls = ssl ? " ssl" : "";
+  return versionAtLeast(nginx.version, 1, 25, 1)
+    ? `listen 127.0.0.1:${port}${tls}; http2 on;`
+    : `listen 127.0.0.1:${port}${tls} http2;`;
+}
+
 /** What {@linkcode nginxConfig} and {@linkcode startNginx} need. */
 export interface NginxOptions {
   /** A fresh directory for the configuration, pid, logs and temp files. */

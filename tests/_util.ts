@@ -142,7 +142,7 @@ export function escapeRegExp(text: string): string {
 }
 
 /** A full collection: `Bun.gc`, or V8's `gc` (scripts/test.sh runs Deno and Node with `--expose-gc`). */
-function collectGarbage(): void {
+export function collectGarbage(): void {
   const g = globalThis as { Bun?: { gc(sync: boolean): void }; gc?: () => void };
   if (g.Bun) return g.Bun.gc(true);
   if (!g.gc) {
