@@ -14,7 +14,6 @@ import type { Socket } from "../runtime/socket.ts";
 import { ErrorCode, errorCodeName } from "./error_codes.ts";
 import {
   HTTP2Error,
-  HTTP2FloodError,
   HTTP2MalformedResponseError,
   HTTP2SettingsTimeoutError,
   HTTP2StreamRefusedError,
