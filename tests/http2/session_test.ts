@@ -661,11 +661,11 @@ test("HTTP2Session: a streamed body that throws resets the stream and fails with
   const session = await openSession(server.port);
   try {
     const broken = new Error("source broke");
-    async function* failing() {
+    const failing = async function* () {
       yield new Uint8Array(1000);
       await sleep(10);
       throw broken;
-    }
+    };
     const { stream, head } = send(session, "/upload", { method: "POST", body: failing() });
     assert.equal(await head.catch((e) => e), broken);
     assert.ok(stream.bodyStarted);
@@ -717,7 +717,7 @@ test("HTTP2Session: an early response stops reading the streamed body", async ()
   const session = await openSession(server.port);
   try {
     let stopped = false;
-    async function* endless() {
+    const endless = async function* () {
       try {
         for (;;) {
           yield new Uint8Array(16 * 1024);
@@ -726,7 +726,7 @@ test("HTTP2Session: an early response stops reading the streamed body", async ()
       } finally {
         stopped = true;
       }
-    }
+    };
     const { stream, head } = send(session, "/upload", { method: "POST", body: endless() });
     assert.equal((await head).status, 413);
     assert.equal((await readAll(stream)).length, 0);
