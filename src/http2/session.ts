@@ -337,7 +337,7 @@ export class HTTP2Session implements StreamOwner {
     if (this.#streams.get(stream.id) !== stream) {
       const at = this.#queued.indexOf(stream);
       if (at < 0) return;
-      const before = this.capacity;
+      const before = this.#onCapacity === undefined ? 0 : this.capacity;
       this.#queued.splice(at, 1);
       this.#fields.delete(stream);
       this.#updateRef();
@@ -607,7 +607,7 @@ export class HTTP2Session implements StreamOwner {
   }
 
   #onSettings(settings: readonly number[]): void {
-    const before = this.capacity;
+    const before = this.#onCapacity === undefined ? 0 : this.capacity;
     for (let i = 0; i < settings.length; i += 2) {
       const value = settings[i + 1];
       switch (settings[i]) {
@@ -850,7 +850,7 @@ export class HTTP2Session implements StreamOwner {
   /** A stream leaves the open set: its slot goes to a queued request. */
   #release(stream: HTTP2Stream): void {
     if (this.#streams.get(stream.id) !== stream) return;
-    const before = this.capacity;
+    const before = this.#onCapacity === undefined ? 0 : this.capacity;
     this.#streams.delete(stream.id);
     stream.remoteEnded = true;
     if (!stream.localEnded) this.#stopBody(stream);
