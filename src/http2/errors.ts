@@ -128,8 +128,9 @@ export class HTTP2MalformedResponseError extends HTTP2Error {
 }
 
 /**
- * The server sent control frames (SETTINGS, PING) faster than the session's limit: a
- * connection error of type `ENHANCE_YOUR_CALM`.
+ * The server sent frames that cost work and carry nothing (SETTINGS, PING, empty DATA,
+ * frames on closed streams) faster than the session's limit: a connection error of type
+ * `ENHANCE_YOUR_CALM`.
  */
 export class HTTP2FloodError extends HTTP2Error {
   /** Stable machine-readable code of this error class. */
@@ -141,5 +142,22 @@ export class HTTP2FloodError extends HTTP2Error {
    */
   constructor(message: string) {
     super(message, ErrorCode.ENHANCE_YOUR_CALM);
+  }
+}
+
+/**
+ * The server did not acknowledge this end's SETTINGS in time (RFC 9113 section 6.5.3): a
+ * connection error of type `SETTINGS_TIMEOUT`.
+ */
+export class HTTP2SettingsTimeoutError extends HTTP2Error {
+  /** Stable machine-readable code of this error class. */
+  override readonly code: string = "ERR_HTTP2_SETTINGS_TIMEOUT";
+  /**
+   * Creates an instance.
+   *
+   * @param message What timed out.
+   */
+  constructor(message: string) {
+    super(message, ErrorCode.SETTINGS_TIMEOUT);
   }
 }

@@ -8,15 +8,18 @@
  */
 
 import { ProtocolError } from "../errors.ts";
+import { type BodyPieces, pieceBytes, StreamedBody } from "../body/request_body.ts";
+import { unrefTimer } from "../runtime/_unref_timer.ts";
 import type { Socket } from "../runtime/socket.ts";
 import { ErrorCode, errorCodeName } from "./error_codes.ts";
 import {
   HTTP2Error,
-  HTTP2FloodError,
   HTTP2MalformedResponseError,
+  HTTP2SettingsTimeoutError,
   HTTP2StreamRefusedError,
   HTTP2StreamResetError,
 } from "./errors.ts";
+import { RateLimit } from "./_rate_limit.ts";
 import { FrameReader } from "./frame_reader.ts";
 import {
   CONNECTION_PREFACE,
@@ -56,6 +59,34 @@ export interface HTTP2SessionOptions {
   maxHeaderListSize?: number;
   /** The most SETTINGS and PING frames accepted per second before `ENHANCE_YOUR_CALM` (1000). */
   maxControlFramesPerSecond?: number;
+  /** The most empty DATA frames without END_STREAM accepted per second (1000). */
+  maxEmptyFramesPerSecond?: number;
+  /**
+   * The most frames on closed or reset streams accepted per second (1000). DATA frames
+   * that carry octets are not counted: they are what a server has in flight when a stream
+   * is reset, and its window bounds them.
+   */
+  maxClosedStreamFramesPerSecond?: number;
+  /**
+   * How long this end's SETTINGS may go unacknowledged before the session ends with
+   * `HTTP2SettingsTimeoutError` (SETTINGS_TIMEOUT), in ms (10000; `Infinity` never). The
+   * timer does not keep the process alive.
+   */
+  settingsTimeout?: number;
+  /**
+   * Called whenever the session's `capacity` grew: a stream ended with no request queued
+   * behind it, or the server's SETTINGS raised MAX_CONCURRENT_STREAMS (its first SETTINGS
+   * included, as the limit is 1 until then). Called from inside socket events: a listener
+   * may call `request` at once.
+   */
+  onCapacity?: () => void;
+  /**
+   * Called once when the session ends: `close()`, the last stream ending after a GOAWAY,
+   * a connection error, the socket ending or failing. `error` is what open streams failed
+   * with, null for an orderly end (`close()`, a GOAWAY drained, the server closing an idle
+   * session).
+   */
+  onClose?: (error: Error | null) => void;
 }
 
 /** A request as the session sends it. */
@@ -70,8 +101,15 @@ export interface HTTP2RequestInit {
   readonly path: string;
   /** Header fields as flat pairs; names are lowercased, connection-specific ones dropped. */
   readonly headers: readonly string[];
-  /** The whole request body, or null. */
-  readonly body: Uint8Array | null;
+  /**
+   * The request body, or null: whole bytes, or streamed (a `StreamedBody`, or an async
+   * iterable of `Uint8Array`), read as the windows let it go out. A `StreamedBody` with a
+   * `length` is held to it: a source that yields more or ends short fails the request with
+   * a `TypeError` and resets the stream. A source that throws fails the request with its
+   * error and resets the stream (CANCEL); a response that ends first, or a reset, stops
+   * reading it (its `return()` is called).
+   */
+  readonly body: Uint8Array | StreamedBody | AsyncIterable<Uint8Array> | null;
 }
 
 /** Fields HTTP/2 forbids (RFC 9113 section 8.2.2), and `host` (`:authority` replaces it). */
@@ -83,6 +121,9 @@ const CONNECTION_FIELDS = new Set([
   "upgrade",
   "host",
 ]);
+
+/** The payload of an empty DATA frame that only ends a stream. */
+const EMPTY = new Uint8Array(0);
 
 /** The highest stream identifier a client may use. */
 const MAX_STREAM_ID = 0x7fffffff;
@@ -96,7 +137,12 @@ export class HTTP2Session implements StreamOwner {
   readonly #localMax: number;
   readonly #streamWindow: number;
   readonly #connectionWindow: number;
-  readonly #maxControl: number;
+  readonly #controlFrames: RateLimit;
+  readonly #emptyFrames: RateLimit;
+  readonly #closedStreamFrames: RateLimit;
+  readonly #onCapacity: (() => void) | undefined;
+  readonly #onClose: ((error: Error | null) => void) | undefined;
+  #settingsTimer: ReturnType<typeof setTimeout> | undefined;
   /** Open streams (HEADERS written, not yet closed both ways nor reset), by id. */
   readonly #streams = new Map<number, HTTP2Stream>();
   /** Streams waiting for a free slot, in order. */
@@ -120,8 +166,11 @@ export class HTTP2Session implements StreamOwner {
   #goawayLastId = -1;
   #closed = false;
   #waitingDrain = false;
-  #controlCount = 0;
-  #controlPeriod = 0;
+  #flushing = false;
+  #flushAgain = false;
+  /** `unref()` was called: the socket holds the process only while streams are open. */
+  #unrefIdle = false;
+  #socketRefed = true;
 
   /**
    * Starts a session on a connected socket: writes the preface, this end's SETTINGS and
@@ -132,7 +181,11 @@ export class HTTP2Session implements StreamOwner {
     this.#localMax = options.maxConcurrentStreams ?? 100;
     this.#streamWindow = options.streamWindowSize ?? 1024 * 1024;
     this.#connectionWindow = options.connectionWindowSize ?? 16 * 1024 * 1024;
-    this.#maxControl = options.maxControlFramesPerSecond ?? 1000;
+    this.#controlFrames = new RateLimit(options.maxControlFramesPerSecond ?? 1000);
+    this.#emptyFrames = new RateLimit(options.maxEmptyFramesPerSecond ?? 1000);
+    this.#closedStreamFrames = new RateLimit(options.maxClosedStreamFramesPerSecond ?? 1000);
+    this.#onCapacity = options.onCapacity;
+    this.#onClose = options.onClose;
     const maxHeaderList = options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE;
     this.#decoder = new HpackDecoder({ maxHeaderListSize: maxHeaderList });
     this.#receiveWindow = this.#connectionWindow;
@@ -142,7 +195,7 @@ export class HTTP2Session implements StreamOwner {
     });
     socket.setHandler({
       onData: (chunk) => this.#onData(chunk),
-      onEnd: () => this.#terminate(new ProtocolError("Connection closed by the server")),
+      onEnd: () => this.#terminate(new ProtocolError("Connection closed by the server"), this.idle),
       onError: (error) => this.#terminate(error),
       onWriteError: (error) => this.#terminate(error),
     });
@@ -163,6 +216,16 @@ export class HTTP2Session implements StreamOwner {
     start.set(settings, CONNECTION_PREFACE.length);
     start.set(update, CONNECTION_PREFACE.length + settings.length);
     socket.write(start);
+    const timeout = options.settingsTimeout ?? 10_000;
+    if (Number.isFinite(timeout)) {
+      this.#settingsTimer = setTimeout(() => {
+        this.#settingsTimer = undefined;
+        this.#connectionError(
+          new HTTP2SettingsTimeoutError(`SETTINGS not acknowledged in time: ${timeout} ms`),
+        );
+      }, timeout);
+      unrefTimer(this.#settingsTimer);
+    }
   }
 
   /** How many more requests the session takes now without queueing them. */
@@ -186,6 +249,34 @@ export class HTTP2Session implements StreamOwner {
     return this.#closed;
   }
 
+  /** True when no stream is open or queued. */
+  get idle(): boolean {
+    return this.#streams.size === 0 && this.#queued.length === 0;
+  }
+
+  /**
+   * Lets the process exit while the session is idle: its socket is unref'd now if the
+   * session is idle, and again each time it becomes idle; a request refs it until then.
+   */
+  unref(): void {
+    this.#unrefIdle = true;
+    this.#updateRef();
+  }
+
+  /** Keeps the process alive while the session is open, idle or not (the default). */
+  ref(): void {
+    this.#unrefIdle = false;
+    this.#updateRef();
+  }
+
+  #updateRef(): void {
+    const refed = !this.#unrefIdle || !this.idle;
+    if (refed === this.#socketRefed || this.#closed) return;
+    this.#socketRefed = refed;
+    if (refed) this.#socket.ref();
+    else this.#socket.unref();
+  }
+
   /** The server acknowledged this end's SETTINGS. */
   get settingsAcknowledged(): boolean {
     return this.#settingsAcked;
@@ -197,7 +288,16 @@ export class HTTP2Session implements StreamOwner {
    * of a failure before it; the body is read from the returned stream.
    */
   request(init: HTTP2RequestInit, listener: HTTP2StreamListener): HTTP2Stream {
-    const stream = new HTTP2Stream(this, listener, init.body, this.#started > 0);
+    const body = init.body;
+    const whole = body === null || body instanceof Uint8Array;
+    const stream = new HTTP2Stream(this, listener, whole ? body : null, this.#started > 0);
+    if (!whole) {
+      const source = body instanceof StreamedBody
+        ? body
+        : new StreamedBody(() => body[Symbol.asyncIterator](), null, false);
+      stream.source = source;
+      stream.declaredLength = source.length ?? -1;
+    }
     this.#started++;
     if (this.#closed || this.#goawayLastId >= 0) {
       stream.failed(new HTTP2StreamRefusedError("Session no longer takes streams", 0));
@@ -206,6 +306,7 @@ export class HTTP2Session implements StreamOwner {
     this.#fields.set(stream, requestFields(init));
     this.#queued.push(stream);
     this.#startQueued();
+    this.#updateRef();
     return stream;
   }
 
@@ -213,7 +314,7 @@ export class HTTP2Session implements StreamOwner {
   close(): void {
     if (this.#closed) return;
     this.#socket.write(encodeGoaway(0, ErrorCode.NO_ERROR));
-    this.#terminate(new ProtocolError("Session closed"));
+    this.#terminate(new ProtocolError("Session closed"), true);
   }
 
   // StreamOwner
@@ -235,9 +336,12 @@ export class HTTP2Session implements StreamOwner {
   reset(stream: HTTP2Stream, errorCode: number): void {
     if (this.#streams.get(stream.id) !== stream) {
       const at = this.#queued.indexOf(stream);
-      if (at >= 0) this.#queued.splice(at, 1);
+      if (at < 0) return;
+      const before = this.#onCapacity === undefined ? 0 : this.capacity;
+      this.#queued.splice(at, 1);
       this.#fields.delete(stream);
-      return;
+      this.#updateRef();
+      return this.#grew(before);
     }
     if (!this.#closed) this.#socket.write(encodeRstStream(stream.id, errorCode));
     this.#release(stream);
@@ -275,13 +379,22 @@ export class HTTP2Session implements StreamOwner {
         ),
       );
     }
+    const source = stream.source;
+    if (source !== null) {
+      stream.source = null;
+      try {
+        stream.pieces = source.open();
+      } catch (error) {
+        return stream.failed(asError(error));
+      }
+    }
     // Identifiers are allocated as the HEADERS go out: they must rise in wire order.
     stream.id = this.#nextId;
     this.#nextId += 2;
     stream.sendWindow = this.#peerInitialWindow;
     stream.receiveWindow = this.#streamWindow;
     this.#streams.set(stream.id, stream);
-    const endStream = stream.body === null;
+    const endStream = stream.body === null && stream.pieces === null;
     stream.localEnded = endStream;
     this.#write(
       encodeHeaders(stream.id, this.#encoder.encode(fields), {
@@ -295,41 +408,132 @@ export class HTTP2Session implements StreamOwner {
     }
   }
 
-  /** Sends request bodies as far as the windows allow, in stream order. */
+  /**
+   * Sends request bodies as far as the windows allow, in stream order: a stream whose own
+   * window is shut, or whose streamed body has no piece ready, does not hold back the
+   * others. Re-entered (a stream ending opens a queued one), it runs again at the end.
+   */
   #flush(): void {
-    while (this.#sending.length > 0 && !this.#closed && !this.#waitingDrain) {
-      const stream = this.#sending[0];
-      const body = stream.body!;
-      const room = Math.min(this.#sendWindow, stream.sendWindow, this.#peerMaxFrameSize);
-      if (room <= 0) {
-        // This stream waits for a WINDOW_UPDATE; later ones may still have room of their own
-        // only if the connection window is open: send them, keep this one first.
-        if (this.#sendWindow <= 0 || !this.#flushOthers()) return;
-        continue;
+    if (this.#flushing) {
+      this.#flushAgain = true;
+      return;
+    }
+    this.#flushing = true;
+    try {
+      do {
+        this.#flushAgain = false;
+        const sending = this.#sending;
+        for (let i = 0; i < sending.length && !this.#closed && !this.#waitingDrain;) {
+          const stream = sending[i];
+          this.#sendBody(stream);
+          // A stream that ended or failed left the list: the next one is at `i` now.
+          if (sending[i] === stream) i++;
+        }
+      } while (this.#flushAgain && !this.#closed && !this.#waitingDrain);
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /** Sends what one stream may send now; asks a streamed body for its next piece. */
+  #sendBody(stream: HTTP2Stream): void {
+    for (;;) {
+      const body = stream.body;
+      if (body === null) {
+        if (stream.pieces === null) return this.#endBody(stream, EMPTY);
+        if (!stream.pulling) this.#pull(stream, stream.pieces);
+        return;
       }
+      const room = Math.min(this.#sendWindow, stream.sendWindow, this.#peerMaxFrameSize);
+      if (room <= 0 || this.#waitingDrain || this.#closed) return;
       const size = Math.min(room, body.length - stream.sendOffset);
-      const end = stream.sendOffset + size === body.length;
       const piece = body.subarray(stream.sendOffset, stream.sendOffset + size);
       stream.sendOffset += size;
       stream.sendWindow -= size;
       this.#sendWindow -= size;
-      if (end) {
-        this.#sending.shift();
+      stream.bodySent += size;
+      if (stream.sendOffset === body.length) {
         stream.body = null;
-        stream.localEnded = true;
+        if (stream.pieces === null) return this.#endBody(stream, piece);
       }
-      this.#write(encodeData(stream.id, piece, { endStream: end }));
-      if (end && stream.remoteEnded) this.#release(stream);
+      this.#write(encodeData(stream.id, piece));
     }
   }
 
-  /** Moves the first stream that can send to the front; false when none can. */
-  #flushOthers(): boolean {
-    const at = this.#sending.findIndex((s) => s.sendWindow > 0);
-    if (at <= 0) return false;
-    const [stream] = this.#sending.splice(at, 1);
-    this.#sending.unshift(stream);
-    return true;
+  /** The last DATA frame: END_STREAM, and the stream leaves the senders. */
+  #endBody(stream: HTTP2Stream, piece: Uint8Array): void {
+    stream.localEnded = true;
+    const at = this.#sending.indexOf(stream);
+    if (at >= 0) this.#sending.splice(at, 1);
+    this.#write(encodeData(stream.id, piece, { endStream: true }));
+    if (stream.remoteEnded) this.#release(stream);
+  }
+
+  /**
+   * Asks a streamed body for its next piece (the one promise of the slow path); the stream
+   * sends it when it comes, unless it ended meanwhile.
+   */
+  #pull(stream: HTTP2Stream, pieces: BodyPieces): void {
+    stream.pulling = true;
+    let next: Promise<IteratorResult<Uint8Array | string, unknown>>;
+    try {
+      next = pieces.next();
+    } catch (error) {
+      return this.#sourceFailed(stream, error);
+    }
+    next.then((result) => {
+      if (stream.pieces !== pieces) return; // The stream ended or failed meanwhile.
+      stream.pulling = false;
+      const declared = stream.declaredLength;
+      if (result.done) {
+        stream.pieces = null;
+        if (declared >= 0 && stream.bodySent !== declared) {
+          return stream.fail(
+            new TypeError(
+              `Request body ended after ${stream.bodySent} bytes, short of its length: ${declared}`,
+            ),
+          );
+        }
+      } else {
+        let bytes: Uint8Array;
+        try {
+          bytes = pieceBytes(result.value);
+        } catch (error) {
+          return stream.fail(asError(error));
+        }
+        if (declared >= 0 && stream.bodySent + bytes.length > declared) {
+          return stream.fail(new TypeError(`Request body is longer than its length: ${declared}`));
+        }
+        stream.body = bytes.length > 0 ? bytes : null;
+        stream.sendOffset = 0;
+      }
+      this.#flush();
+    }, (error) => {
+      if (stream.pieces === pieces) this.#sourceFailed(stream, error);
+    });
+  }
+
+  /** The body's source threw: it is not asked again, the stream is reset (CANCEL). */
+  #sourceFailed(stream: HTTP2Stream, error: unknown): void {
+    stream.pieces = null;
+    stream.pulling = false;
+    stream.fail(asError(error));
+  }
+
+  /** The stream sends no more body: it leaves the senders and its source is stopped. */
+  #stopBody(stream: HTTP2Stream): void {
+    const at = this.#sending.indexOf(stream);
+    if (at >= 0) this.#sending.splice(at, 1);
+    stream.body = null;
+    const pieces = stream.pieces;
+    if (pieces === null) return;
+    stream.pieces = null;
+    stream.pulling = false;
+    try {
+      Promise.resolve(pieces.return?.()).catch(() => {});
+    } catch {
+      // A source whose return() throws is stopped as far as it can be.
+    }
   }
 
   #write(bytes: Uint8Array): void {
@@ -378,15 +582,16 @@ export class HTTP2Session implements StreamOwner {
       case FrameType.SETTINGS:
         if (frame.ack) {
           this.#settingsAcked = true;
+          this.#stopSettingsTimer();
           return;
         }
-        this.#countControl("SETTINGS");
+        this.#controlFrames.count("SETTINGS frames");
         return this.#onSettings(frame.settings);
       case FrameType.PUSH_PROMISE:
         throw new HTTP2Error("PUSH_PROMISE while push is disabled", ErrorCode.PROTOCOL_ERROR);
       case FrameType.PING:
         if (frame.ack) return;
-        this.#countControl("PING");
+        this.#controlFrames.count("PING frames");
         this.#write(encodePing(frame.data, true));
         return;
       case FrameType.GOAWAY:
@@ -396,19 +601,13 @@ export class HTTP2Session implements StreamOwner {
     }
   }
 
-  /** Counts SETTINGS and PING frames per second; over the limit is a flood. */
-  #countControl(what: string): void {
-    const now = Date.now();
-    if (now - this.#controlPeriod >= 1000) {
-      this.#controlPeriod = now;
-      this.#controlCount = 0;
-    }
-    if (++this.#controlCount > this.#maxControl) {
-      throw new HTTP2FloodError(`Too many ${what} frames per second: ${this.#controlCount}`);
-    }
+  #stopSettingsTimer(): void {
+    if (this.#settingsTimer !== undefined) clearTimeout(this.#settingsTimer);
+    this.#settingsTimer = undefined;
   }
 
   #onSettings(settings: readonly number[]): void {
+    const before = this.#onCapacity === undefined ? 0 : this.capacity;
     for (let i = 0; i < settings.length; i += 2) {
       const value = settings[i + 1];
       switch (settings[i]) {
@@ -441,6 +640,7 @@ export class HTTP2Session implements StreamOwner {
     this.#write(encodeSettingsAck());
     this.#startQueued();
     this.#flush();
+    this.#grew(before);
   }
 
   /** A new INITIAL_WINDOW_SIZE moves every open stream's send window by the difference. */
@@ -469,7 +669,7 @@ export class HTTP2Session implements StreamOwner {
       }
     } else {
       const stream = this.#streams.get(streamId);
-      if (!stream) return;
+      if (!stream) return this.#closedStreamFrames.count("frames on closed streams");
       stream.sendWindow += increment;
       if (stream.sendWindow > MAX_WINDOW_SIZE) {
         return this.#streamError(
@@ -486,6 +686,8 @@ export class HTTP2Session implements StreamOwner {
   }
 
   #onDataFrame(streamId: number, data: Uint8Array, flowLength: number, endStream: boolean) {
+    const empty = data.length === 0;
+    if (empty && !endStream) this.#emptyFrames.count("empty DATA frames");
     this.#receiveWindow -= flowLength;
     if (this.#receiveWindow < 0) {
       throw new HTTP2Error("DATA beyond the connection window", ErrorCode.FLOW_CONTROL_ERROR);
@@ -494,6 +696,7 @@ export class HTTP2Session implements StreamOwner {
     const stream = this.#streams.get(streamId);
     if (!stream || stream.remoteEnded) {
       this.#checkKnown(streamId);
+      if (empty && endStream) this.#closedStreamFrames.count("frames on closed streams");
       // A stream already reset or ended: nobody will read these octets.
       this.#credit(flowLength);
       return;
@@ -521,7 +724,7 @@ export class HTTP2Session implements StreamOwner {
     // The block is decoded whatever the stream's state: the decoder's table depends on it.
     const fields = this.#decoder.decode(frame.block);
     const stream = this.#streams.get(frame.streamId);
-    if (!stream || stream.remoteEnded) return this.#checkKnown(frame.streamId);
+    if (!stream || stream.remoteEnded) return this.#closedStreamFrame(frame.streamId);
     if (stream.head !== null) {
       if (!frame.endStream) {
         return this.#malformed(stream, "Header block after the head without END_STREAM");
@@ -558,7 +761,18 @@ export class HTTP2Session implements StreamOwner {
     }
   }
 
-  #remoteEnd(stream: HTTP2Stream): void {
+  /** A frame on a stream that is no longer open: counted, as a flood costs work. */
+  #closedStreamFrame(streamId: number): void {
+    this.#checkKnown(streamId);
+    this.#closedStreamFrames.count("frames on closed streams");
+  }
+
+  /**
+   * The response ended. A request body still going out is of no more use (an early 413,
+   * say): it stops, and the stream is reset with CANCEL, unless the server's own
+   * RST_STREAM ended it (`byReset`: a reset is never answered with one).
+   */
+  #remoteEnd(stream: HTTP2Stream, byReset = false): void {
     stream.remoteEnded = true;
     const length = stream.expectedLength;
     if (length >= 0 && length !== stream.received && stream.head!.status !== 304) {
@@ -568,18 +782,21 @@ export class HTTP2Session implements StreamOwner {
       );
     }
     stream.ended();
-    if (stream.localEnded) this.#release(stream);
+    if (!stream.localEnded && !byReset && !this.#closed) {
+      this.#write(encodeRstStream(stream.id, ErrorCode.CANCEL));
+    }
+    this.#release(stream);
   }
 
   #onReset(streamId: number, errorCode: number): void {
     const stream = this.#streams.get(streamId);
-    if (!stream) return this.#checkKnown(streamId);
+    if (!stream) return this.#closedStreamFrame(streamId);
     if (errorCode === ErrorCode.NO_ERROR && stream.head !== null) {
       // After a whole response NO_ERROR only stops the rest of the request body. Without
       // END_STREAM it is taken as the end too, as curl does: `node:http2` ends a response
       // so when its closing empty DATA frame waits for window (`content-length`, when
       // present, still has to match).
-      if (!stream.remoteEnded) this.#remoteEnd(stream);
+      if (!stream.remoteEnded) this.#remoteEnd(stream, true);
       return this.#release(stream);
     }
     this.#release(stream);
@@ -600,8 +817,7 @@ export class HTTP2Session implements StreamOwner {
     }
     for (const stream of refused) {
       this.#streams.delete(stream.id);
-      const sending = this.#sending.indexOf(stream);
-      if (sending >= 0) this.#sending.splice(sending, 1);
+      this.#stopBody(stream);
       stream.failed(
         new HTTP2StreamRefusedError(
           `Stream not processed before GOAWAY (${
@@ -611,6 +827,7 @@ export class HTTP2Session implements StreamOwner {
         ),
       );
     }
+    this.#updateRef();
     if (this.#streams.size === 0) this.#shutdown();
   }
 
@@ -633,18 +850,22 @@ export class HTTP2Session implements StreamOwner {
   /** A stream leaves the open set: its slot goes to a queued request. */
   #release(stream: HTTP2Stream): void {
     if (this.#streams.get(stream.id) !== stream) return;
+    const before = this.#onCapacity === undefined ? 0 : this.capacity;
     this.#streams.delete(stream.id);
     stream.remoteEnded = true;
-    if (stream.body !== null) {
-      const at = this.#sending.indexOf(stream);
-      if (at >= 0) this.#sending.splice(at, 1);
-      stream.body = null;
-    }
+    if (!stream.localEnded) this.#stopBody(stream);
     if (this.#goawayLastId >= 0) {
       if (this.#streams.size === 0) this.#shutdown();
       return;
     }
     this.#startQueued();
+    this.#updateRef();
+    this.#grew(before);
+  }
+
+  /** Tells the owner when `capacity` went up from `before`. */
+  #grew(before: number): void {
+    if (this.#onCapacity !== undefined && this.capacity > before) this.#onCapacity();
   }
 
   #connectionError(error: HTTP2Error): void {
@@ -657,20 +878,26 @@ export class HTTP2Session implements StreamOwner {
   #shutdown(): void {
     if (this.#closed) return;
     this.#socket.write(encodeGoaway(0, ErrorCode.NO_ERROR));
-    this.#terminate(new ProtocolError("Session closed after GOAWAY"));
+    this.#terminate(new ProtocolError("Session closed after GOAWAY"), true);
   }
 
-  /** Fails every stream with `error` and closes the socket. */
-  #terminate(error: Error): void {
+  /**
+   * Fails every stream with `error`, stops their bodies' sources and closes the socket;
+   * `orderly` (or no stream to fail on the server's close) tells the owner of no error.
+   */
+  #terminate(error: Error, orderly = false): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopSettingsTimer();
     const streams = [...this.#queued, ...this.#streams.values()];
     this.#queued.length = 0;
     this.#streams.clear();
-    this.#sending.length = 0;
     this.#fields.clear();
+    for (const stream of streams) this.#stopBody(stream);
+    this.#sending.length = 0;
     for (const stream of streams) stream.failed(error);
     this.#socket.close();
+    this.#onClose?.(orderly ? null : error);
   }
 }
 
@@ -715,4 +942,9 @@ function checkResponseFields(fields: readonly string[]): number | string {
     if (name === "te" && fields[i + 1] !== "trailers") return `Invalid te: "${fields[i + 1]}"`;
   }
   return Number(status);
+}
+
+/** What a source threw, as an `Error`. */
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new TypeError(String(error));
 }

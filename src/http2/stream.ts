@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { BodyPieces, StreamedBody } from "../body/request_body.ts";
+
 /** A response head as an HTTP/2 stream hands it over (`ResponseHeadInfo` with version 20). */
 export interface HTTP2ResponseHead {
   /** Status code. */
@@ -52,10 +54,23 @@ export class HTTP2Stream {
   readonly collected = false;
 
   // Session-side state (the session reads and writes these).
-  /** The request body still to send, from `sendOffset`, or null when all is sent. */
+  /**
+   * The request body bytes still to send, from `sendOffset`: the whole body, or a streamed
+   * body's current piece; null when none is waiting.
+   */
   body: Uint8Array | null;
   /** Octets of `body` already sent. */
   sendOffset = 0;
+  /** A streamed body not yet opened (the stream has not started), or null. */
+  source: StreamedBody | null = null;
+  /** The streamed body's reader until it ended or was stopped, or null. */
+  pieces: BodyPieces | null = null;
+  /** A piece of the streamed body is being waited for. */
+  pulling = false;
+  /** The streamed body's declared length (held to), or -1. */
+  declaredLength = -1;
+  /** Request body octets sent in DATA frames. */
+  bodySent = 0;
   /** The peer's window for this stream (may go negative after a SETTINGS change). */
   sendWindow = 0;
   /** What the peer may still send on this stream before the next WINDOW_UPDATE. */
@@ -102,6 +117,15 @@ export class HTTP2Stream {
   /** True once the whole body has arrived (or the stream failed). */
   get finished(): boolean {
     return this.#ended || this.#error !== null;
+  }
+
+  /**
+   * Some request body octet went out: a refused stream whose body started can be resent
+   * only if its body can be read again (a one-shot streamed body was opened, in any case,
+   * once the stream started).
+   */
+  get bodyStarted(): boolean {
+    return this.bodySent > 0;
   }
 
   /** Body octets received and not yet read. */
