@@ -50,6 +50,8 @@ interface NodeStream {
 /** A `node:tls` client socket after its handshake. */
 interface NodeTlsStream extends NodeStream {
   readonly authorizationError?: Error | string | null;
+  /** The protocol ALPN negotiated, or false. */
+  readonly alpnProtocol?: string | false | null;
   getPeerCertificate(detailed?: boolean): PeerCertificate | null;
 }
 
@@ -104,10 +106,12 @@ class NodeSocket implements Socket {
   #closed = false;
   /** The socket under a TLS layer started with `startTls` (closed with this one). */
   #underlying: Socket | null;
+  readonly alpnProtocol: string | null;
 
   constructor(stream: NodeStream, underlying: Socket | null = null) {
     this.#stream = stream;
     this.#underlying = underlying;
+    this.alpnProtocol = (stream as NodeTlsStream).alpnProtocol || null;
     stream.on("data", (chunk: Uint8Array) => this.#handler.onData(chunk));
     stream.on("end", () => this.#finish());
     stream.on("close", () => this.#finish());

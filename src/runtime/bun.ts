@@ -50,6 +50,8 @@ interface BunRawSocket {
   unref(): void;
   setNoDelay?(noDelay: boolean): void;
   getPeerCertificate?(): PeerCertificate | null;
+  /** The protocol ALPN negotiated (a string, or false/null when none). */
+  readonly alpnProtocol?: string | false | null;
   upgradeTLS?(options: Record<string, unknown>): [BunRawSocket, BunRawSocket];
 }
 
@@ -95,6 +97,8 @@ class BunSocket implements Socket {
   #drainWaiters = new DrainWaiters();
   /** True for a TLS socket (TLS on it again goes through `node:tls`). */
   readonly isTls: boolean;
+  /** The protocol ALPN negotiated, or null (set when the handshake is done). */
+  alpnProtocol: string | null = null;
 
   constructor(pending: PendingConnect) {
     this.pending = pending;
@@ -249,6 +253,7 @@ const handlers = {
       return;
     }
     pending.onPhase?.("tls");
+    socket.alpnProtocol = raw.alpnProtocol || null;
     pending.resolve(socket);
   },
   data(raw: BunRawSocket, chunk: Uint8Array) {
