@@ -56,6 +56,10 @@ export interface HTTP2SessionOptions {
   maxHeaderListSize?: number;
   /** The most SETTINGS and PING frames accepted per second before `ENHANCE_YOUR_CALM` (1000). */
   maxControlFramesPerSecond?: number;
+  /** Told after each SETTINGS frame of the server is applied (the stream limit may change). */
+  onSettings?: () => void;
+  /** Told once when the session ends (closed, connection error, GOAWAY done, socket end). */
+  onClose?: (error: Error) => void;
 }
 
 /** A request as the session sends it. */
@@ -97,6 +101,8 @@ export class HTTP2Session implements StreamOwner {
   readonly #streamWindow: number;
   readonly #connectionWindow: number;
   readonly #maxControl: number;
+  readonly #settingsHook: (() => void) | undefined;
+  readonly #onClose: ((error: Error) => void) | undefined;
   /** Open streams (HEADERS written, not yet closed both ways nor reset), by id. */
   readonly #streams = new Map<number, HTTP2Stream>();
   /** Streams waiting for a free slot, in order. */
@@ -133,6 +139,8 @@ export class HTTP2Session implements StreamOwner {
     this.#streamWindow = options.streamWindowSize ?? 1024 * 1024;
     this.#connectionWindow = options.connectionWindowSize ?? 16 * 1024 * 1024;
     this.#maxControl = options.maxControlFramesPerSecond ?? 1000;
+    this.#settingsHook = options.onSettings;
+    this.#onClose = options.onClose;
     const maxHeaderList = options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE;
     this.#decoder = new HpackDecoder({ maxHeaderListSize: maxHeaderList });
     this.#receiveWindow = this.#connectionWindow;
@@ -169,6 +177,20 @@ export class HTTP2Session implements StreamOwner {
   get capacity(): number {
     if (this.#closed || this.#goawayLastId >= 0 || this.#nextId > MAX_STREAM_ID - 2) return 0;
     return Math.max(0, this.#limit() - this.#streams.size - this.#queued.length);
+  }
+
+  /**
+   * The most streams open at once now (the server's limit and this end's; 1 until the
+   * server's SETTINGS arrive), or 0 once the session takes no new stream.
+   */
+  get streamLimit(): number {
+    if (this.#closed || this.#goawayLastId >= 0 || this.#nextId > MAX_STREAM_ID - 2) return 0;
+    return this.#limit();
+  }
+
+  /** The server's first SETTINGS frame arrived. */
+  get peerSettingsSeen(): boolean {
+    return this.#peerSettingsSeen;
   }
 
   /** Streams open on the wire. */
@@ -441,6 +463,7 @@ export class HTTP2Session implements StreamOwner {
     this.#write(encodeSettingsAck());
     this.#startQueued();
     this.#flush();
+    this.#settingsHook?.();
   }
 
   /** A new INITIAL_WINDOW_SIZE moves every open stream's send window by the difference. */
@@ -671,6 +694,7 @@ export class HTTP2Session implements StreamOwner {
     this.#fields.clear();
     for (const stream of streams) stream.failed(error);
     this.#socket.close();
+    this.#onClose?.(error);
   }
 }
 
