@@ -9,10 +9,11 @@ import http2 from "node:http2";
 import https from "node:https";
 import zlib from "node:zlib";
 import type { AddressInfo } from "node:net";
-import { assert, test } from "../_harness.ts";
+import { assert, runtime, test } from "../_harness.ts";
 import { assertAtRest, deferred, rejects, sleep } from "../_util.ts";
 import { CA_CERT, SERVER_TLS } from "../_certs.ts";
 import {
+  HTTP2StreamRefusedError,
   HTTPConnectionPool,
   HTTPSConnectionPool,
   ReadTimeoutError,
@@ -320,3 +321,69 @@ test("gzip is decoded and maxResponseSize holds over HTTP/2", async () => {
     await server.close();
   }
 });
+
+test("REFUSED_STREAM: a POST is resent once without counting a retry", async () => {
+  const seen = new Map<string, number>();
+  const server = await h2Server((stream, headers) => {
+    const path = String(headers[":path"]);
+    const count = (seen.get(path) ?? 0) + 1;
+    seen.set(path, count);
+    if (path === "/always" || count === 1) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    stream.respond({ ":status": 200 });
+    stream.end("done");
+  });
+  const pool = tlsPool(server.port, { retries: false });
+  try {
+    const response = await pool.request("POST", "/once", { body: "x" });
+    assert.equal(response.status, 200);
+    assert.equal(seen.get("/once"), 2);
+    const error = await rejects(pool.request("POST", "/always", { body: "x" }));
+    assert.ok(error instanceof HTTP2StreamRefusedError, String(error));
+    assert.equal(seen.get("/always"), 2, "resent once, not more");
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+  // Not on Bun: its node:http2 server sends an empty DATA frame before the RST_STREAM.
+}, { ignore: runtime === "bun" });
+
+test("GOAWAY mid-flight: the POSTs above the last stream id are resent and succeed", async () => {
+  const seen = new Map<string, number>();
+  let goneAway = false;
+  const pending: http2.ServerHttp2Stream[] = [];
+  const server = await h2Server((stream, headers) => {
+    const path = String(headers[":path"]);
+    seen.set(path, (seen.get(path) ?? 0) + 1);
+    const answer = (s: http2.ServerHttp2Stream) => {
+      s.respond({ ":status": 200 });
+      s.end(path);
+    };
+    if (goneAway || path === "/warm") return answer(stream);
+    pending.push(stream);
+    if (pending.length < 4) return;
+    // Streams 3 and 5 are processed, 7 and 9 are not.
+    goneAway = true;
+    stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, 5);
+    for (const s of pending) if (s.id! <= 5) answer(s);
+  });
+  const pool = tlsPool(server.port, { retries: false, maxSize: 2 });
+  try {
+    await pool.request("GET", "/warm");
+    const responses = await Promise.all(
+      ["/a", "/b", "/c", "/d"].map((path) => pool.request("POST", path, { body: path })),
+    );
+    assert.deepEqual(responses.map((r) => r.status), [200, 200, 200, 200]);
+    const counts = [...seen.entries()].filter(([path]) => path !== "/warm").map(([, n]) => n);
+    assert.deepEqual(counts.sort(), [1, 1, 2, 2]);
+    assert.equal(server.sessions, 2);
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+  // Not on Bun: its node:http2 server does not honour the last stream id of goaway().
+}, { ignore: runtime === "bun" });
