@@ -12,12 +12,16 @@ import type { AddressInfo } from "node:net";
 import { assert, runtime, test } from "../_harness.ts";
 import { assertAtRest, deferred, rejects, sleep } from "../_util.ts";
 import { CA_CERT, SERVER_TLS } from "../_certs.ts";
+import { missingBinary, startMicrosocks, startTinyproxy } from "../_proxies.ts";
 import {
   HTTP2StreamRefusedError,
   HTTPConnectionPool,
   HTTPSConnectionPool,
+  ProxyManager,
   ReadTimeoutError,
   ResponseTooLargeError,
+  Retry,
+  SOCKSProxyManager,
   Timeout,
 } from "../../mod.ts";
 import type { ConnectionPoolOptions } from "../../mod.ts";
@@ -387,3 +391,84 @@ test("GOAWAY mid-flight: the POSTs above the last stream id are resent and succe
   }
   // Not on Bun: its node:http2 server does not honour the last stream id of goaway().
 }, { ignore: runtime === "bun" });
+
+test("redirects and retries work over HTTP/2", async () => {
+  let flaky = 0;
+  const server = await h2Server((stream, headers) => {
+    const path = String(headers[":path"]);
+    if (path === "/from") {
+      stream.respond({ ":status": 302, location: "/to" });
+      stream.end();
+    } else if (path === "/flaky" && flaky++ === 0) {
+      stream.respond({ ":status": 503 });
+      stream.end();
+    } else {
+      stream.respond({ ":status": 200 });
+      stream.end(path);
+    }
+  });
+  const pool = tlsPool(server.port);
+  try {
+    const redirected = await pool.request("GET", "/from");
+    assert.equal(redirected.status, 200);
+    assert.equal(new TextDecoder().decode(redirected.data), "/to");
+    const retried = await pool.request("GET", "/flaky", {
+      retries: new Retry({ total: 2, statusForcelist: [503], backoffFactor: 0 }),
+    });
+    assert.equal(retried.status, 200);
+    assert.equal(server.sessions, 1);
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+test("a streamed response holds its stream, not the session; drainConn, close and pool.close work", async () => {
+  const server = await h2Server((stream) => {
+    stream.respond({ ":status": 200 });
+    stream.end("x".repeat(100_000));
+  });
+  const pool = tlsPool(server.port, { maxSize: 1, block: true });
+  try {
+    const held = await pool.request("GET", "/", { preloadContent: false });
+    assert.equal(pool.stats.inUse, 1);
+    assert.equal(pool.stats.streams, 1);
+    // Another request shares the session while the first response holds its stream.
+    assert.equal((await pool.request("GET", "/")).data.length, 100_000);
+    await held.drainConn();
+    assertAtRest(pool);
+    const closed = await pool.request("GET", "/", { preloadContent: false });
+    closed.close();
+    assertAtRest(pool);
+    const unread = await pool.request("GET", "/", { preloadContent: false, releaseConn: false });
+    await pool.close();
+    await rejects(unread.read());
+    assert.equal(pool.stats.inUse, 0);
+    assert.equal(server.sessions, 1);
+  } finally {
+    await pool.close();
+    await server.close();
+  }
+});
+
+test("HTTP/2 inside CONNECT and SOCKS tunnels, like a direct connection", async () => {
+  const server = await h2Server(hello);
+  const tinyproxy = await startTinyproxy();
+  const socks = await startMicrosocks();
+  const url = `https://localhost:${server.port}/t`;
+  try {
+    await using connect = new ProxyManager(tinyproxy.url, { caCerts: [CA_CERT] });
+    assert.equal((await connect.request("GET", url)).version, 20);
+    await using socksManager = new SOCKSProxyManager(socks.url, { caCerts: [CA_CERT] });
+    assert.equal((await socksManager.request("GET", url)).version, 20);
+    await using plain = new ProxyManager(tinyproxy.url, { caCerts: [CA_CERT], http2: false });
+    assert.equal((await plain.request("GET", url)).version, 11);
+  } finally {
+    await tinyproxy.close();
+    await socks.close();
+    await server.close();
+  }
+}, {
+  ignore: missingBinary("tinyproxy") !== undefined || missingBinary("microsocks") !== undefined,
+});
