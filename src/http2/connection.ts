@@ -130,7 +130,7 @@ export class HTTP2Connection implements ProtocolConnection {
           `The server no longer negotiates HTTP/2: ${JSON.stringify(socket.alpnProtocol)}`,
         );
       }
-      await this.adopt(socket, connectSignal);
+      await this.adopt(socket, null, connectSignal);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
@@ -138,18 +138,33 @@ export class HTTP2Connection implements ProtocolConnection {
 
   /**
    * Starts a session on a connected socket (one that negotiated `h2`, or h2c) and
-   * resolves once the server's SETTINGS are in, so that its stream limit is known.
+   * resolves once the server's SETTINGS are in, so that its stream limit is known; a
+   * server silent for `timeout` ms (or an aborted `signal`) fails it.
    */
-  adopt(socket: Socket, signal?: AbortSignal): Promise<void> {
+  adopt(socket: Socket, timeout: number | null = null, signal?: AbortSignal): Promise<void> {
     this.#socket = socket;
     this.#openedAt = performance.now();
     this.#requestsOnSession = 0;
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
+      const fail = (error: unknown) => {
+        done();
+        reject(error);
         session.close();
-        reject(signal!.reason);
       };
-      const done = () => signal?.removeEventListener("abort", onAbort);
+      const onAbort = () => fail(signal!.reason);
+      const timer = timeout === null ? undefined : setTimeout(
+        () =>
+          fail(
+            new ConnectTimeoutError(
+              `No HTTP/2 SETTINGS from ${this.settings.hostname}:${this.settings.port} (connect timeout=${timeout} ms)`,
+            ),
+          ),
+        timeout,
+      );
+      const done = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
       const session: HTTP2Session = new HTTP2Session(socket, {
         ...this.settings.session,
         onSettings: () => {
@@ -163,6 +178,7 @@ export class HTTP2Connection implements ProtocolConnection {
         },
       });
       this.#session = session;
+      if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }

@@ -441,12 +441,16 @@ export abstract class ConnectionPool extends RequestMethods {
    * chose `h2`, an HTTP/2 connection that takes its socket over (once the server's
    * SETTINGS are in). The pool's slots then hold the new object in its place.
    */
-  #negotiated(connection: ProtocolConnection): ProtocolConnection | Promise<ProtocolConnection> {
+  #negotiated(
+    connection: ProtocolConnection,
+    request: RequestDescriptor,
+  ): ProtocolConnection | Promise<ProtocolConnection> {
     if (!(connection instanceof HTTPConnection) || connection.alpnProtocol !== "h2") {
       return connection;
     }
     const http2 = this.#http2Conn();
-    return http2.adopt(connection.detachSocket()).then(() => http2);
+    const socket = connection.detachSocket();
+    return http2.adopt(socket, request.timeout.connectTimeout, request.signal).then(() => http2);
   }
 
   readonly #onIdleDrop = (): void => this.#slots.idleDropped();
@@ -516,7 +520,7 @@ export abstract class ConnectionPool extends RequestMethods {
     if (connection.isConnected) return this.#start(connection, request);
     this.#connecting++;
     connection.connect(request.timeout.connectTimeout, request.signal, request.timings)
-      .then(() => this.#negotiated(connection)).then(
+      .then(() => this.#negotiated(connection, request)).then(
         (ready) => {
           this.#connecting--;
           this.#slots.connected(connection, ready);

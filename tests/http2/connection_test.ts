@@ -7,6 +7,7 @@
 
 import http2 from "node:http2";
 import https from "node:https";
+import tls from "node:tls";
 import zlib from "node:zlib";
 import type { AddressInfo } from "node:net";
 import { assert, runtime, test } from "../_harness.ts";
@@ -14,6 +15,7 @@ import { assertAtRest, deferred, rejects, sleep } from "../_util.ts";
 import { CA_CERT, SERVER_TLS } from "../_certs.ts";
 import { missingBinary, startMicrosocks, startTinyproxy } from "../_proxies.ts";
 import {
+  ConnectTimeoutError,
   HTTP2StreamRefusedError,
   HTTPConnectionPool,
   HTTPSConnectionPool,
@@ -471,4 +473,27 @@ test("HTTP/2 inside CONNECT and SOCKS tunnels, like a direct connection", async 
   }
 }, {
   ignore: missingBinary("tinyproxy") !== undefined || missingBinary("microsocks") !== undefined,
+});
+
+test("a server that picks h2 but never sends SETTINGS fails the connect timeout", async () => {
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ ...SERVER_TLS, ALPNProtocols: ["h2"] }, (socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.resume(); // reads the preface, answers nothing
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const pool = tlsPool((server.address() as AddressInfo).port, {
+    retries: false,
+    timeout: new Timeout({ connect: 300 }),
+  });
+  try {
+    const error = await rejects(pool.request("GET", "/"));
+    assert.ok(error instanceof ConnectTimeoutError, String(error));
+    assertAtRest(pool);
+  } finally {
+    await pool.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
