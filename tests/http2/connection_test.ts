@@ -497,3 +497,16 @@ test("a server that picks h2 but never sends SETTINGS fails the connect timeout"
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
+
+test("HTTP/2 options are checked when the pool is made", () => {
+  assert.throws(() => new HTTPConnectionPool("h", { maxConcurrentStreams: 0 }), RangeError);
+  assert.throws(() => new HTTPConnectionPool("h", { maxConcurrentStreams: 1.5 }), RangeError);
+  assert.throws(
+    () => new HTTPConnectionPool("h", { http2: "yes" as unknown as boolean }),
+    TypeError,
+  );
+  assert.throws(
+    () => new HTTPConnectionPool("h", { http2PriorKnowledge: 1 as unknown as boolean }),
+    TypeError,
+  );
+});
