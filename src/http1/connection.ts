@@ -174,7 +174,9 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
         onPhase: timings?.onPhase,
       });
       if (timings) timings.connectEndMark = performance.now();
-      socket.setHandler(this);
+      // A socket that negotiated h2 goes to an HTTP/2 connection, which sets its handler:
+      // what the server sends first (its SETTINGS) is held for it.
+      if (socket.alpnProtocol !== "h2") socket.setHandler(this);
       this.#socket = socket;
       this.requestsOnSocket = 0;
       this.#openedAt = performance.now();

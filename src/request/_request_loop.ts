@@ -356,7 +356,7 @@ async function afterFailure(state: RequestRun, error: unknown): Promise<void> {
   // HTTP/2 said the server did not act on the request (GOAWAY above its stream, or
   // REFUSED_STREAM): sent again, uncounted and whatever the method, once per attempt, so a
   // server that refuses everything cannot loop us.
-  if (error instanceof HTTP2StreamRefusedError && !state.resentUnprocessed) {
+  if (error instanceof HTTP2StreamRefusedError && error.unprocessed && !state.resentUnprocessed) {
     state.resentUnprocessed = true;
     state.body.stream?.assertCanSend(error);
     if (retryChannel.hasSubscribers) {

@@ -111,7 +111,26 @@ class BunSocket implements Socket {
 
   setHandler(handler: SocketHandler): void {
     this.handler = handler;
+    if (this.#early !== null && handler !== IGNORE_EVENTS) queueMicrotask(this.#deliverEarly);
   }
+
+  /** Chunks that came before any handler was set (a server that speaks first). */
+  #early: Uint8Array[] | null = null;
+
+  /** Holds a chunk for the first handler (the view is only valid now: copied). */
+  holdEarly(chunk: Uint8Array): void {
+    (this.#early ??= []).push(chunk.slice());
+    this.raw?.pause();
+  }
+
+  /** Hands the chunks held before the first handler to it, and reads on. */
+  readonly #deliverEarly = (): void => {
+    const early = this.#early;
+    this.#early = null;
+    if (early === null || this.#closed) return;
+    this.raw?.resume();
+    for (const chunk of early) this.handler.onData(chunk);
+  };
 
   write(data: Uint8Array | string): boolean {
     const raw = this.raw;
@@ -257,7 +276,13 @@ const handlers = {
     pending.resolve(socket);
   },
   data(raw: BunRawSocket, chunk: Uint8Array) {
-    raw.data!.handler.onData(chunk);
+    const socket = raw.data!;
+    if (socket.handler === IGNORE_EVENTS) {
+      // A detached socket's events are ignored; an open one's are held for its first handler.
+      if (!socket.closed) socket.holdEarly(chunk);
+      return;
+    }
+    socket.handler.onData(chunk);
   },
   drain(raw: BunRawSocket) {
     raw.data!.flushPending();

@@ -7,6 +7,7 @@
 
 import http2 from "node:http2";
 import https from "node:https";
+import net from "node:net";
 import tls from "node:tls";
 import zlib from "node:zlib";
 import type { AddressInfo } from "node:net";
@@ -14,6 +15,7 @@ import { assert, runtime, test } from "../_harness.ts";
 import { assertAtRest, deferred, rejects, sleep } from "../_util.ts";
 import { CA_CERT, SERVER_TLS } from "../_certs.ts";
 import { missingBinary, startMicrosocks, startTinyproxy } from "../_proxies.ts";
+import { defaultConnector } from "../../src/runtime/default.ts";
 import {
   ConnectTimeoutError,
   HTTP2StreamRefusedError,
@@ -509,4 +511,32 @@ test("HTTP/2 options are checked when the pool is made", () => {
     () => new HTTPConnectionPool("h", { http2PriorKnowledge: 1 as unknown as boolean }),
     TypeError,
   );
+});
+
+test("what a server sends before the socket's first handler is set is held for it", async () => {
+  const server = net.createServer((socket) => {
+    socket.on("error", () => {});
+    socket.end("first");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const socket = await defaultConnector().connect({
+      hostname: "127.0.0.1",
+      port: (server.address() as AddressInfo).port,
+    });
+    await sleep(100); // the server's bytes arrive while nobody listens
+    let received = "";
+    const ended = deferred();
+    socket.setHandler({
+      onData: (chunk) => received += new TextDecoder().decode(chunk),
+      onEnd: () => ended.resolve(),
+      onError: () => ended.resolve(),
+      onWriteError: () => {},
+    });
+    await ended.promise;
+    assert.equal(received, "first");
+    socket.close();
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
