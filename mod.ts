@@ -40,6 +40,16 @@
  */
 
 export * from "./src/errors.ts";
+export {
+  HTTP2CompressionError,
+  HTTP2Error,
+  HTTP2FloodError,
+  HTTP2FrameError,
+  HTTP2HeaderListTooLargeError,
+  HTTP2MalformedResponseError,
+  HTTP2StreamRefusedError,
+  HTTP2StreamResetError,
+} from "./src/http2/errors.ts";
 export { HTTPHeaderDict } from "./src/headers.ts";
 export type { AddOptions, HeadersInit } from "./src/headers.ts";
 export { defaultPortFor, encodeTarget, isSameOrigin, parseUrl, Url } from "./src/url.ts";

@@ -53,6 +53,7 @@ Deno.bench("render three request header lines", { group: "head" }, () => {
 /** A socket that answers each request head with {@linkcode RESPONSE}, in memory. */
 class EchoSocket implements Socket {
   closed = false;
+  readonly alpnProtocol = null;
   #handler: SocketHandler | null = null;
   setHandler(handler: SocketHandler): void {
     this.#handler = handler;

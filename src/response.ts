@@ -88,8 +88,8 @@ export interface ResponseInit {
   readonly status: number;
   /** Reason phrase. */
   readonly reason: string;
-  /** 11 or 10. */
-  readonly version: 10 | 11;
+  /** 20, 11 or 10. */
+  readonly version: 10 | 11 | 20;
   /**
    * Response headers, or a parsed head whose `rawHeaders` (flat pairs) become them on
    * first use.
@@ -130,8 +130,8 @@ export class HTTPResponse {
   readonly status: number;
   /** Reason phrase as sent by the server. */
   readonly reason: string;
-  /** HTTP version: 11 or 10. */
-  readonly version: 10 | 11;
+  /** HTTP version: 20 (HTTP/2), 11 or 10. */
+  readonly version: 10 | 11 | 20;
   /** The request URL, or after redirects the last `Location` followed. */
   url: string;
   /** The retry state that produced this response, with its `history`. */
@@ -188,9 +188,9 @@ export class HTTPResponse {
     return this.#hold?.heldConnection ?? null;
   }
 
-  /** `"HTTP/1.1"` or `"HTTP/1.0"`. */
+  /** `"HTTP/2"`, `"HTTP/1.1"` or `"HTTP/1.0"`. */
   get versionString(): string {
-    return this.version === 11 ? "HTTP/1.1" : "HTTP/1.0";
+    return this.version === 11 ? "HTTP/1.1" : this.version === 20 ? "HTTP/2" : "HTTP/1.0";
   }
 
   /** Trailer fields of a chunked body, once it has been read to its end. */

@@ -6,6 +6,8 @@
  */
 
 import { spawn } from "node:child_process";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { assert, runtime, test } from "./_harness.ts";
@@ -121,6 +123,29 @@ test("process exit: the same over HTTPS exits at once", async () => {
   await withServer(true, async (server) => {
     assertExitedAtOnce(await runChild(["request", `${server.url}/`], TRUST_TEST_CA), 2);
   });
+});
+
+test("process exit: a script whose PoolManager spoke HTTP/2 exits at once", async () => {
+  const server = http2.createSecureServer({ ...SERVER_TLS, allowHTTP1: true });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let versions = "";
+  server.on("session", (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+  server.on("request", (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => {
+    versions += request.httpVersion;
+    response.end("ok");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `https://localhost:${(server.address() as AddressInfo).port}/`;
+    assertExitedAtOnce(await runChild(["manager", url, CA_FILE]), 2);
+    assert.equal(versions, "2.0");
+  } finally {
+    for (const session of sessions) session.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
 
 test("process exit: a script with a PoolManager it never closed exits at once", async () => {

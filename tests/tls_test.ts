@@ -31,6 +31,7 @@ import {
 import { bunConnector } from "../src/runtime/bun.ts";
 import { denoConnector } from "../src/runtime/deno.ts";
 import { nodeConnector } from "../src/runtime/node.ts";
+import { resolveTls } from "../src/pool/tls_options.ts";
 
 const NATIVE = { deno: [denoConnector], bun: [bunConnector], node: [] }[runtime];
 const CONNECTORS = [...NATIVE, nodeConnector];
@@ -79,7 +80,13 @@ async function get(
   server: RawServer,
   options: ConnectionPoolOptions,
 ): Promise<{ seen: Seen; pool: HTTPSConnectionPool }> {
-  const pool = new HTTPSConnectionPool(host, { port: server.port, retries: false, ...options });
+  // The server offers h2 but answers in HTTP/1.1: only the TLS is under test here.
+  const pool = new HTTPSConnectionPool(host, {
+    port: server.port,
+    retries: false,
+    http2: false,
+    ...options,
+  });
   try {
     const response = await pool.request("GET", "/");
     assert.equal(response.status, 200);
@@ -151,7 +158,23 @@ async function withServer(
 for (const connector of CONNECTORS) {
   const name = `${connector.name}Connector`;
 
-  test(`${name}: verified against caCerts, by name and by IP, ALPN offers http/1.1 only`, () =>
+  test(`${name}: the socket reports the protocol ALPN chose (h2 offered first, or not at all)`, () =>
+    withServer(async (server) => {
+      for (const [http2, expected] of [[true, "h2"], [false, "http/1.1"]] as const) {
+        const socket = await connector.connect({
+          hostname: "localhost",
+          port: server.port,
+          tls: resolveTls("localhost", { caCerts: [CA_CERT] }, http2),
+        });
+        assert.equal(socket.alpnProtocol, expected);
+        socket.close();
+      }
+      const plain = await connector.connect({ hostname: "127.0.0.1", port: server.port });
+      assert.equal(plain.alpnProtocol, null);
+      plain.close();
+    }));
+
+  test(`${name}: verified against caCerts, by name and by IP, http2: false offers http/1.1 only`, () =>
     withServer(async (server) => {
       const byName = await get("localhost", server, { caCerts: [CA_CERT], connector });
       assert.equal(byName.seen.sni, "localhost");
@@ -354,7 +377,8 @@ test("bad TLS options fail when the pool is made, naming the value", () => {
 test("PoolManager: TLS options reach its HTTPS pools; a failure ends in MaxRetryError", () =>
   withServer(async (server) => {
     const url = `https://localhost:${server.port}/`;
-    await using trusting = new PoolManager({ caCerts: [CA_CERT] });
+    // The server offers h2 but answers in HTTP/1.1: only the TLS is under test here.
+    await using trusting = new PoolManager({ caCerts: [CA_CERT], http2: false });
     assert.equal((await trusting.request("GET", url)).status, 200);
     await using wrong = new PoolManager({ caCerts: [WRONG_CA_CERT], retries: 1 });
     const error = await rejects(wrong.request("GET", url));

@@ -1,5 +1,6 @@
 /**
- * What a response reads its body from, whatever the protocol: an HTTP/1.1 exchange today.
+ * What a response reads its body from, whatever the protocol: an HTTP/1.1 exchange or an
+ * HTTP/2 stream.
  *
  * @module
  */
@@ -12,8 +13,8 @@ export interface ResponseHeadInfo {
   readonly status: number;
   /** Reason phrase. */
   readonly reason: string;
-  /** 11 or 10. */
-  readonly version: 10 | 11;
+  /** 20 (HTTP/2), 11 or 10. */
+  readonly version: 10 | 11 | 20;
   /** Header lines as flat pairs: name, value, name, value... */
   readonly rawHeaders: string[];
 }
@@ -37,6 +38,9 @@ export interface BodySource extends EncodedSource {
   readonly trailers: string[] | null;
   /** The collected body (call once the source is ready, when `collected`). */
   takeBody(): Uint8Array;
-  /** The reader gave up on the body: end the exchange, which closes the connection. */
+  /**
+   * The reader gave up on the body: end the exchange (HTTP/1.1 closes the connection,
+   * HTTP/2 resets the stream).
+   */
   cancel(): void;
 }

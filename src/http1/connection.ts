@@ -108,6 +108,29 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
     return this.#idleDeadline;
   }
 
+  /**
+   * 1, or null while it holds no socket and offers `h2` with ALPN (the server may pick
+   * HTTP/2: the pool then moves the socket to an HTTP/2 connection).
+   */
+  get streamLimit(): number | null {
+    return this.#socket === null && this.settings.tls?.alpnProtocols[0] === "h2" ? null : 1;
+  }
+
+  /** The protocol ALPN negotiated on the socket, or null. */
+  get alpnProtocol(): string | null {
+    return this.#socket?.alpnProtocol ?? null;
+  }
+
+  /**
+   * Gives the open socket up (to an HTTP/2 connection, when ALPN chose `h2`): this object
+   * holds no socket after.
+   */
+  detachSocket(): Socket {
+    const socket = this.#socket!;
+    this.#socket = null;
+    return socket;
+  }
+
   /** 1 while no exchange runs on it, 0 otherwise: HTTP/1.1 carries one at a time. */
   get capacity(): number {
     return this.#exchange === null ? 1 : 0;
@@ -151,7 +174,9 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
         onPhase: timings?.onPhase,
       });
       if (timings) timings.connectEndMark = performance.now();
-      socket.setHandler(this);
+      // A socket that negotiated h2 goes to an HTTP/2 connection, which sets its handler:
+      // what the server sends first (its SETTINGS) is held for it.
+      if (socket.alpnProtocol !== "h2") socket.setHandler(this);
       this.#socket = socket;
       this.requestsOnSocket = 0;
       this.#openedAt = performance.now();

@@ -1,7 +1,7 @@
 /**
  * The HTTP/2 errors. Each is a {@linkcode ProtocolError} with a stable `code` for callers
  * and the RFC 9113 `errorCode` an engine sends in the GOAWAY (or RST_STREAM) it answers
- * with. They live here while HTTP/2 is internal; the session step exports them.
+ * with.
  *
  * @module
  */
@@ -13,6 +13,13 @@ import { ErrorCode, errorCodeName } from "./error_codes.ts";
  * Base class of the HTTP/2 errors: the peer broke RFC 9113 or RFC 7541. A `streamId` of
  * 0 is a connection error (the session ends with GOAWAY); any other is a stream error
  * (that stream is reset, the connection lives on).
+ *
+ * @example Name the RFC 9113 code of an HTTP/2 failure
+ * ```ts
+ * import { HTTP2Error } from "@pooled/http";
+ * const e = new HTTP2Error("Bad frame", 0x1, 3);
+ * console.log(e.errorName, e.streamId); // PROTOCOL_ERROR 3
+ * ```
  */
 export class HTTP2Error extends ProtocolError {
   /** Stable machine-readable code of this error class. */
@@ -93,7 +100,14 @@ export class HTTP2HeaderListTooLargeError extends HTTP2Error {
  * The server did not process the request: it reset the stream with `REFUSED_STREAM`, or
  * its GOAWAY's last stream identifier is below the stream's (or the stream never started
  * before the GOAWAY). Nothing of the request was acted on, so it is safe to send again on
- * another connection, whatever its method.
+ * another connection, whatever its method: the pools do so once, without counting a retry.
+ *
+ * @example
+ * ```ts
+ * import { HTTP2StreamRefusedError } from "@pooled/http";
+ * const e = new HTTP2StreamRefusedError("Stream refused by the server: 5", 5);
+ * console.log(e.unprocessed, e.code); // true ERR_HTTP2_REFUSED_STREAM
+ * ```
  */
 export class HTTP2StreamRefusedError extends HTTP2Error {
   /** Stable machine-readable code of this error class. */
@@ -111,7 +125,17 @@ export class HTTP2StreamRefusedError extends HTTP2Error {
   }
 }
 
-/** The server reset a stream (RST_STREAM) with a code other than `REFUSED_STREAM`. */
+/**
+ * The server reset a stream (RST_STREAM) with a code other than `REFUSED_STREAM`: a read
+ * error, retried as the `Retry` policy says.
+ *
+ * @example
+ * ```ts
+ * import { HTTP2StreamResetError } from "@pooled/http";
+ * const e = new HTTP2StreamResetError("Stream reset by the server: 1", 0x2, 1);
+ * console.log(e.errorName); // INTERNAL_ERROR
+ * ```
+ */
 export class HTTP2StreamResetError extends HTTP2Error {
   /** Stable machine-readable code of this error class. */
   override readonly code: string = "ERR_HTTP2_STREAM_RESET";

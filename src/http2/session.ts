@@ -87,6 +87,8 @@ export interface HTTP2SessionOptions {
    * session).
    */
   onClose?: (error: Error | null) => void;
+  /** Told after each SETTINGS frame of the server is applied (the stream limit may change). */
+  onSettings?: () => void;
 }
 
 /** A request as the session sends it. */
@@ -143,6 +145,7 @@ export class HTTP2Session implements StreamOwner {
   readonly #onCapacity: (() => void) | undefined;
   readonly #onClose: ((error: Error | null) => void) | undefined;
   #settingsTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #settingsHook: (() => void) | undefined;
   /** Open streams (HEADERS written, not yet closed both ways nor reset), by id. */
   readonly #streams = new Map<number, HTTP2Stream>();
   /** Streams waiting for a free slot, in order. */
@@ -185,6 +188,7 @@ export class HTTP2Session implements StreamOwner {
     this.#emptyFrames = new RateLimit(options.maxEmptyFramesPerSecond ?? 1000);
     this.#closedStreamFrames = new RateLimit(options.maxClosedStreamFramesPerSecond ?? 1000);
     this.#onCapacity = options.onCapacity;
+    this.#settingsHook = options.onSettings;
     this.#onClose = options.onClose;
     const maxHeaderList = options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE;
     this.#decoder = new HpackDecoder({ maxHeaderListSize: maxHeaderList });
@@ -232,6 +236,20 @@ export class HTTP2Session implements StreamOwner {
   get capacity(): number {
     if (this.#closed || this.#goawayLastId >= 0 || this.#nextId > MAX_STREAM_ID - 2) return 0;
     return Math.max(0, this.#limit() - this.#streams.size - this.#queued.length);
+  }
+
+  /**
+   * The most streams open at once now (the server's limit and this end's; 1 until the
+   * server's SETTINGS arrive), or 0 once the session takes no new stream.
+   */
+  get streamLimit(): number {
+    if (this.#closed || this.#goawayLastId >= 0 || this.#nextId > MAX_STREAM_ID - 2) return 0;
+    return this.#limit();
+  }
+
+  /** The server's first SETTINGS frame arrived. */
+  get peerSettingsSeen(): boolean {
+    return this.#peerSettingsSeen;
   }
 
   /** Streams open on the wire. */
@@ -641,6 +659,7 @@ export class HTTP2Session implements StreamOwner {
     this.#startQueued();
     this.#flush();
     this.#grew(before);
+    this.#settingsHook?.();
   }
 
   /** A new INITIAL_WINDOW_SIZE moves every open stream's send window by the difference. */

@@ -1,13 +1,12 @@
 /**
  * One HTTP/2 request and its response, as the session hands it to a caller: the response
  * head through a listener, then the body piece by piece (`next()`), trailers, the end or
- * the error. It is shaped as the library's body source (the HTTP/1.1 exchange's
- * interface) so that the pool step can hand it to a response as it is; only the head's
- * `version` (20) does not fit that interface's type yet.
+ * the error. It is the library's body source (the HTTP/1.1 exchange's interface).
  *
  * @module
  */
 
+import type { BodySource } from "../body/_body_source.ts";
 import type { BodyPieces, StreamedBody } from "../body/request_body.ts";
 
 /** A response head as an HTTP/2 stream hands it over (`ResponseHeadInfo` with version 20). */
@@ -38,8 +37,8 @@ export interface StreamOwner {
   reset(stream: HTTP2Stream, errorCode: number): void;
 }
 
-/** One stream of an {@linkcode HTTP2Session}. */
-export class HTTP2Stream {
+/** One stream of an {@linkcode HTTP2Session}: the body source of its response. */
+export class HTTP2Stream implements BodySource {
   /** The stream identifier, 0 until its HEADERS frame has been written. */
   id = 0;
   /** The final response head, once it arrived. */

@@ -110,6 +110,9 @@ const NORMALISERS: {
   maxHeaderSize: data,
   maxHeaderCount: data,
   forwardToProxy: data,
+  http2: data,
+  http2PriorKnowledge: data,
+  maxConcurrentStreams: data,
   caCerts: (pems, keys) =>
     Array.isArray(pems) ? data(pems.map((pem) => pemText(pem, keys))) : data(pems),
   certReqs: data,

@@ -1,6 +1,6 @@
 /**
  * The protocol seam: what a pool asks of a connection, whatever protocol it speaks. An
- * HTTP/1.1 connection carries one request at a time; an HTTP/2 session will carry many.
+ * HTTP/1.1 connection carries one request at a time; an HTTP/2 session carries many.
  * Pools count capacity through this interface, never through a protocol's details.
  *
  * @module
@@ -39,4 +39,11 @@ export interface ProtocolConnection extends PoolConnection {
    * connection is idle.
    */
   readonly idleDeadline: number;
+  /**
+   * The most requests it carries at once: 1 for HTTP/1.1, the session's stream limit for
+   * HTTP/2 (0 once it takes no new stream); null while not known (no socket yet, and the
+   * protocol or the server's limit is only learnt when connecting). The pool shares a
+   * connection whose limit is over 1 between requests.
+   */
+  readonly streamLimit: number | null;
 }

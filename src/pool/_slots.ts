@@ -1,9 +1,15 @@
 /**
  * The connections of one pool: a stack of idle ones (the most recently used is reused
- * first, as urllib3's LIFO queue) and a queue of callers waiting for one when the pool
- * blocks. Whether a connection can carry another request, and until when it may sit idle,
- * is asked through the protocol seam (`capacity`, `idleDeadline`), never through a
- * protocol's details.
+ * first, as urllib3's LIFO queue), the connections shared by many requests at once
+ * (HTTP/2 sessions, whose `streamLimit` is over 1), and a queue of callers waiting for one
+ * when the pool blocks. Whether a connection can carry another request, and until when it
+ * may sit idle, is asked through the protocol seam (`capacity`, `streamLimit`,
+ * `idleDeadline`), never through a protocol's details.
+ *
+ * A connection whose protocol is learnt when it connects (ALPN may pick HTTP/2) is a
+ * probe: while it connects, further callers wait on it rather than open more, then share
+ * it up to its stream limit (HTTP/2) or go on as usual (HTTP/1.1), so a burst to a cold
+ * origin opens one connection.
  *
  * @module
  */
@@ -12,12 +18,14 @@ import type { ProtocolConnection } from "./_protocol.ts";
 import { unrefTimer } from "../runtime/_unref_timer.ts";
 
 interface Waiter<C> {
-  resolve(connection: C): void;
+  resolve(connection: C | Promise<C>): void;
   reject(error: Error): void;
   timer?: ReturnType<typeof setTimeout>;
   signal?: AbortSignal;
   onAbort?: () => void;
   done: boolean;
+  /** A probe's waiter takes again with this once the probe connected. */
+  retry?: () => C | Promise<C>;
 }
 
 /** A pool's idle connections, its count of connections in use, and its waiting callers. */
@@ -28,7 +36,19 @@ export class ConnectionSlots<C extends ProtocolConnection> {
   readonly block: boolean;
   #open: () => C;
   #idle: C[] = [];
+  /** Requests holding a connection. */
   #inUse = 0;
+  /** Connection objects in use (by one request, or shared by several). */
+  #busy = 0;
+  /** Connections in use that several requests share, with their request counts. */
+  #shared: C[] = [];
+  #users = new Map<C, number>();
+  #streams = 0;
+  /** The connection being opened whose protocol is not known yet, and its waiters. */
+  #probe: C | null = null;
+  #probeWaiters: Waiter<C>[] = [];
+  /** The last connection opened turned out shareable (or none was opened yet). */
+  #expectShared = true;
   #waiters: Waiter<C>[] = [];
   #waiterHead = 0;
   // One timer for the whole pool closes idle connections whose deadline passed: armed for
@@ -51,14 +71,24 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     return this.#idle.length;
   }
 
-  /** Connections handed out now. */
+  /** Requests holding a connection now. */
   get inUse(): number {
     return this.#inUse;
   }
 
+  /** Connection objects in use now (a shared one counts once). */
+  get busy(): number {
+    return this.#busy;
+  }
+
+  /** Requests on shared (HTTP/2) connections now: their open streams. */
+  get streams(): number {
+    return this.#streams;
+  }
+
   /** Callers waiting for a connection. */
   get queued(): number {
-    return this.#waiters.length - this.#waiterHead;
+    return this.#waiters.length - this.#waiterHead + this.#probeWaiters.length;
   }
 
   /** Idle connections with an open socket. */
@@ -78,19 +108,141 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     signal: AbortSignal | undefined,
     timeoutError: () => Error,
   ): C | Promise<C> {
+    if (this.#shared.length > 0) {
+      const shared = this.#freeShared();
+      if (shared !== null) {
+        this.#addUser(shared);
+        return shared;
+      }
+    }
+    if (this.#probe !== null) {
+      return this.#waitProbe(signal, () => this.take(poolTimeout, signal, timeoutError));
+    }
     const idle = this.#idle.pop();
     if (idle !== undefined) {
       this.#inUse++;
+      this.#busy++;
       // The server closed it while it sat idle, or it sat idle too long (the sweep has not
       // come round yet): drop the socket, the object reconnects.
       if (idle.isDropped || idle.idleDeadline <= performance.now()) idle.close();
+      this.#claim(idle);
       return idle;
     }
-    if (!this.block || this.#inUse < this.maxSize) {
+    if (!this.block || this.#busy < this.maxSize) {
       this.#inUse++;
-      return this.#open();
+      this.#busy++;
+      const opened = this.#open();
+      this.#claim(opened);
+      return opened;
     }
     return this.#wait(poolTimeout, signal, timeoutError);
+  }
+
+  /** A shared connection with a free stream, or null. */
+  #freeShared(): C | null {
+    for (const connection of this.#shared) {
+      if (this.#users.get(connection)! < (connection.streamLimit ?? 0)) return connection;
+    }
+    return null;
+  }
+
+  /** One more request on the shared `connection`. */
+  #addUser(connection: C): void {
+    this.#users.set(connection, this.#users.get(connection)! + 1);
+    this.#inUse++;
+    this.#streams++;
+  }
+
+  /** A connection just taken by one request: shared, a probe, or one request's own. */
+  #claim(connection: C): void {
+    const limit = connection.streamLimit;
+    if (limit === null) {
+      if (this.#expectShared) this.#probe = connection;
+    } else if (limit > 1) this.#share(connection);
+  }
+
+  #share(connection: C): void {
+    this.#shared.push(connection);
+    this.#users.set(connection, 1);
+    this.#streams++;
+  }
+
+  /**
+   * `opened` connected (as `now`: the same object, or the HTTP/2 connection that took its
+   * socket over): its protocol and stream limit are known. A shareable one is shared with
+   * the callers that waited on it, up to its limit; the others take again.
+   */
+  connected(opened: C, now: C): void {
+    const limit = now.streamLimit ?? 1;
+    this.#expectShared = limit > 1;
+    if (limit > 1 && !this.#users.has(now)) this.#share(now);
+    if (this.#probe !== opened) return;
+    this.#probe = null;
+    const waiters = this.#probeWaiters;
+    this.#probeWaiters = [];
+    for (const waiter of waiters) {
+      if (waiter.done) continue;
+      this.#forget(waiter);
+      waiter.resolve(waiter.retry!());
+    }
+  }
+
+  /** `opened` failed to connect: the callers that waited on it fail with `error`. */
+  connectFailed(opened: C, error: unknown): void {
+    if (this.#probe !== opened) return;
+    this.#probe = null;
+    const waiters = this.#probeWaiters;
+    this.#probeWaiters = [];
+    for (const waiter of waiters) {
+      if (waiter.done) continue;
+      this.#forget(waiter);
+      waiter.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Waits for the probe to connect, then takes again (`retry`). */
+  #waitProbe(signal: AbortSignal | undefined, retry: () => C | Promise<C>): Promise<C> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter<C> = { resolve, reject, done: false, retry };
+      if (signal) {
+        waiter.signal = signal;
+        waiter.onAbort = () => {
+          if (waiter.done) return;
+          this.#forget(waiter);
+          const at = this.#probeWaiters.indexOf(waiter);
+          if (at >= 0) this.#probeWaiters.splice(at, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      this.#probeWaiters.push(waiter);
+    });
+  }
+
+  /**
+   * A request on a shared connection is over: the connection stays shared while others
+   * use it (a free stream goes to a waiting caller); after the last, it goes idle.
+   * False when it did not go idle (see `put`).
+   */
+  #putShared(connection: C, users: number, keep: boolean): boolean {
+    this.#streams--;
+    if (users > 1) {
+      this.#users.set(connection, users - 1);
+      this.#inUse--;
+      if (keep && (connection.streamLimit ?? 0) > users - 1) {
+        const waiter = this.#nextWaiter();
+        if (waiter !== undefined) {
+          this.#addUser(connection);
+          waiter.resolve(connection);
+        }
+      }
+      return false;
+    }
+    this.#users.delete(connection);
+    this.#shared.splice(this.#shared.indexOf(connection), 1);
+    // One stream's end never closes a session others may use; an unusable one closes.
+    return this.put(connection, connection.streamLimit !== 0, keep);
   }
 
   /**
@@ -100,7 +252,14 @@ export class ConnectionSlots<C extends ProtocolConnection> {
    * (the pool closed), it is closed. True when it went idle.
    */
   put(connection: C, reusable: boolean, keep: boolean): boolean {
+    if (this.#users.size > 0) {
+      const users = this.#users.get(connection);
+      if (users !== undefined) return this.#putShared(connection, users, keep);
+    }
+    // A probe given back without connecting: its waiters take again.
+    if (this.#probe === connection) this.connected(connection, connection);
     this.#inUse--;
+    this.#busy--;
     if (!reusable || connection.capacity === 0) connection.close();
     if (!keep) {
       connection.close();
@@ -109,6 +268,8 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     const waiter = this.#nextWaiter();
     if (waiter !== undefined) {
       this.#inUse++;
+      this.#busy++;
+      this.#claim(connection);
       waiter.resolve(connection);
       return false;
     }
@@ -179,6 +340,13 @@ export class ConnectionSlots<C extends ProtocolConnection> {
   /** Fails every waiting caller with `error()`. */
   rejectWaiters(error: () => Error): void {
     for (let waiter = this.#nextWaiter(); waiter; waiter = this.#nextWaiter()) {
+      waiter.reject(error());
+    }
+    const probeWaiters = this.#probeWaiters;
+    this.#probeWaiters = [];
+    for (const waiter of probeWaiters) {
+      if (waiter.done) continue;
+      this.#forget(waiter);
       waiter.reject(error());
     }
   }

@@ -15,6 +15,8 @@ import {
 } from "../errors.ts";
 import { HTTPHeaderDict } from "../headers.ts";
 import { HTTPConnection } from "../http1/connection.ts";
+import { HTTP2Connection } from "../http2/connection.ts";
+import type { HTTP2SessionOptions } from "../http2/session.ts";
 import { hostHeaderValue, RequestHeadWriter } from "../http1/_head_writer.ts";
 import { DEFAULT_PARSER_LIMITS, type ParserLimits } from "../http1/response_parser.ts";
 import type { RequestDescriptor } from "../request/_descriptor.ts";
@@ -37,7 +39,7 @@ import { HeldConnection, type Holds } from "./_held_connection.ts";
 import type { ProtocolConnection, ReleaseCallback } from "./_protocol.ts";
 import { ConnectionSlots } from "./_slots.ts";
 import { type ConnectionLifecycle, lifecycleOf } from "./_lifecycle.ts";
-import { checkPort, checkPositiveInteger } from "../_validate.ts";
+import { checkBoolean, checkPort, checkPositiveInteger } from "../_validate.ts";
 import type { PoolStats } from "./pool_stats.ts";
 import type { Hooks } from "../request/hooks.ts";
 import { checkHooks } from "../request/_hook_runner.ts";
@@ -116,6 +118,24 @@ export interface ConnectionPoolOptions extends TlsOptions, NetworkOptions {
    * a request's own `timings` option wins. Default false.
    */
   timings?: boolean;
+  /**
+   * Offer HTTP/2 with ALPN on TLS connections (`h2` before `http/1.1`; the server picks),
+   * through CONNECT and SOCKS tunnels as well. Default true. `false` offers only HTTP/1.1.
+   * Pools that forward to a proxy (plain `http://` through an HTTP proxy) always speak
+   * HTTP/1.1.
+   */
+  http2?: boolean;
+  /**
+   * Speak HTTP/2 without negotiation (h2c, "prior knowledge") on plain `http://`
+   * connections: for servers known to take it. Default false.
+   */
+  http2PriorKnowledge?: boolean;
+  /**
+   * The most requests one HTTP/2 connection carries at once (default 100); the server's
+   * `SETTINGS_MAX_CONCURRENT_STREAMS` lowers it. A new connection opens only when every
+   * open one is full.
+   */
+  maxConcurrentStreams?: number;
 }
 
 export type { PoolStats } from "./pool_stats.ts";
@@ -191,6 +211,7 @@ export abstract class ConnectionPool extends RequestMethods {
   #tls: TlsConnectOptions | undefined;
   #proxyHeaders: HTTPHeaderDict;
   #lifecycle: ConnectionLifecycle;
+  #session: HTTP2SessionOptions;
 
   /**
    * Creates a pool.
@@ -232,6 +253,14 @@ export abstract class ConnectionPool extends RequestMethods {
     this.#poolTimeout = options.poolTimeout ?? null;
     this.#maxResponseSize = options.maxResponseSize ?? null;
     this.#lifecycle = lifecycleOf(options);
+    this.#session = {
+      maxConcurrentStreams: checkPositiveInteger(
+        "maxConcurrentStreams",
+        options.maxConcurrentStreams ?? 100,
+      ),
+    };
+    checkBoolean("http2", options.http2 ?? true);
+    checkBoolean("http2PriorKnowledge", options.http2PriorKnowledge ?? false);
     this.#slots = new ConnectionSlots(this.maxSize, this.block, () => this.#newConn());
     this.#internals = {
       pool: this,
@@ -280,12 +309,13 @@ export abstract class ConnectionPool extends RequestMethods {
       idle: slots.idle,
       inUse: slots.inUse,
       queued,
-      open: free + slots.inUse,
-      connected: free + running,
+      open: free + slots.busy,
+      connected: free + slots.busy - this.#connecting,
       free,
       pending,
       running,
       size: pending + running,
+      streams: slots.streams,
     };
   }
 
@@ -377,8 +407,11 @@ export abstract class ConnectionPool extends RequestMethods {
 
   // ---- connections ------------------------------------------------------------------
 
-  #newConn(): HTTPConnection {
+  #newConn(): ProtocolConnection {
     this.numConnections++;
+    if (this.scheme === "http" && this.#options.http2PriorKnowledge && !this.forwardToProxy) {
+      return this.#http2Conn();
+    }
     return new HTTPConnection({
       hostname: this.hostname,
       port: this.port,
@@ -388,6 +421,36 @@ export abstract class ConnectionPool extends RequestMethods {
       lifecycle: this.#lifecycle,
       onIdleDrop: this.#onIdleDrop,
     });
+  }
+
+  #http2Conn(): HTTP2Connection {
+    return new HTTP2Connection({
+      hostname: this.hostname,
+      port: this.port,
+      scheme: this.scheme,
+      tls: this.#tls ??= this.tlsSettings(),
+      connector: this.#connector,
+      session: this.#session,
+      lifecycle: this.#lifecycle,
+      onIdleDrop: this.#onIdleDrop,
+    });
+  }
+
+  /**
+   * The connection a request goes on once `connection` connected: itself, or when ALPN
+   * chose `h2`, an HTTP/2 connection that takes its socket over (once the server's
+   * SETTINGS are in). The pool's slots then hold the new object in its place.
+   */
+  #negotiated(
+    connection: ProtocolConnection,
+    request: RequestDescriptor,
+  ): ProtocolConnection | Promise<ProtocolConnection> {
+    if (!(connection instanceof HTTPConnection) || connection.alpnProtocol !== "h2") {
+      return connection;
+    }
+    const http2 = this.#http2Conn();
+    const socket = connection.detachSocket();
+    return http2.adopt(socket, request.timeout.connectTimeout, request.signal).then(() => http2);
   }
 
   readonly #onIdleDrop = (): void => this.#slots.idleDropped();
@@ -454,20 +517,22 @@ export abstract class ConnectionPool extends RequestMethods {
   /** Connects if needed and sends; the connection goes back to the pool in every case. */
   #send(connection: ProtocolConnection, request: RequestDescriptor): void {
     request.startClock();
-    const onRelease = request.holdsConnection ? this.#holdFor(connection, request) : this.#putConn;
-    if (connection.isConnected) return this.#start(connection, request, onRelease);
+    if (connection.isConnected) return this.#start(connection, request);
     this.#connecting++;
-    connection.connect(request.timeout.connectTimeout, request.signal, request.timings).then(
-      () => {
-        this.#connecting--;
-        this.#start(connection, request, onRelease);
-      },
-      (error) => {
-        this.#connecting--;
-        onRelease(connection, false);
-        request.fail(error);
-      },
-    );
+    connection.connect(request.timeout.connectTimeout, request.signal, request.timings)
+      .then(() => this.#negotiated(connection, request)).then(
+        (ready) => {
+          this.#connecting--;
+          this.#slots.connected(connection, ready);
+          this.#start(ready, request);
+        },
+        (error) => {
+          this.#connecting--;
+          this.#slots.connectFailed(connection, error);
+          this.#putConn(connection, false);
+          request.fail(error);
+        },
+      );
   }
 
   /** The hold a response will keep on `connection`; it is told when the exchange ends. */
@@ -477,7 +542,8 @@ export abstract class ConnectionPool extends RequestMethods {
     return held.onExchangeEnd;
   }
 
-  #start(connection: ProtocolConnection, request: RequestDescriptor, onRelease: ReleaseCallback) {
+  #start(connection: ProtocolConnection, request: RequestDescriptor) {
+    const onRelease = request.holdsConnection ? this.#holdFor(connection, request) : this.#putConn;
     this.numRequests++;
     try {
       connection.dispatch(request, onRelease);
@@ -566,8 +632,13 @@ export class HTTPSConnectionPool extends ConnectionPool {
    */
   constructor(host: string, options: ConnectionPoolOptions = {}) {
     super(host, options, 443);
-    // Bad TLS options fail here, at once, rather than at the first request.
-    this.#tls = resolveTls(this.hostname, options);
+    // Bad TLS options fail here, at once, rather than at the first request. A pool that
+    // forwards to a proxy speaks HTTP/1.1 to it.
+    this.#tls = resolveTls(
+      this.hostname,
+      options,
+      (options.http2 ?? true) && !(options.forwardToProxy ?? false),
+    );
   }
 
   #tls: TlsConnectOptions;

@@ -37,6 +37,8 @@ export interface PoolStats extends OriginStats {
   readonly queued: number;
   /** Open sockets (idle or in use). */
   readonly open: number;
+  /** Open HTTP/2 streams: requests on shared HTTP/2 connections (0 with HTTP/1.1). */
+  readonly streams: number;
 }
 
 /**

@@ -55,12 +55,22 @@ function tlsName(host: string): string {
   return unbracketHost(host).replace(/%.*$/, "").replace(/\.$/, "");
 }
 
+/** ALPN offer with HTTP/2: the server picks. */
+const OFFER_H2: readonly string[] = ["h2", "http/1.1"];
+/** ALPN offer without HTTP/2. */
+const OFFER_HTTP1: readonly string[] = ["http/1.1"];
+
 /**
  * Builds the TLS settings of connections to `hostname` from TLS options (those of an
- * HTTPS pool, or `proxyTls` for the proxy leg). Throws a `TypeError` or `RangeError`
+ * HTTPS pool, or `proxyTls` for the proxy leg); `http2` offers `h2` before `http/1.1`
+ * with ALPN, otherwise only `http/1.1` is offered. Throws a `TypeError` or `RangeError`
  * naming a bad option and its value.
  */
-export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOptions {
+export function resolveTls(
+  hostname: string,
+  options: TlsOptions,
+  http2 = false,
+): TlsConnectOptions {
   const certReqs = options.certReqs ?? "CERT_REQUIRED";
   if (!CERT_REQS.includes(certReqs)) {
     throw new RangeError(
@@ -95,6 +105,6 @@ export function resolveTls(hostname: string, options: TlsOptions): TlsConnectOpt
     caCerts: options.caCerts,
     cert: options.cert,
     key: options.key,
-    alpnProtocols: ["http/1.1"],
+    alpnProtocols: http2 ? OFFER_H2 : OFFER_HTTP1,
   };
 }

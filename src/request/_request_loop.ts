@@ -13,6 +13,7 @@ import { NO_BODY, prepareBody, prepareBodySync, type PreparedBody } from "../bod
 import { type DescriptorInit, RequestDescriptor, type ResponseListener } from "./_descriptor.ts";
 import type { Dispatcher, Router } from "./_dispatcher.ts";
 import { StaleConnectionError } from "../http1/exchange.ts";
+import { HTTP2StreamRefusedError } from "../http2/errors.ts";
 import { decideRedirect } from "../policy/redirect.ts";
 import { requestHeaderPairs, type RequestHeaders, type UrlopenOptions } from "./request_methods.ts";
 import type { HTTPResponse } from "../response.ts";
@@ -105,6 +106,8 @@ class RequestRun implements DescriptorInit, ResponseListener {
   retries: Retry;
   /** Stale kept-alive connections that may still be replaced without using a retry. */
   staleLeft = MAX_STALE_REPLACEMENTS;
+  /** The attempt was resent once already because HTTP/2 refused it unprocessed. */
+  resentUnprocessed = false;
   /** Settle the caller's promise. */
   resolve!: (response: HTTPResponse) => void;
   reject!: (error: unknown) => void;
@@ -350,6 +353,18 @@ async function afterFailure(state: RequestRun, error: unknown): Promise<void> {
     }
     return;
   }
+  // HTTP/2 said the server did not act on the request (GOAWAY above its stream, or
+  // REFUSED_STREAM): sent again, uncounted and whatever the method, once per attempt, so a
+  // server that refuses everything cannot loop us.
+  if (error instanceof HTTP2StreamRefusedError && error.unprocessed && !state.resentUnprocessed) {
+    state.resentUnprocessed = true;
+    state.body.stream?.assertCanSend(error);
+    if (retryChannel.hasSubscribers) {
+      retryChannel.publish(retryMessage(state, state.retries, null, 0, error, true));
+    }
+    return;
+  }
+  state.resentUnprocessed = false;
   state.retries = state.retries.increment({ method, url, error, pool: pool.pool });
   state.body.stream?.assertCanSend(error);
   const delay = state.retries.getBackoffTime();
@@ -369,6 +384,7 @@ async function afterResponse(
   response: HTTPResponse,
 ): Promise<HTTPResponse | null> {
   const { method, url, pool, retries } = state;
+  state.resentUnprocessed = false;
   const location = redirectToFollow(state, response);
   if (location) {
     let next: Retry;

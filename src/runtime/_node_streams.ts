@@ -50,6 +50,8 @@ interface NodeStream {
 /** A `node:tls` client socket after its handshake. */
 interface NodeTlsStream extends NodeStream {
   readonly authorizationError?: Error | string | null;
+  /** The protocol ALPN negotiated, or false. */
+  readonly alpnProtocol?: string | false | null;
   getPeerCertificate(detailed?: boolean): PeerCertificate | null;
 }
 
@@ -98,17 +100,29 @@ function loadModules(): Promise<NodeModules> {
   return modules;
 }
 
+/** Marks, among the chunks held for a first handler, where the socket ended. */
+const END = new Uint8Array(0);
+
 class NodeSocket implements Socket {
   #stream: NodeStream;
   #handler: SocketHandler = IGNORE_EVENTS;
   #closed = false;
   /** The socket under a TLS layer started with `startTls` (closed with this one). */
   #underlying: Socket | null;
+  /** Chunks that came before any handler was set. */
+  #early: Uint8Array[] | null = null;
+  readonly alpnProtocol: string | null;
 
   constructor(stream: NodeStream, underlying: Socket | null = null) {
     this.#stream = stream;
     this.#underlying = underlying;
-    stream.on("data", (chunk: Uint8Array) => this.#handler.onData(chunk));
+    this.alpnProtocol = (stream as NodeTlsStream).alpnProtocol || null;
+    stream.on("data", (chunk: Uint8Array) => {
+      if (this.#handler !== IGNORE_EVENTS) return this.#handler.onData(chunk);
+      // Nobody listens yet (a server that speaks first): held for the first handler.
+      (this.#early ??= []).push(chunk);
+      stream.pause();
+    });
     stream.on("end", () => this.#finish());
     stream.on("close", () => this.#finish());
     stream.on("error", (error: Error) => {
@@ -124,12 +138,26 @@ class NodeSocket implements Socket {
     return this.#closed;
   }
 
+  /** Hands the chunks held before the first handler to it, and reads on. */
+  readonly #deliverEarly = (): void => {
+    const early = this.#early;
+    this.#early = null;
+    if (early === null) return;
+    if (!this.#closed) this.#stream.resume();
+    for (const chunk of early) {
+      if (chunk === END) this.#handler.onEnd();
+      else this.#handler.onData(chunk);
+    }
+  };
+
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#stream.destroy();
     this.#underlying?.close();
-    this.#handler.onEnd();
+    // The end of a socket whose early bytes wait for a first handler goes after them.
+    if (this.#early !== null && this.#handler === IGNORE_EVENTS) this.#early.push(END);
+    else this.#handler.onEnd();
   }
 
   /** Hands the stream over (to a TLS layer); this object is closed without closing it. */
@@ -147,6 +175,7 @@ class NodeSocket implements Socket {
 
   setHandler(handler: SocketHandler): void {
     this.#handler = handler;
+    if (this.#early !== null && handler !== IGNORE_EVENTS) queueMicrotask(this.#deliverEarly);
   }
 
   write(data: Uint8Array | string): boolean {

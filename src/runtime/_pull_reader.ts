@@ -30,8 +30,7 @@ export interface PullSource<R> {
  * socket closes; the adapter's write side releases them when its queue empties).
  */
 export class PullReader<R> {
-  /** Receives data, end and errors. */
-  handler: SocketHandler = IGNORE_EVENTS;
+  #handler: SocketHandler = IGNORE_EVENTS;
   /** Callers of `Socket.drained()`. */
   readonly drainWaiters: DrainWaiters = new DrainWaiters();
   #source: PullSource<R>;
@@ -45,6 +44,20 @@ export class PullReader<R> {
   constructor(source: PullSource<R>) {
     this.#source = source;
     this.#readNext();
+  }
+
+  /**
+   * Receives data, end and errors. Bytes read before the first handler is set are held
+   * for it (a server may speak first: HTTP/2's SETTINGS) and delivered from a microtask.
+   */
+  get handler(): SocketHandler {
+    return this.#handler;
+  }
+
+  set handler(handler: SocketHandler) {
+    const early = this.#handler === IGNORE_EVENTS && this.#held !== null && !this.#paused;
+    this.#handler = handler;
+    if (early && handler !== IGNORE_EVENTS) queueMicrotask(this.#continue);
   }
 
   /** True once the socket ended, failed, was closed or was handed over. */
@@ -84,7 +97,8 @@ export class PullReader<R> {
       const bytes = this.#source.bytesOf(result);
       if (bytes === null) return this.#end();
       // Paused while the read was in flight: hold the bytes back until resume().
-      if (this.#paused) this.#held = bytes;
+      // Nobody listens yet: held for the first handler.
+      if (this.#paused || this.#handler === IGNORE_EVENTS) this.#held = bytes;
       else this.#deliver(bytes);
     } catch (error) {
       this.#onFailure(error);

@@ -50,6 +50,8 @@ interface BunRawSocket {
   unref(): void;
   setNoDelay?(noDelay: boolean): void;
   getPeerCertificate?(): PeerCertificate | null;
+  /** The protocol ALPN negotiated (a string, or false/null when none). */
+  readonly alpnProtocol?: string | false | null;
   upgradeTLS?(options: Record<string, unknown>): [BunRawSocket, BunRawSocket];
 }
 
@@ -95,6 +97,8 @@ class BunSocket implements Socket {
   #drainWaiters = new DrainWaiters();
   /** True for a TLS socket (TLS on it again goes through `node:tls`). */
   readonly isTls: boolean;
+  /** The protocol ALPN negotiated, or null (set when the handshake is done). */
+  alpnProtocol: string | null = null;
 
   constructor(pending: PendingConnect) {
     this.pending = pending;
@@ -107,7 +111,26 @@ class BunSocket implements Socket {
 
   setHandler(handler: SocketHandler): void {
     this.handler = handler;
+    if (this.#early !== null && handler !== IGNORE_EVENTS) queueMicrotask(this.#deliverEarly);
   }
+
+  /** Chunks that came before any handler was set (a server that speaks first). */
+  #early: Uint8Array[] | null = null;
+
+  /** Holds a chunk for the first handler (the view is only valid now: copied). */
+  holdEarly(chunk: Uint8Array): void {
+    (this.#early ??= []).push(chunk.slice());
+    this.raw?.pause();
+  }
+
+  /** Hands the chunks held before the first handler to it, and reads on. */
+  readonly #deliverEarly = (): void => {
+    const early = this.#early;
+    this.#early = null;
+    if (early === null || this.#closed) return;
+    this.raw?.resume();
+    for (const chunk of early) this.handler.onData(chunk);
+  };
 
   write(data: Uint8Array | string): boolean {
     const raw = this.raw;
@@ -249,10 +272,17 @@ const handlers = {
       return;
     }
     pending.onPhase?.("tls");
+    socket.alpnProtocol = raw.alpnProtocol || null;
     pending.resolve(socket);
   },
   data(raw: BunRawSocket, chunk: Uint8Array) {
-    raw.data!.handler.onData(chunk);
+    const socket = raw.data!;
+    if (socket.handler === IGNORE_EVENTS) {
+      // A detached socket's events are ignored; an open one's are held for its first handler.
+      if (!socket.closed) socket.holdEarly(chunk);
+      return;
+    }
+    socket.handler.onData(chunk);
   },
   drain(raw: BunRawSocket) {
     raw.data!.flushPending();

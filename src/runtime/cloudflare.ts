@@ -101,6 +101,11 @@ export class CloudflareSocket implements Socket {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #pull: PullReader<ReadableStreamReadResult<Uint8Array>>;
   #queuedBytes = 0;
+  /**
+   * Always null: Workers sockets do not report ALPN, so pools speak HTTP/1.1 on them (an
+   * HTTP/2 session needs to know that the server agreed to it).
+   */
+  readonly alpnProtocol: string | null = null;
 
   /** Wraps an opened Workers socket to `hostname:port` and starts reading from it. */
   constructor(raw: WorkersSocket, hostname: string, port: number) {

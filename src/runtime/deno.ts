@@ -57,10 +57,17 @@ class DenoSocket implements Socket {
   /** The TCP connection while no TLS runs on it (what `startTls` can take over). */
   #tcp: Deno.TcpConn | null;
 
-  /** Wraps `conn`; `tcp` is `conn` when it is a TCP connection without TLS, else null. */
-  constructor(conn: Deno.Conn, tcp: Deno.TcpConn | null) {
+  /** The protocol ALPN negotiated, or null. */
+  readonly alpnProtocol: string | null;
+
+  /**
+   * Wraps `conn`; `tcp` is `conn` when it is a TCP connection without TLS, else null;
+   * `alpnProtocol` what its TLS handshake negotiated.
+   */
+  constructor(conn: Deno.Conn, tcp: Deno.TcpConn | null, alpnProtocol: string | null = null) {
     this.#conn = conn;
     this.#tcp = tcp;
+    this.alpnProtocol = alpnProtocol;
     this.#pull = new PullReader({
       read: () => {
         this.#readBuffer = this.#largeBuffer ?? this.#smallBuffer;
@@ -248,9 +255,9 @@ async function connectOne(options: ConnectOptions): Promise<Socket> {
   if (path !== undefined) return new DenoSocket(await connectUnix({ ...options, path }), null);
   const tcp = await connectTcp(options);
   if (!options.tls) return new DenoSocket(tcp, tcp);
-  const tls = await upgradeToTls(tcp, options.tls, options);
+  const [tls, alpnProtocol] = await upgradeToTls(tcp, options.tls, options);
   options.onPhase?.("tls");
-  return new DenoSocket(tls, null);
+  return new DenoSocket(tls, null, alpnProtocol);
 }
 
 /** Runs the TLS handshake natively; only for set-ups nothing can abort (see the module doc). */
@@ -258,7 +265,7 @@ async function upgradeToTls(
   conn: Deno.TcpConn,
   tls: TlsConnectOptions,
   where: { hostname: string; port: number },
-): Promise<Deno.TlsConn> {
+): Promise<[Deno.TlsConn, string | null]> {
   let tlsConn: Deno.TlsConn | undefined;
   try {
     tlsConn = await Deno.startTls(conn, {
@@ -267,8 +274,8 @@ async function upgradeToTls(
       alpnProtocols: [...tls.alpnProtocols],
       unsafelyDisableHostnameVerification: !tls.checkHostname,
     });
-    await tlsConn.handshake();
-    return tlsConn;
+    const { alpnProtocol } = await tlsConn.handshake();
+    return [tlsConn, alpnProtocol];
   } catch (error) {
     try {
       // `Deno.startTls` took the TCP resource over: only the TLS one can be closed then.
@@ -306,7 +313,8 @@ export const denoConnector: Connector = {
       ? socket.detachTcp()
       : null;
     if (tcp === null) return startTlsOverSocket(socket, options);
-    return new DenoSocket(await upgradeToTls(tcp, options.tls, options), null);
+    const [tls, alpnProtocol] = await upgradeToTls(tcp, options.tls, options);
+    return new DenoSocket(tls, null, alpnProtocol);
   },
   lookup: lookupHost,
 };

@@ -194,6 +194,12 @@ export interface Socket {
   ref(): void;
   /** True once the socket ended, failed or was closed. */
   readonly closed: boolean;
+  /**
+   * The application protocol TLS negotiated with ALPN (`"h2"`, `"http/1.1"`), or null on
+   * plain TCP, when the server chose none, or where the runtime cannot tell (Cloudflare
+   * Workers).
+   */
+  readonly alpnProtocol: string | null;
 }
 
 /**

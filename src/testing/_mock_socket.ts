@@ -52,6 +52,8 @@ export class MockSocket implements Socket {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #upstream: Socket | null = null;
   #upstreamOpening: Promise<Socket> | null = null;
+  /** Always null: a mock socket speaks HTTP/1.1. */
+  readonly alpnProtocol: string | null = null;
 
   /** A socket answering for `owner`; `upstream`: a real connection already open. */
   constructor(owner: MockSocketOwner, upstream: Socket | null = null) {

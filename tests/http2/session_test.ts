@@ -840,6 +840,9 @@ function spied(socket: Socket, calls: string[]): Socket {
     get closed() {
       return socket.closed;
     },
+    get alpnProtocol() {
+      return socket.alpnProtocol;
+    },
   };
 }
 

@@ -105,6 +105,10 @@ test("pool key: other options by value; unknown names are ignored", () => {
   assert.notEqual(https({ maxSize: 2 }), https({ maxSize: 3 }));
   assert.notEqual(https({ poolTimeout: null }), https({}));
   assert.notEqual(https({ forwardToProxy: true }), https({}));
+  assert.notEqual(https({ http2: false }), https({ http2: true }));
+  assert.notEqual(http({ http2PriorKnowledge: true }), http({}));
+  assert.equal(https({ maxConcurrentStreams: 8 }), https({ maxConcurrentStreams: 8 }));
+  assert.notEqual(https({ maxConcurrentStreams: 8 }), https({ maxConcurrentStreams: 9 }));
   const unknown = { numPools: 3, "__proto__&x": 1 } as ConnectionPoolOptions;
   assert.equal(https(unknown), https({}));
   // The options part follows the first "#" (proxied keys keep what follows it).

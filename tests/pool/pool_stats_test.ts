@@ -82,6 +82,7 @@ test("pool.stats: keeps its own counts beside undici's; a connection opening is 
       pending: 1,
       running: 0,
       size: 1,
+      streams: 0,
     });
     await request;
     assert.deepEqual(ownCounts(pool), { idle: 1, inUse: 0, queued: 0, open: 1 });
@@ -100,6 +101,7 @@ test("pool.stats: keeps its own counts beside undici's; a connection opening is 
       pending: 0,
       running: 0,
       size: 0,
+      streams: 0,
     });
     assertAtRest(pool);
   } finally {
