@@ -191,7 +191,10 @@ export class HTTP2Stream implements BodySource {
     this.#listener.responded(this);
   }
 
-  /** A DATA payload arrived; it is copied, as the frame's bytes are reused. */
+  /**
+   * A DATA payload arrived; it is copied, as the frame's bytes are reused, into a plain
+   * `Uint8Array` (never the socket's `Buffer` subclass on Node), as HTTP/1.1 bodies are.
+   */
   data(piece: Uint8Array): void {
     if (piece.length === 0) return;
     // A failed stream's octets are never read: credited back at once.
@@ -200,10 +203,10 @@ export class HTTP2Stream implements BodySource {
       const waiter = this.#waiter;
       this.#waiter = null;
       this.#owner.consumed(this, piece.length);
-      waiter.resolve(piece.slice());
+      waiter.resolve(new Uint8Array(piece));
       return;
     }
-    this.#queue.push(piece.slice());
+    this.#queue.push(new Uint8Array(piece));
     this.#queued += piece.length;
   }
 

@@ -43,7 +43,8 @@ export class ConnectionSlots<C extends ProtocolConnection> {
   /** Connections in use that several requests share, with their request counts. */
   #shared: C[] = [];
   #users = new Map<C, number>();
-  #streams = 0;
+  /** Requests on shared connections (some may wait in a connection's queue). */
+  #sharedUsers = 0;
   /** The connection being opened whose protocol is not known yet, and its waiters. */
   #probe: C | null = null;
   #probeWaiters: Waiter<C>[] = [];
@@ -81,9 +82,17 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     return this.#busy;
   }
 
-  /** Requests on shared (HTTP/2) connections now: their open streams. */
+  /**
+   * Open streams on shared (HTTP/2) connections now: their requests, but at most each
+   * connection's stream limit (the others wait in the connection's queue).
+   */
   get streams(): number {
-    return this.#streams;
+    if (this.#sharedUsers === 0) return 0;
+    let open = 0;
+    for (const connection of this.#shared) {
+      open += Math.min(this.#users.get(connection)!, connection.streamLimit ?? 1);
+    }
+    return open;
   }
 
   /** Callers waiting for a connection. */
@@ -113,6 +122,14 @@ export class ConnectionSlots<C extends ProtocolConnection> {
       if (shared !== null) {
         this.#addUser(shared);
         return shared;
+      }
+      // Every session is full and the pool may not open another: a non-blocking pool queues
+      // the request on the least loaded session (it starts as a stream there ends) rather
+      // than open connections past `maxSize`, which HTTP/2 gains nothing from.
+      const least = !this.block && this.#busy >= this.maxSize ? this.#leastLoaded() : null;
+      if (least !== null) {
+        this.#addUser(least);
+        return least;
       }
     }
     if (this.#probe !== null) {
@@ -146,11 +163,22 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     return null;
   }
 
+  /** The shared connection still taking streams that carries the fewest requests. */
+  #leastLoaded(): C | null {
+    let least: C | null = null;
+    let fewest = Infinity;
+    for (const connection of this.#shared) {
+      const users = this.#users.get(connection)!;
+      if (connection.streamLimit !== 0 && users < fewest) [least, fewest] = [connection, users];
+    }
+    return least;
+  }
+
   /** One more request on the shared `connection`. */
   #addUser(connection: C): void {
     this.#users.set(connection, this.#users.get(connection)! + 1);
     this.#inUse++;
-    this.#streams++;
+    this.#sharedUsers++;
   }
 
   /** A connection just taken by one request: shared, a probe, or one request's own. */
@@ -164,7 +192,7 @@ export class ConnectionSlots<C extends ProtocolConnection> {
   #share(connection: C): void {
     this.#shared.push(connection);
     this.#users.set(connection, 1);
-    this.#streams++;
+    this.#sharedUsers++;
   }
 
   /**
@@ -226,7 +254,7 @@ export class ConnectionSlots<C extends ProtocolConnection> {
    * False when it did not go idle (see `put`).
    */
   #putShared(connection: C, users: number, keep: boolean): boolean {
-    this.#streams--;
+    this.#sharedUsers--;
     if (users > 1) {
       this.#users.set(connection, users - 1);
       this.#inUse--;
