@@ -25,7 +25,7 @@ import {
   HTTP2MalformedResponseError,
   HTTP2StreamRefusedError,
   HTTP2StreamResetError,
-} from "../../src/http2/errors.ts";
+} from "../../mod.ts";
 import {
   encodeFrame,
   encodeHeaders,
@@ -38,22 +38,15 @@ import {
 import { type FrameRequest, type FrameServer, frameServer } from "./_frame_server.ts";
 import { curlVersion, hasCurl } from "../_h2_servers.ts";
 
-/** The HTTP/2 options of pools. */
-interface HTTP2Options {
-  http2?: boolean;
-  http2PriorKnowledge?: boolean;
-  maxConcurrentStreams?: number;
-}
-
 /** Every request is bounded: a resend loop or a hang fails the test instead. */
 const TIMEOUT_MS = 10_000;
 
 /** A pool for `server`: h2c with prior knowledge, or TLS trusting the test CA. */
 function poolFor(
   server: FrameServer,
-  options: ConnectionPoolOptions & HTTP2Options = {},
+  options: ConnectionPoolOptions = {},
 ): ConnectionPool {
-  const all: ConnectionPoolOptions & HTTP2Options = {
+  const all: ConnectionPoolOptions = {
     port: server.port,
     timeout: TIMEOUT_MS,
     retries: 0,
@@ -69,14 +62,14 @@ function poolFor(
 async function withServer(
   onRequest: (request: FrameRequest) => void,
   body: (pool: ConnectionPool, server: FrameServer) => Promise<void>,
-  options: Parameters<typeof frameServer>[1] & { pool?: ConnectionPoolOptions & HTTP2Options } = {},
+  options: Parameters<typeof frameServer>[1] & { pool?: ConnectionPoolOptions } = {},
 ): Promise<void> {
   const server = await frameServer(onRequest, options);
   const pool = poolFor(server, options.pool);
   try {
     await body(pool, server);
     assertAtRest(pool);
-    const streams = (pool.stats as { streams?: number }).streams;
+    const streams = pool.stats.streams;
     assert.equal(streams, 0, "pool.stats.streams at rest");
   } finally {
     await pool.close();

@@ -8,13 +8,7 @@
  */
 
 import process from "node:process";
-import {
-  type ConnectionPool,
-  type ConnectionPoolOptions,
-  type HTTPResponse,
-  PoolManager,
-  type PoolStats,
-} from "../../mod.ts";
+import { type ConnectionPoolOptions, type HTTPResponse, PoolManager } from "../../mod.ts";
 import { CA_CERT } from "../_certs.ts";
 import { assert, test } from "../_harness.ts";
 import { findNginx } from "../_nginx.ts";
@@ -39,21 +33,11 @@ import {
 
 const FILE = "tests/http2/real_servers_test.ts";
 
-/** The HTTP/2 options of pools and managers. */
-interface HTTP2Options {
-  http2?: boolean;
-  http2PriorKnowledge?: boolean;
-  maxConcurrentStreams?: number;
-}
-
-/** A pool's counts with the open HTTP/2 streams. */
-type HTTP2PoolStats = PoolStats & { readonly streams?: number };
-
 /** Every request is bounded: a hang fails the test instead of stalling the suite. */
 const TIMEOUT_MS = 20_000;
 
-function manager(options: ConnectionPoolOptions & HTTP2Options = {}): PoolManager {
-  const all: ConnectionPoolOptions & HTTP2Options = {
+function manager(options: ConnectionPoolOptions = {}): PoolManager {
+  const all: ConnectionPoolOptions = {
     caCerts: [CA_CERT],
     timeout: TIMEOUT_MS,
     retries: false,
@@ -62,16 +46,9 @@ function manager(options: ConnectionPoolOptions & HTTP2Options = {}): PoolManage
   return new PoolManager(all);
 }
 
-/** The open HTTP/2 streams of `pool` (a number: fails when the pool does not count them). */
-function streamsOf(pool: ConnectionPool): number {
-  const streams = (pool.stats as HTTP2PoolStats).streams;
-  assert.equal(typeof streams, "number", "pool.stats.streams");
-  return streams!;
-}
-
 /** Runs `body` with a manager, closing it after checking that each of its pools is at rest. */
 async function withManager(
-  options: ConnectionPoolOptions & HTTP2Options,
+  options: ConnectionPoolOptions,
   body: (m: PoolManager) => Promise<void>,
 ): Promise<void> {
   const m = manager(options);
@@ -79,7 +56,7 @@ async function withManager(
     await body(m);
     for (const pool of m.pools.values()) {
       assertAtRest(pool);
-      assert.equal(streamsOf(pool), 0, `${pool}: open streams at rest`);
+      assert.equal(pool.stats.streams, 0, `${pool}: open streams at rest`);
     }
   } finally {
     await m.close();
@@ -322,7 +299,7 @@ function serverConnections(responses: HTTPResponse[]): Set<string> {
 nginxTest("a TLS listener without HTTP/2 gives version 11", async (server) => {
   await withManager({}, async (m) => {
     assert.equal((await getHello(m, server.http1)).version, 11);
-    assert.equal(streamsOf(m.connectionFromUrl(server.http1)), 0);
+    assert.equal(m.connectionFromUrl(server.http1).stats.streams, 0);
   });
 });
 
@@ -349,12 +326,9 @@ nginxTest(
     await withManager({ maxSize: 1 }, async (m) => {
       const pool = m.connectionFromUrl(server.limited!);
       let most = 0;
-      let counted = true;
       // Never throws: a throw in a timer callback would take the whole test file down.
       const sample = () => {
-        const streams = (pool.stats as HTTP2PoolStats).streams;
-        if (streams === undefined) counted = false;
-        else most = Math.max(most, streams);
+        most = Math.max(most, pool.stats.streams);
       };
       const sampler = setInterval(sample, 1);
       try {
@@ -376,7 +350,6 @@ nginxTest(
       } finally {
         clearInterval(sampler);
       }
-      assert.ok(counted, "pool.stats.streams is not counted");
       assert.ok(most <= 8, `the pool had ${most} streams open at once`);
       assert.ok(most >= 2, `the pool had at most ${most} stream open: no multiplexing`);
       assert.ok(backend.most <= 8, `the backend saw ${backend.most} requests at once`);
