@@ -76,7 +76,11 @@ export class HTTP2Exchange implements BodySource, HTTP2StreamListener {
   }
 
   #send(session: HTTP2Session, scheme: string, body: HTTP2RequestInit["body"]): void {
+    const timings = this.request.timings;
+    if (timings !== null) timings.writeMark = performance.now();
     const stream = session.request(requestInit(this.request, scheme, body), this);
+    // The session wrote the HEADERS (and a whole body, window permitting), or queued them.
+    if (timings !== null) timings.sentMark = performance.now();
     if (!this.#ended) this.#stream = stream;
   }
 
@@ -106,6 +110,7 @@ export class HTTP2Exchange implements BodySource, HTTP2StreamListener {
   responded(stream: HTTP2Stream): void {
     this.#stream = stream;
     const { request } = this;
+    if (request.timings !== null) request.timings.firstByteMark = performance.now();
     const head = stream.head!;
     try {
       const bodiless = request.method === "HEAD" || head.status === 204 || head.status === 304;
@@ -263,6 +268,7 @@ export class HTTP2Exchange implements BodySource, HTTP2StreamListener {
   #end(ok: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (ok && this.request.timings !== null) this.request.timings.endMark = performance.now();
     this.#disarm();
     if (this.#onAbort !== null) {
       this.request.signal!.removeEventListener("abort", this.#onAbort);
