@@ -10,7 +10,7 @@
  */
 
 import type { HTTPHeaderDict } from "../headers.ts";
-import { hostHeaderValue, mergeHeaders } from "../http1/_head_writer.ts";
+import { hostHeaderValue, mergeHeaders } from "../_request_headers.ts";
 import { checkHeader } from "../http1/request_head.ts";
 import type { ResponseHeadInfo } from "../body/_body_source.ts";
 import { requestInit } from "../http2/_request_fields.ts";
