@@ -10,9 +10,11 @@
  */
 
 import type { HTTPHeaderDict } from "../headers.ts";
-import { hostHeaderValue, mergeHeaders } from "../http1/_head_writer.ts";
+import { hostHeaderValue, mergeHeaders } from "../_request_headers.ts";
 import { checkHeader } from "../http1/request_head.ts";
-import type { ResponseHead } from "../http1/response_parser.ts";
+import type { ResponseHeadInfo } from "../body/_body_source.ts";
+import { requestInit } from "../http2/_request_fields.ts";
+import { requestFields } from "../http2/session.ts";
 import { observeFailures, type RequestDescriptor } from "../request/_descriptor.ts";
 import { requestHeaderPairs, type RequestHeaders } from "../request/request_methods.ts";
 import type { Connector, Socket, TlsConnectOptions } from "../runtime/socket.ts";
@@ -122,11 +124,11 @@ export class UndiciResponse {
   readonly statusCode: number;
   /** Reason phrase. */
   readonly statusText: string;
-  #head: ResponseHead;
+  #head: ResponseHeadInfo;
   #headers: Uint8Array[] | null = null;
 
-  /** The view of a response head. */
-  constructor(head: ResponseHead) {
+  /** The view of a response head (HTTP/2's has no reason phrase: `statusText` is empty). */
+  constructor(head: ResponseHeadInfo) {
     this.statusCode = head.status;
     this.statusText = head.reason;
     this.#head = head;
@@ -138,6 +140,9 @@ export class UndiciResponse {
   }
 }
 
+/** A connection's protocol as undici names it: HTTP/1.1 or HTTP/2. */
+export type ProtocolVersion = "h1" | "h2";
+
 /** Where a connection goes, as undici's `connectParams`. */
 export interface ConnectParams {
   /** Host as in a URL: IPv6 in brackets, the port when not the scheme's default. */
@@ -148,8 +153,8 @@ export interface ConnectParams {
   readonly protocol: string;
   /** The port as in a URL: `""` when it is the scheme's default. */
   readonly port: string;
-  /** `"h1"` once connected, undefined before. */
-  readonly version: "h1" | undefined;
+  /** The protocol once connected (`"h1"`, or `"h2"` when it speaks HTTP/2), undefined before. */
+  readonly version: ProtocolVersion | undefined;
   /** The TLS server name (SNI), or null for plain HTTP. */
   readonly servername: string | null;
   /** Always null: pooled does not bind a local address. */
@@ -226,13 +231,34 @@ export function publishSendHeaders(
   });
 }
 
+/**
+ * Publishes `undici:client:sendHeaders` for a request going out on an HTTP/2 stream of a
+ * `scheme` connection: its fields as sent, pseudo-headers first, each as `name: value\r\n`
+ * (as undici shows an HTTP/2 request).
+ */
+export function publishHTTP2SendHeaders(
+  request: RequestDescriptor,
+  settings: ConnectTarget,
+  scheme: string,
+  socket: Socket,
+): void {
+  const fields = requestFields(requestInit(request, scheme, null));
+  let headers = "";
+  for (let i = 0; i < fields.length; i += 2) headers += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  clientSendHeaders.publish({
+    request: viewOf(request),
+    headers,
+    socket: socketView(settings, socket),
+  });
+}
+
 /** Publishes `undici:request:bodySent`. */
 export function publishBodySent(request: RequestDescriptor): void {
   requestBodySent.publish({ request: viewOf(request) });
 }
 
 /** Publishes `undici:request:headers` for the final response head. */
-export function publishResponseHeaders(request: RequestDescriptor, head: ResponseHead): void {
+export function publishResponseHeaders(request: RequestDescriptor, head: ResponseHeadInfo): void {
   requestHeaders.publish({ request: viewOf(request), response: new UndiciResponse(head) });
 }
 
@@ -261,10 +287,14 @@ export function publishBeforeConnect(settings: ConnectTarget): void {
   });
 }
 
-/** Publishes `undici:client:connected`. */
-export function publishConnected(settings: ConnectTarget, socket: Socket): void {
+/** Publishes `undici:client:connected` for a connection that speaks `version`. */
+export function publishConnected(
+  settings: ConnectTarget,
+  socket: Socket,
+  version: ProtocolVersion,
+): void {
   clientConnected.publish({
-    connectParams: connectParams(settings, "h1"),
+    connectParams: connectParams(settings, version),
     connector: settings.connector,
     socket: socketView(settings, socket),
   });
@@ -279,7 +309,10 @@ export function publishConnectError(settings: ConnectTarget, error: unknown): vo
   });
 }
 
-function connectParams(settings: ConnectTarget, version: "h1" | undefined): ConnectParams {
+function connectParams(
+  settings: ConnectTarget,
+  version: ProtocolVersion | undefined,
+): ConnectParams {
   const { hostname, port, tls } = settings;
   const scheme = tls === undefined ? "http" : "https";
   return {

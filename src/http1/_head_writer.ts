@@ -10,11 +10,11 @@
 import { changeCount, type HTTPHeaderDict } from "../headers.ts";
 import { exactLength, NO_BODY, type PreparedBody } from "../body/request_body.ts";
 import type { WireRequest } from "../request/_descriptor.ts";
-import { hasHeader, requestHeaderPairs, type RequestHeaders } from "../request/request_methods.ts";
+import { hasHeader, type RequestHeaders } from "../request/request_methods.ts";
 import { defaultPortFor, parseUrl } from "../url.ts";
 import { VERSION } from "../version.ts";
 import { isAscii } from "../_char_table.ts";
-import { bracketHost } from "../_host.ts";
+import { hostHeaderValue, mergeHeaders } from "../_request_headers.ts";
 import {
   checkContentLength,
   checkMethod,
@@ -182,32 +182,6 @@ export class RequestHeadWriter {
     const text = `${method} ${target} HTTP/1.1\r\n${lines}\r\n`;
     return { text: ascii ? text : encodeLatin1(text), body: bytes, stream, chunked };
   }
-}
-
-/** The `Host` header value: brackets for IPv6, port only when not the default. */
-export function hostHeaderValue(host: string, port: number, scheme: string): string {
-  const name = host.endsWith(".") ? host.slice(0, -1) : host;
-  const bracketed = bracketHost(name);
-  return port === defaultPortFor(scheme) ? bracketed : `${bracketed}:${port}`;
-}
-
-/** Pool headers overridden by request headers (`undefined` removes one). */
-export function mergeHeaders(
-  base: HTTPHeaderDict,
-  request: RequestHeaders,
-): Iterable<readonly [string, string]> {
-  const own: [string, string][] = [];
-  const named = new Set<string>();
-  for (const [name, value] of requestHeaderPairs(request)) {
-    named.add(name.toLowerCase());
-    if (value !== undefined) own.push([name, value]);
-  }
-  if (base.size === 0) return own;
-  const merged: [string, string][] = [];
-  for (const [name, value] of base) {
-    if (!named.has(name.toLowerCase())) merged.push([name, value]);
-  }
-  return merged.concat(own);
 }
 
 /**

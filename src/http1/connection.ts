@@ -180,7 +180,9 @@ export class HTTPConnection implements ProtocolConnection, SocketHandler, Exchan
       this.#socket = socket;
       this.requestsOnSocket = 0;
       this.#openedAt = performance.now();
-      if (clientConnected.hasSubscribers) publishConnected(this.settings, socket);
+      if (clientConnected.hasSubscribers) {
+        publishConnected(this.settings, socket, socket.alpnProtocol === "h2" ? "h2" : "h1");
+      }
     } catch (error) {
       if (clientConnectError.hasSubscribers) publishConnectError(this.settings, error);
       throw error;

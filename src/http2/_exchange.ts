@@ -18,6 +18,18 @@ import { unrefTimer } from "../runtime/_unref_timer.ts";
 import type { HTTP2RequestInit, HTTP2Session } from "./session.ts";
 import type { HTTP2Stream, HTTP2StreamListener } from "./stream.ts";
 import { requestInit } from "./_request_fields.ts";
+import {
+  requestBodySent,
+  requestError,
+  requestHeaders,
+  requestTrailers,
+} from "../diagnostics/_channels.ts";
+import {
+  publishBodySent,
+  publishRequestError,
+  publishResponseHeaders,
+  publishTrailers,
+} from "../diagnostics/_undici_shapes.ts";
 
 const TOTAL_TIMEOUT_MESSAGE = "Read timed out: the total timeout was used up";
 
@@ -112,6 +124,7 @@ export class HTTP2Exchange implements BodySource, HTTP2StreamListener {
     const { request } = this;
     if (request.timings !== null) request.timings.firstByteMark = performance.now();
     const head = stream.head!;
+    if (requestHeaders.hasSubscribers) publishResponseHeaders(request, head);
     try {
       const bodiless = request.method === "HEAD" || head.status === 204 || head.status === 304;
       this.codings = request.decodeContent && !bodiless ? contentCodings(head.rawHeaders) : null;
@@ -139,6 +152,23 @@ export class HTTP2Exchange implements BodySource, HTTP2StreamListener {
     if (!this.#settled) {
       this.#settled = true;
       this.request.fail(error);
+    }
+  }
+
+  /** The whole request went out. */
+  sent(): void {
+    if (requestBodySent.hasSubscribers) publishBodySent(this.request);
+  }
+
+  /**
+   * The response is over after its head: whole, or failed. A failure before the response
+   * is ready is published as the request fails; one after it (a streamed body) here.
+   */
+  closed(stream: HTTP2Stream, error: Error | null): void {
+    if (error === null) {
+      if (requestTrailers.hasSubscribers) publishTrailers(this.request, stream.trailers);
+    } else if (this.#settled && requestError.hasSubscribers) {
+      publishRequestError(this.request, error);
     }
   }
 

@@ -15,6 +15,18 @@ import type { ProtocolConnection, ReleaseCallback } from "../pool/_protocol.ts";
 import { type ConnectionLifecycle, UNLIMITED } from "../pool/_lifecycle.ts";
 import { HTTP2Session, type HTTP2SessionOptions } from "./session.ts";
 import { HTTP2Exchange } from "./_exchange.ts";
+import {
+  clientBeforeConnect,
+  clientConnected,
+  clientConnectError,
+  clientSendHeaders,
+} from "../diagnostics/_channels.ts";
+import {
+  publishBeforeConnect,
+  publishConnected,
+  publishConnectError,
+  publishHTTP2SendHeaders,
+} from "../diagnostics/_undici_shapes.ts";
 
 /** Where an HTTP/2 connection goes and how. */
 export interface HTTP2ConnectionSettings {
@@ -114,9 +126,11 @@ export class HTTP2Connection implements ProtocolConnection {
       timeout,
     );
     const connectSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+    if (clientBeforeConnect.hasSubscribers) publishBeforeConnect(this.settings);
+    let socket: Socket;
     try {
       if (timings) timings.connectStartMark = performance.now();
-      const socket = await this.settings.connector.connect({
+      socket = await this.settings.connector.connect({
         hostname,
         port,
         tls,
@@ -130,6 +144,13 @@ export class HTTP2Connection implements ProtocolConnection {
           `The server no longer negotiates HTTP/2: ${JSON.stringify(socket.alpnProtocol)}`,
         );
       }
+    } catch (error) {
+      if (timer !== undefined) clearTimeout(timer);
+      if (clientConnectError.hasSubscribers) publishConnectError(this.settings, error);
+      throw error;
+    }
+    if (clientConnected.hasSubscribers) publishConnected(this.settings, socket, "h2");
+    try {
       await this.adopt(socket, null, connectSignal);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
@@ -196,6 +217,9 @@ export class HTTP2Connection implements ProtocolConnection {
     if (this.#active.size === 0) this.#socket!.ref();
     this.#idleDeadline = Infinity;
     const reused = this.#requestsOnSession++ > 0;
+    if (clientSendHeaders.hasSubscribers) {
+      publishHTTP2SendHeaders(request, this.settings, this.settings.scheme, this.#socket!);
+    }
     const exchange = new HTTP2Exchange(
       session,
       request,

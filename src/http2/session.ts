@@ -420,7 +420,8 @@ export class HTTP2Session implements StreamOwner {
         maxFrameSize: this.#peerMaxFrameSize,
       }),
     );
-    if (!endStream) {
+    if (endStream) stream.requestSent();
+    else {
       this.#sending.push(stream);
       this.#flush();
     }
@@ -484,6 +485,7 @@ export class HTTP2Session implements StreamOwner {
     const at = this.#sending.indexOf(stream);
     if (at >= 0) this.#sending.splice(at, 1);
     this.#write(encodeData(stream.id, piece, { endStream: true }));
+    stream.requestSent();
     if (stream.remoteEnded) this.#release(stream);
   }
 
@@ -920,8 +922,11 @@ export class HTTP2Session implements StreamOwner {
   }
 }
 
-/** The field list of a request: pseudo-headers first, then lowercase regular fields. */
-function requestFields(init: HTTP2RequestInit): string[] {
+/**
+ * The field list of a request as sent: pseudo-headers first, then lowercase regular
+ * fields without the connection-specific ones.
+ */
+export function requestFields(init: HTTP2RequestInit): string[] {
   const fields = [
     ":method",
     init.method,

@@ -27,6 +27,10 @@ export interface HTTP2StreamListener {
   responded(stream: HTTP2Stream): void;
   /** The stream failed before its final head arrived. */
   failed(error: Error): void;
+  /** The whole request went out: its last frame (END_STREAM) was written. */
+  sent?(stream: HTTP2Stream): void;
+  /** The response after its head is over: all of it arrived (`error` null), or it failed. */
+  closed?(stream: HTTP2Stream, error: Error | null): void;
 }
 
 /** What a stream asks of its session. */
@@ -210,6 +214,11 @@ export class HTTP2Stream implements BodySource {
     this.#queued += piece.length;
   }
 
+  /** The request's last frame (END_STREAM) was written. */
+  requestSent(): void {
+    this.#listener.sent?.(this);
+  }
+
   /** The body ended (END_STREAM). */
   ended(): void {
     if (this.finished) return;
@@ -217,6 +226,7 @@ export class HTTP2Stream implements BodySource {
     const waiter = this.#waiter;
     this.#waiter = null;
     waiter?.resolve(null);
+    this.#listener.closed?.(this, null);
   }
 
   /** The stream failed: the listener hears of it before the head, the reader after. */
@@ -228,6 +238,7 @@ export class HTTP2Stream implements BodySource {
     const waiter = this.#waiter;
     this.#waiter = null;
     waiter?.reject(error);
+    this.#listener.closed?.(this, error);
   }
 
   /** Queued octets will never be read: they are credited back to the connection. */

@@ -6,9 +6,12 @@
  */
 
 import { assert, runtime, test } from "../_harness.ts";
-import { rejects, text } from "../_util.ts";
+import { deferred, rejects, text } from "../_util.ts";
 import { serveHttp, unusedPort } from "../_servers.ts";
-import { HTTPConnectionPool, PoolManager } from "../../mod.ts";
+import { CA_CERT, SERVER_TLS } from "../_certs.ts";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { HTTPConnectionPool, HTTPSConnectionPool, PoolManager } from "../../mod.ts";
 import { propagation, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { UndiciInstrumentation } from "@opentelemetry/instrumentation-undici";
@@ -93,4 +96,50 @@ test(`OpenTelemetry undici instrumentation: a failed request ends its span (${ru
     assert.equal(span.attributes["error.type"], "ERR_NEW_CONNECTION");
     assert.equal(span.status.code, SpanStatusCode.ERROR);
   });
+});
+
+test(`OpenTelemetry undici instrumentation: a span per request over HTTP/2 (${runtime})`, async () => {
+  // Answers with the traceparent it received; a stream to /cut is reset mid-body.
+  const server = http2.createSecureServer(SERVER_TLS);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (session) => sessions.add(session));
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    stream.on("error", () => {});
+    stream.respond({ ":status": 200, "content-length": "100" });
+    if (headers[":path"] === "/cut") {
+      stream.write("x", () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+    } else stream.end(String(headers.traceparent ?? "").padEnd(100));
+  });
+  const listening = deferred();
+  server.listen(0, "127.0.0.1", () => listening.resolve());
+  await listening.promise;
+  const port = (server.address() as AddressInfo).port;
+  try {
+    await traced(async (exporter) => {
+      await using pool = new HTTPSConnectionPool("localhost", {
+        port,
+        caCerts: [CA_CERT],
+        retries: false,
+      });
+      const ok = await pool.request("GET", "/items");
+      assert.equal(ok.version, 20);
+      const cut = await pool.request("GET", "/cut", { preloadContent: false });
+      await rejects(cut.read());
+      const [first, second] = exporter.getFinishedSpans();
+      assert.equal(exporter.getFinishedSpans().length, 2);
+      assert.equal(first.attributes["url.full"], `https://localhost:${port}/items`);
+      assert.equal(first.attributes["http.response.status_code"], 200);
+      assert.equal(first.status.code, SpanStatusCode.UNSET);
+      const received = TRACEPARENT.exec(text(ok.data).trim());
+      assert.ok(received, `traceparent received: ${text(ok.data)}`);
+      assert.equal(received[2], first.spanContext().spanId);
+      assert.equal(second.attributes["url.full"], `https://localhost:${port}/cut`);
+      assert.equal(second.status.code, SpanStatusCode.ERROR);
+    });
+  } finally {
+    for (const session of sessions) session.destroy();
+    const closed = deferred();
+    server.close(() => closed.resolve());
+    await closed.promise;
+  }
 });
