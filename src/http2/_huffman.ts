@@ -3,10 +3,11 @@
  *
  * The code is canonical: codes of equal length are consecutive in symbol order, each
  * length's first code following the last code of the length before. So the table below
- * holds only the code lengths, and the codes are rebuilt from them at load.
+ * holds only the code lengths, and the codes are rebuilt from them when first needed.
  *
- * Decoding walks a table of 4-bit steps (256 tree nodes times 16 nibbles, built once),
- * so each input byte costs two lookups. A string is rejected when it holds EOS, when its
+ * Decoding walks a table of 4-bit steps (256 tree nodes times 16 nibbles, built on the
+ * first decode), so each input byte costs two lookups. Both tables are built lazily: a
+ * process that never speaks HTTP/2 does not pay the few milliseconds they take at start. A string is rejected when it holds EOS, when its
  * padding is longer than 7 bits, or when the padding is not a prefix of EOS (all ones).
  *
  * @module
@@ -40,7 +41,11 @@ const LENGTHS = new Uint8Array([
 const EOS = 256;
 
 /** The code of each symbol, right-aligned (rebuilt canonically from {@linkcode LENGTHS}). */
-const CODES = buildCodes();
+let codeTable: Uint32Array | null = null;
+
+function codes(): Uint32Array {
+  return codeTable ??= buildCodes();
+}
 
 function buildCodes(): Uint32Array {
   const codes = new Uint32Array(LENGTHS.length);
@@ -59,7 +64,7 @@ function buildCodes(): Uint32Array {
 
 /** The code and its length of `symbol` (0..256), for tests that check the table. */
 export function huffmanCode(symbol: number): { code: number; length: number } {
-  return { code: CODES[symbol], length: LENGTHS[symbol] };
+  return { code: codes()[symbol], length: LENGTHS[symbol] };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -69,17 +74,25 @@ export function huffmanCode(symbol: number): { code: number; length: number } {
 const NONE = -1;
 
 /**
- * For each (node, nibble): `NEXT` the node reached, `EMIT` the symbol completed on the way
- * (or {@linkcode NONE}, or {@linkcode EOS}). `ACCEPTS[node]` is 1 when the bits that led
+ * For each (node, nibble): `next` the node reached, `emit` the symbol completed on the way
+ * (or {@linkcode NONE}, or {@linkcode EOS}). `accepts[node]` is 1 when the bits that led
  * from the root to the node are valid padding (all ones, at most 7 of them).
  */
-const NEXT = new Uint8Array(256 * 16);
-const EMIT = new Int16Array(256 * 16);
-const ACCEPTS = new Uint8Array(256);
+interface DecodeTable {
+  next: Uint8Array;
+  emit: Int16Array;
+  accepts: Uint8Array;
+}
 
-buildDecodeTable();
+let decodeTable: DecodeTable | null = null;
 
-function buildDecodeTable(): void {
+function buildDecodeTable(): DecodeTable {
+  const table = {
+    next: new Uint8Array(256 * 16),
+    emit: new Int16Array(256 * 16),
+    accepts: new Uint8Array(256),
+  };
+  const symbolCodes = codes();
   // The tree: internal nodes 0..255 (0 is the root); a child >= 0 is a node, < 0 is the
   // leaf of symbol ~child.
   const children = new Int32Array(512).fill(0x7fffffff);
@@ -90,7 +103,7 @@ function buildDecodeTable(): void {
   for (let symbol = 0; symbol <= EOS; symbol++) {
     let node = 0;
     for (let bit = LENGTHS[symbol] - 1; bit >= 0; bit--) {
-      const one = Math.floor(CODES[symbol] / 2 ** bit) & 1;
+      const one = Math.floor(symbolCodes[symbol] / 2 ** bit) & 1;
       const slot = node * 2 + one;
       if (bit === 0) {
         children[slot] = ~symbol;
@@ -106,7 +119,7 @@ function buildDecodeTable(): void {
     }
   }
   for (let node = 0; node < 256; node++) {
-    ACCEPTS[node] = allOnes[node] && depth[node] <= 7 ? 1 : 0;
+    table.accepts[node] = allOnes[node] && depth[node] <= 7 ? 1 : 0;
     for (let nibble = 0; nibble < 16; nibble++) {
       let at = node;
       let emit = NONE;
@@ -121,10 +134,11 @@ function buildDecodeTable(): void {
           at = 0;
         }
       }
-      NEXT[node * 16 + nibble] = at;
-      EMIT[node * 16 + nibble] = emit;
+      table.next[node * 16 + nibble] = at;
+      table.emit[node * 16 + nibble] = emit;
     }
   }
+  return table;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -146,6 +160,7 @@ export function decodeHuffman(bytes: Uint8Array, start: number, end: number): st
   const most = Math.ceil(((end - start) * 8) / 5);
   if (scratch.length < most) scratch = new Uint8Array(Math.max(most, scratch.length * 2));
   const out = scratch;
+  const { next, emit: emits, accepts } = decodeTable ??= buildDecodeTable();
   let length = 0;
   let node = 0;
   let ascii = true;
@@ -153,16 +168,16 @@ export function decodeHuffman(bytes: Uint8Array, start: number, end: number): st
     const byte = bytes[i];
     for (let shift = 4; shift >= 0; shift -= 4) {
       const step = node * 16 + ((byte >> shift) & 0xf);
-      const emit = EMIT[step];
+      const emit = emits[step];
       if (emit !== NONE) {
         if (emit === EOS) throw invalid("EOS in the string");
         out[length++] = emit;
         if (emit > 0x7f) ascii = false;
       }
-      node = NEXT[step];
+      node = next[step];
     }
   }
-  if (!ACCEPTS[node]) {
+  if (!accepts[node]) {
     throw invalid("padding longer than 7 bits or not all ones");
   }
   return decodeLatin1(out.subarray(0, length), ascii);
@@ -203,11 +218,12 @@ export function notLatin1(text: string, at: number): TypeError {
 export function encodeHuffman(text: string, out: Uint8Array, offset: number): number {
   // `acc` holds the `bits` (< 8) bits not yet written; codes go in at most 24 bits at a
   // time so that the shifts stay within 32 bits.
+  const table = codes();
   let acc = 0;
   let bits = 0;
   for (let i = 0; i < text.length; i++) {
     const symbol = text.charCodeAt(i);
-    const code = CODES[symbol];
+    const code = table[symbol];
     let length = LENGTHS[symbol];
     while (length > 0) {
       const take = length > 24 ? length - 24 : length;
