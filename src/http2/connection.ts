@@ -46,6 +46,11 @@ export interface HTTP2ConnectionSettings {
   readonly lifecycle?: ConnectionLifecycle;
   /** Told when the session of the idle connection ends (the server closed it). */
   readonly onIdleDrop?: () => void;
+  /**
+   * Told when a SETTINGS frame after the server's first raised the session's stream limit:
+   * more requests fit on the connection at once.
+   */
+  readonly onStreamLimitRaised?: (connection: HTTP2Connection) => void;
 }
 
 /** An HTTP/2 connection: one session at a time, many requests on it. */
@@ -186,11 +191,16 @@ export class HTTP2Connection implements ProtocolConnection {
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
       };
+      // The limit the server's last SETTINGS left (none before its first).
+      let limit: number | null = null;
       const session: HTTP2Session = new HTTP2Session(socket, {
         ...this.settings.session,
         onSettings: () => {
           done();
           resolve();
+          const before = limit;
+          limit = session.streamLimit;
+          if (before !== null && limit > before) this.settings.onStreamLimitRaised?.(this);
         },
         onClose: (error) => {
           done();

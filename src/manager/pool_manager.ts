@@ -235,9 +235,10 @@ export class PoolManager extends RequestMethods {
   }
 
   /**
-   * Request and connection counts per origin (undici's `Agent.stats`), as sums over the
-   * manager's pools for it (evicted pools still in use included), with the sums of every
-   * origin under `total`. See {@linkcode OriginStats} for what each count means.
+   * Request and connection counts per origin (undici's `Agent.stats`) and its open HTTP/2
+   * `streams`, as sums over the manager's pools for it (evicted pools still in use
+   * included), with the sums of every origin under `total`. See {@linkcode OriginStats}
+   * for what each count means.
    *
    * @example Export the counts as Prometheus text
    * ```ts
@@ -246,9 +247,12 @@ export class PoolManager extends RequestMethods {
    * await using manager = new PoolManager({ maxSize: 2 });
    * await manager.request("GET", `http://127.0.0.1:${server.addr.port}/`);
    *
+   * const FIELDS = [
+   *   "connected", "free", "pending", "queued", "running", "size", "streams",
+   * ] as const;
    * function prometheus(stats: PoolManager["stats"]): string {
    *   const lines: string[] = [];
-   *   for (const field of ["connected", "free", "pending", "queued", "running", "size"] as const) {
+   *   for (const field of FIELDS) {
    *     lines.push(`# TYPE pooled_${field} gauge`);
    *     for (const [origin, counts] of Object.entries(stats)) {
    *       if (origin !== "total") lines.push(`pooled_${field}{origin="${origin}"} ${counts[field]}`);

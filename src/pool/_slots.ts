@@ -215,6 +215,22 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     }
   }
 
+  /**
+   * The server raised `connection`'s stream limit: its new streams go to waiting callers at
+   * once, rather than as its streams end. A connection taken while its limit was 1 (and
+   * so carrying one request as its own) is shared from now on; an idle one, or the probe,
+   * gets its requests when next taken, or once it connected.
+   */
+  streamLimitRaised(connection: C): void {
+    if ((connection.streamLimit ?? 0) <= 1) return;
+    this.#expectShared = true;
+    if (!this.#users.has(connection)) {
+      if (this.#probe === connection || this.#idle.includes(connection)) return;
+      this.#share(connection);
+    }
+    this.#handOutStreams(connection);
+  }
+
   /** `opened` failed to connect: the callers that waited on it fail with `error`. */
   connectFailed(opened: C, error: unknown): void {
     if (this.#probe !== opened) return;
@@ -258,19 +274,24 @@ export class ConnectionSlots<C extends ProtocolConnection> {
     if (users > 1) {
       this.#users.set(connection, users - 1);
       this.#inUse--;
-      if (keep && (connection.streamLimit ?? 0) > users - 1) {
-        const waiter = this.#nextWaiter();
-        if (waiter !== undefined) {
-          this.#addUser(connection);
-          waiter.resolve(connection);
-        }
-      }
+      if (keep) this.#handOutStreams(connection);
       return false;
     }
     this.#users.delete(connection);
     this.#shared.splice(this.#shared.indexOf(connection), 1);
     // One stream's end never closes a session others may use; an unusable one closes.
     return this.put(connection, connection.streamLimit !== 0, keep);
+  }
+
+  /** Gives the free streams of the shared `connection` to waiting callers, first come first. */
+  #handOutStreams(connection: C): void {
+    const limit = connection.streamLimit ?? 0;
+    while (this.#users.get(connection)! < limit) {
+      const waiter = this.#nextWaiter();
+      if (waiter === undefined) return;
+      this.#addUser(connection);
+      waiter.resolve(connection);
+    }
   }
 
   /**

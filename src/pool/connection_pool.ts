@@ -434,6 +434,7 @@ export abstract class ConnectionPool extends RequestMethods {
       session: this.#session,
       lifecycle: this.#lifecycle,
       onIdleDrop: this.#onIdleDrop,
+      onStreamLimitRaised: this.#onStreamLimitRaised,
     });
   }
 
@@ -455,6 +456,9 @@ export abstract class ConnectionPool extends RequestMethods {
   }
 
   readonly #onIdleDrop = (): void => this.#slots.idleDropped();
+
+  readonly #onStreamLimitRaised = (connection: HTTP2Connection): void =>
+    this.#slots.streamLimitRaised(connection);
 
   #emptyPoolError(poolTimeout: number | null): Error {
     return new EmptyPoolError(

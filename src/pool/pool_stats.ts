@@ -6,11 +6,11 @@
  */
 
 /**
- * Request and connection counts of one origin at one moment, as undici's `PoolStats`: a
- * request is *queued* while it waits for a connection of a blocking pool, *pending* until
- * its first byte is written (queued, or its connection still opening), then *running*
- * until its exchange is over (a streamed response, or one made with `releaseConn: false`,
- * runs until it gives its connection back).
+ * Request and connection counts of one origin at one moment, as undici's `PoolStats`, and
+ * its open HTTP/2 streams: a request is *queued* while it waits for a connection of a
+ * blocking pool, *pending* until its first byte is written (queued, or its connection
+ * still opening), then *running* until its exchange is over (a streamed response, or one
+ * made with `releaseConn: false`, runs until it gives its connection back).
  */
 export interface OriginStats {
   /** Open sockets: idle ones and those of running requests. */
@@ -25,6 +25,8 @@ export interface OriginStats {
   readonly running: number;
   /** Requests pending or running. */
   readonly size: number;
+  /** Open HTTP/2 streams: requests on shared HTTP/2 connections (0 with HTTP/1.1). */
+  readonly streams: number;
 }
 
 /** Connection counts of a pool at one moment: pooled's own, then undici's. */
@@ -37,8 +39,6 @@ export interface PoolStats extends OriginStats {
   readonly queued: number;
   /** Open sockets (idle or in use). */
   readonly open: number;
-  /** Open HTTP/2 streams: requests on shared HTTP/2 connections (0 with HTTP/1.1). */
-  readonly streams: number;
 }
 
 /**
@@ -50,14 +50,14 @@ export type ManagerStats = { readonly total: OriginStats } & {
   readonly [origin: string]: OriginStats;
 };
 
-const FIELDS = ["connected", "free", "pending", "queued", "running", "size"] as const;
+const FIELDS = ["connected", "free", "pending", "queued", "running", "size", "streams"] as const;
 
 /** All zero. */
 export function emptyStats(): Record<keyof OriginStats, number> {
-  return { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0 };
+  return { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0, streams: 0 };
 }
 
-/** Adds `from`'s undici counts to `into`. */
+/** Adds `from`'s origin counts to `into`. */
 export function addStats(into: Record<keyof OriginStats, number>, from: OriginStats): void {
   for (const field of FIELDS) into[field] += from[field];
 }

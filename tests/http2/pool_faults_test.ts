@@ -5,7 +5,9 @@
  * server refusing everything fails the request after that one resend; any other RST_STREAM
  * code is a typed read error under the Retry policy; a request body whose window never opens
  * fails its stream by the total timeout and nothing else; a malformed head fails its stream
- * only; a CONTINUATION flood is a typed error. Every case ends with the pool at rest.
+ * only; a CONTINUATION flood is a typed error; a later SETTINGS raising the stream limit
+ * starts that many more requests at once, blocking pool or not. Every case ends with the pool
+ * at rest.
  */
 
 import {
@@ -19,7 +21,7 @@ import {
 } from "../../mod.ts";
 import { CA_CERT } from "../_certs.ts";
 import { assert, test } from "../_harness.ts";
-import { assertAtRest, text } from "../_util.ts";
+import { assertAtRest, text, waitFor } from "../_util.ts";
 import {
   HTTP2HeaderListTooLargeError,
   HTTP2MalformedResponseError,
@@ -29,6 +31,7 @@ import {
 import {
   encodeFrame,
   encodeHeaders,
+  encodeSettings,
   ErrorCode,
   errorCodeName,
   Flag,
@@ -202,6 +205,86 @@ test("HTTP/2 pool: a server refusing everything fails the request after one rese
       assert.equal(seen(server, path), 2, `${path} sent ${seen(server, path)} times`);
     }
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A later SETTINGS raising MAX_CONCURRENT_STREAMS
+// ---------------------------------------------------------------------------------------------
+
+/** Holds every request until `release()`, which answers them all (and any held later). */
+function holdAll() {
+  const held: FrameRequest[] = [];
+  let released = false;
+  return {
+    held,
+    onRequest(request: FrameRequest) {
+      if (released) return void answer(request);
+      held.push(request);
+    },
+    release() {
+      released = true;
+      for (const request of held) void answer(request);
+    },
+  };
+}
+
+/** Sends a SETTINGS frame with this MAX_CONCURRENT_STREAMS on `request`'s connection. */
+function raiseLimit(request: FrameRequest, limit: number): void {
+  request.connection.write(encodeSettings([SettingId.MAX_CONCURRENT_STREAMS, limit]));
+}
+
+for (const tls of [false, true]) {
+  for (const [from, to] of [[1, 3], [2, 4]]) {
+    const over = tls ? "TLS" : "h2c";
+    test(`HTTP/2 pool (${over}): a SETTINGS raising the stream limit ${from} -> ${to} hands the new streams to blocked callers at once`, async () => {
+      const server = holdAll();
+      await withServer(server.onRequest, async (pool) => {
+        // One more request than the raised limit: it must stay queued.
+        const paths = Array.from({ length: to + 1 }, (_, i) => `/blocked-${i}`);
+        const responses = Promise.all(paths.map((path) => pool.request("GET", path)));
+        await waitFor(
+          () => server.held.length === from && pool.stats.queued === to + 1 - from,
+          `${from} streams open and the rest queued`,
+        );
+        raiseLimit(server.held[0], to);
+        // Well below the poolTimeout: the waiters were woken, no stream had to end.
+        await waitFor(() => server.held.length === to, `${to} streams open`, 1000);
+        assert.equal(pool.stats.streams, to);
+        assert.equal(pool.stats.queued, 1, "one waiter beyond the raised limit");
+        server.release();
+        for (const [i, response] of (await responses).entries()) {
+          assert.equal(response.status, 200);
+          assert.equal(text(response.data), `GET ${paths[i]}`);
+        }
+        assert.equal(pool.numConnections, 1);
+      }, {
+        tls,
+        settings: [SettingId.MAX_CONCURRENT_STREAMS, from],
+        pool: { block: true, poolTimeout: TIMEOUT_MS },
+      });
+    });
+  }
+}
+
+test("HTTP/2 pool: requests queued on a full session start when a SETTINGS raises its limit (non-blocking)", async () => {
+  const server = holdAll();
+  await withServer(server.onRequest, async (pool, frames) => {
+    const paths = ["/q-1", "/q-2", "/q-3", "/q-4"];
+    const responses = Promise.all(paths.map((path) => pool.request("GET", path)));
+    // maxSize 1 and a full session: the other two wait in the session's own queue.
+    await waitFor(() => server.held.length === 2 && pool.stats.inUse === 4, "2 streams open");
+    assert.equal(pool.stats.streams, 2);
+    assert.equal(pool.stats.queued, 0);
+    raiseLimit(server.held[0], 4);
+    await waitFor(() => server.held.length === 4, "4 streams open", 1000);
+    assert.equal(pool.stats.streams, 4);
+    server.release();
+    for (const [i, response] of (await responses).entries()) {
+      assert.equal(text(response.data), `GET ${paths[i]}`);
+    }
+    assert.equal(frames.connections, 1);
+    assert.equal(pool.numConnections, 1);
+  }, { settings: [SettingId.MAX_CONCURRENT_STREAMS, 2], pool: { block: false } });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 /**
  * `pool.stats` and `manager.stats`: undici's counts (`connected`, `free`, `pending`,
- * `queued`, `running`, `size`) per origin and in total, during and after requests.
+ * `queued`, `running`, `size`) and open HTTP/2 `streams`, per origin and in total, during
+ * and after requests.
  */
 
 import { assert, test } from "../_harness.ts";
 import { assertAtRest, deferred, ownCounts, waitFor } from "../_util.ts";
 import { serveHttp } from "../_servers.ts";
 import { HTTPConnectionPool, PoolManager } from "../../mod.ts";
+import { type FrameRequest, frameServer } from "../http2/_frame_server.ts";
+import { SettingId } from "../../src/http2/frames.ts";
 
-const IDLE = { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0 };
+const IDLE = { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0, streams: 0 };
 
 /** A server whose answers wait for `open` to resolve; `arrived` counts requests. */
 async function gatedServer() {
@@ -39,6 +42,7 @@ test("manager.stats: per origin and total, with a blocking pool's waiters", asyn
       queued: 2,
       running: 1,
       size: 3,
+      streams: 0,
     });
     assert.deepEqual(stats[b.server.url], { ...IDLE, connected: 1, running: 1, size: 1 });
     assert.deepEqual(stats.total, {
@@ -48,6 +52,7 @@ test("manager.stats: per origin and total, with a blocking pool's waiters", asyn
       queued: 2,
       running: 2,
       size: 4,
+      streams: 0,
     });
     a.open();
     b.open();
@@ -122,5 +127,39 @@ test("manager.stats: a closed manager counts nothing", async () => {
   } finally {
     await manager.close();
     await server.close();
+  }
+});
+
+test("manager.stats: open HTTP/2 streams per origin and in total", async () => {
+  const held: FrameRequest[] = [];
+  const hold = (request: FrameRequest) => void held.push(request);
+  const settings = [SettingId.MAX_CONCURRENT_STREAMS, 10];
+  const a = await frameServer(hold, { settings });
+  const b = await frameServer(hold, { settings });
+  const manager = new PoolManager({ http2PriorKnowledge: true, maxSize: 1 });
+  try {
+    // Settled, not awaited first: a failed assertion below leaves no unhandled rejection.
+    const responses = Promise.allSettled([
+      ...[1, 2, 3].map((i) => manager.request("GET", `${a.url}/a${i}`)),
+      ...[1, 2].map((i) => manager.request("GET", `${b.url}/b${i}`)),
+    ]);
+    await waitFor(() => held.length === 5, "5 streams open");
+    const stats = manager.stats;
+    assert.equal(stats[a.url].streams, 3);
+    assert.equal(stats[b.url].streams, 2);
+    assert.equal(stats.total.streams, 5);
+    assert.equal(stats.total.running, 5);
+    for (const request of held) {
+      request.connection.respond(request.streamId, [":status", "200"], request.path);
+    }
+    for (const result of await responses) {
+      assert.equal(result.status === "fulfilled" && result.value.status, 200, String(result));
+    }
+    assert.deepEqual(manager.stats.total, { ...IDLE, connected: 2, free: 2 });
+    assertAtRest(...manager.pools.values());
+  } finally {
+    await manager.close();
+    await a.close();
+    await b.close();
   }
 });
