@@ -50,11 +50,22 @@ export type ManagerStats = { readonly total: OriginStats } & {
   readonly [origin: string]: OriginStats;
 };
 
-const FIELDS = ["connected", "free", "pending", "queued", "running", "size", "streams"] as const;
+/** Every origin count at zero: the one list of the fields, which its type keeps complete. */
+const ZERO: Readonly<Record<keyof OriginStats, number>> = {
+  connected: 0,
+  free: 0,
+  pending: 0,
+  queued: 0,
+  running: 0,
+  size: 0,
+  streams: 0,
+};
+
+const FIELDS = Object.keys(ZERO) as (keyof OriginStats)[];
 
 /** All zero. */
 export function emptyStats(): Record<keyof OriginStats, number> {
-  return { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0, streams: 0 };
+  return { ...ZERO };
 }
 
 /** Adds `from`'s origin counts to `into`. */
