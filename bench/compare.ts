@@ -2,7 +2,7 @@
  * End-to-end comparison of pooled with each runtime's peer client (Deno's and Bun's own
  * `fetch`, and undici's `Pool.request` on Node; Node 20 runs the worker through tsx) and with
  * the raw-socket limit (`raw`: a canned GET on the runtime's native sockets, its reply scanned
- * just enough to find its end; keep-alive GETs only).
+ * just enough to find its end and a 1 MiB body copied into one array; GETs only).
  *
  * ```sh
  * deno task bench
@@ -16,7 +16,7 @@
  * `/large` and POSTs at `/post`, then runs `client_worker.ts` under each runtime, which
  * measures peer, pooled and raw in every round for every case and concurrency, rotating which
  * goes first. It prints markdown tables of the medians (req/s; MB/s for the large body) with
- * pooled/peer and, for the keep-alive GETs, the raw limit and pooled's share of it, and a line
+ * pooled/peer and, for the GETs, the raw limit and pooled's share of it, and a line
  * describing the machine, and writes everything as JSON to `bench/results/`.
  *
  * That is the long-process profile. The short-process profile measures as a user's short
@@ -78,7 +78,7 @@ const USAGE = `usage: deno run -A bench/compare.ts [options]
                       over HTTP and TLS, GETs of 1 MiB (MB/s), POSTs of 64 KiB (req/s)
   --clients LIST      of peer,pooled,raw (default all three): the runtime's fetch (undici.Pool
                       on Node), pooled, and the raw-socket limit (a canned GET on native
-                      sockets; plain and tls only)
+                      sockets; GETs only: plain, tls, large)
   --concurrency LIST  parallel request loops (default 1,32), except for large
   --large-concurrency LIST  parallel request loops of the large case (default 4)
   --max-size N        long profile: pooled's PoolManager maxSize and undici's connections

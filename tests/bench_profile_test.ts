@@ -12,6 +12,7 @@ import {
   shortRequestCount,
 } from "../bench/lib/profile.ts";
 import { markdownTables, range, rateCell, roundOrder, rowsOf } from "../bench/lib/report.ts";
+import { ReplyScanner } from "../bench/lib/raw_client.ts";
 import type { Measurement, WorkerResult } from "../bench/lib/client_worker.ts";
 
 test("bench profile: --profile takes long, short or both, in report order", () => {
@@ -34,9 +35,35 @@ test("bench profile: --requests sets the counts at c=1 and above, one number bot
   assert.equal(numberOption("warmup", "0", false, true), 0);
 });
 
-test("bench report: clients rotate from round to round, raw only for small GETs", () => {
+test("bench report: clients rotate from round to round, raw only for GETs", () => {
   assert.deepEqual(roundOrder(["peer", "pooled", "raw"], "plain", 1), ["pooled", "raw", "peer"]);
-  assert.deepEqual(roundOrder(["peer", "pooled", "raw"], "large", 1), ["pooled", "peer"]);
+  assert.deepEqual(roundOrder(["peer", "pooled", "raw"], "large", 1), ["pooled", "raw", "peer"]);
+  assert.deepEqual(roundOrder(["peer", "pooled", "raw"], "post", 1), ["pooled", "peer"]);
+});
+
+const encoder = new TextEncoder();
+
+test("bench raw client: a body split across reads is copied whole, then let go", () => {
+  const scanner = new ReplyScanner(true);
+  scanner.begin();
+  const head = encoder.encode("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab");
+  assert.equal(scanner.feed(head, head.length), false);
+  const rest = encoder.encode("cdefXX");
+  assert.equal(scanner.feed(rest, 4), true);
+  assert.equal(scanner.status, 200);
+  assert.deepEqual(scanner.body, encoder.encode("abcdef"));
+  scanner.begin();
+  assert.equal(scanner.body, null);
+  const counting = new ReplyScanner();
+  const whole = encoder.encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+  assert.equal(counting.feed(whole, whole.length), true);
+  assert.equal(counting.bodyLength, 2);
+  assert.equal(counting.body, null);
+  const tooLong = encoder.encode("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nok");
+  assert.throws(
+    () => new ReplyScanner(true).feed(tooLong, tooLong.length),
+    /2 bytes after the head/,
+  );
 });
 
 function runs(

@@ -2,10 +2,13 @@
  * The raw-socket limit of the benchmark: a bare client that writes a canned keep-alive GET on
  * the runtime's own native sockets (`Deno.connect`/`Deno.connectTls`, `Bun.connect`,
  * `node:net`/`node:tls`) and scans the reply only as far as it must to know where it ends. No
- * headers object, no body copy, no string decoding: what is left is the runtime's socket cost,
- * the ceiling any HTTP client on that runtime can approach.
+ * headers object, no string decoding: what is left is the runtime's socket cost, the ceiling
+ * any HTTP client on that runtime can approach. With `collectBody` it also copies the body
+ * into one array of its length and resolves the caller's promise with it, the least a client
+ * that hands a body over must do (the large-body case); without, it only counts the body's
+ * bytes.
  *
- * It handles exactly what the benchmark server sends for `GET /`: replies framed by
+ * It handles exactly what the benchmark server sends for a GET: replies framed by
  * `Content-Length`, one at a time per connection (no pipelining).
  *
  * @module
@@ -16,8 +19,8 @@ const COLON = 58;
 const DIGIT_0 = 48;
 /** The header name that frames the body, lower case, one byte per character. */
 const CONTENT_LENGTH = new TextEncoder().encode("content-length");
-/** Bytes of each Deno read: a small reply fits whole. */
-const READ_BUFFER_BYTES = 16 * 1024;
+/** Bytes of each Deno read: as large as pooled's reads of a large body. */
+const READ_BUFFER_BYTES = 256 * 1024;
 
 /**
  * Scans one reply at a time from chunks as the socket delivers them, byte by byte through the
@@ -29,6 +32,9 @@ export class ReplyScanner {
   status = 0;
   /** Body bytes seen so far. */
   bodyLength = 0;
+  /** The body copied so far, with `collectBody` (until the next `begin`). */
+  body: Uint8Array | null = null;
+  readonly #collectBody: boolean;
   #inHead = true;
   #line = 0;
   #column = 0;
@@ -38,10 +44,16 @@ export class ReplyScanner {
   #inLength = false;
   #contentLength = -1;
 
-  /** Starts a new reply. */
+  /** Copies each body into {@linkcode ReplyScanner.body} when `collectBody` is true. */
+  constructor(collectBody = false) {
+    this.#collectBody = collectBody;
+  }
+
+  /** Starts a new reply (and lets the previous body go). */
   begin(): void {
     this.status = 0;
     this.bodyLength = 0;
+    this.body = null;
     this.#inHead = true;
     this.#line = 0;
     this.#column = 0;
@@ -58,14 +70,21 @@ export class ReplyScanner {
   feed(bytes: Uint8Array, end: number): boolean {
     const bodyStart = this.#inHead ? this.#scanHead(bytes, end) : 0;
     if (this.#inHead) return false;
-    this.bodyLength += end - bodyStart;
-    if (this.bodyLength < this.#contentLength) return false;
-    if (this.bodyLength > this.#contentLength) {
+    const length = this.bodyLength + end - bodyStart;
+    if (length > this.#contentLength) {
       throw new Error(
-        `raw client: ${this.bodyLength} bytes after the head, Content-Length ${this.#contentLength}`,
+        `raw client: ${length} bytes after the head, Content-Length ${this.#contentLength}`,
       );
     }
-    return true;
+    if (this.#collectBody) this.#copy(bytes, bodyStart, end);
+    this.bodyLength = length;
+    return length === this.#contentLength;
+  }
+
+  /** Copies `bytes[start, end)` to the body (allocated, of its length, by its first bytes). */
+  #copy(bytes: Uint8Array, start: number, end: number): void {
+    this.body ??= new Uint8Array(this.#contentLength);
+    if (start < end) this.body.set(bytes.subarray(start, end), this.bodyLength);
   }
 
   /** Scans head bytes until the blank line; returns where the body starts. */
@@ -260,18 +279,23 @@ function nativeConnect(): Connect {
  * to `idle`. A socket that fails or closes fails its pending request and every later one.
  */
 class RawConnection implements Sink {
-  readonly #scanner = new ReplyScanner();
+  readonly #scanner: ReplyScanner;
   readonly #idle: RawConnection[];
   readonly #check: (status: number, bodyLength: number) => void;
   #transport: Transport | null = null;
-  #resolve: (() => void) | null = null;
+  #resolve: ((body: Uint8Array | null) => void) | null = null;
   #reject: ((error: unknown) => void) | null = null;
   #failure: Error | null = null;
   #closing = false;
 
-  constructor(idle: RawConnection[], check: (status: number, bodyLength: number) => void) {
+  constructor(
+    idle: RawConnection[],
+    check: (status: number, bodyLength: number) => void,
+    collectBody: boolean,
+  ) {
     this.#idle = idle;
     this.#check = check;
+    this.#scanner = new ReplyScanner(collectBody);
   }
 
   async open(connect: Connect, target: Target): Promise<void> {
@@ -280,7 +304,7 @@ class RawConnection implements Sink {
     this.#transport = transport;
   }
 
-  request(request: Uint8Array): Promise<void> {
+  request(request: Uint8Array): Promise<Uint8Array | null> {
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -296,13 +320,16 @@ class RawConnection implements Sink {
     const scanner = this.#scanner;
     try {
       if (!scanner.feed(bytes, end)) return;
-      this.#check(scanner.status, scanner.bodyLength);
+      this.#check(scanner.status, scanner.body?.length ?? scanner.bodyLength);
     } catch (error) {
       return this.closed(error);
     }
+    // The body goes to the caller, as any client hands it over; the connection lets it go.
+    const body = scanner.body;
+    scanner.begin();
     this.#resolve = this.#reject = null;
     this.#idle.push(this);
-    resolve();
+    resolve(body);
   }
 
   closed(error?: unknown): void {
@@ -333,6 +360,8 @@ export interface RawClientOptions {
   caPem: string;
   /** Called with each reply's status and body length; throws to fail the request. */
   check(status: number, bodyLength: number): void;
+  /** Copy each body into one array of its length (default false: only count its bytes). */
+  collectBody?: boolean;
 }
 
 /**
@@ -353,6 +382,7 @@ export interface RawClientOptions {
 export class RawClient {
   readonly #target: Target;
   readonly #check: RawClientOptions["check"];
+  readonly #collectBody: boolean;
   readonly #connect = nativeConnect();
   readonly #idle: RawConnection[] = [];
   readonly #all: RawConnection[] = [];
@@ -368,16 +398,20 @@ export class RawClient {
       request: new TextEncoder().encode(`GET ${pathname} HTTP/1.1\r\nHost: ${host}\r\n\r\n`),
     };
     this.#check = options.check;
+    this.#collectBody = options.collectBody ?? false;
   }
 
-  /** Sends one request; settles once its whole reply has been read and checked. */
-  send(): Promise<void> {
+  /**
+   * Sends one request; settles once its whole reply has been read and checked, with the body
+   * when `collectBody` is set (else null).
+   */
+  send(): Promise<Uint8Array | null> {
     const connection = this.#idle.pop();
     return connection ? connection.request(this.#target.request) : this.#connectAndSend();
   }
 
-  async #connectAndSend(): Promise<void> {
-    const connection = new RawConnection(this.#idle, this.#check);
+  async #connectAndSend(): Promise<Uint8Array | null> {
+    const connection = new RawConnection(this.#idle, this.#check, this.#collectBody);
     this.#all.push(connection);
     await connection.open(this.#connect, this.#target);
     return connection.request(this.#target.request);

@@ -1,7 +1,7 @@
 /**
  * Turns the workers' measurements into medians and markdown tables: per runtime, case,
  * concurrency and profile, the peer client, pooled (medians with their min–max), their ratio
- * and, for the keep-alive GETs, the raw-socket limit and the share of it pooled reaches.
+ * and, for the GETs, the raw-socket limit and the share of it pooled reaches.
  *
  * @module
  */
@@ -16,8 +16,8 @@ export const BENCH_CASES: readonly BenchCase[] = ["plain", "tls", "large", "post
 /** Every client, in the order of a round that starts with the peer. */
 export const BENCH_CLIENTS: readonly BenchClient[] = ["peer", "pooled", "raw"];
 
-/** The cases the raw client measures: keep-alive GETs of the small body. */
-export const RAW_CASES: readonly BenchCase[] = ["plain", "tls"];
+/** The cases the raw client measures: the keep-alive GETs (the 1 MiB body copied into one array). */
+export const RAW_CASES: readonly BenchCase[] = ["plain", "tls", "large"];
 
 /**
  * The clients of one round for `benchCase`, rotated by `round` so that none always runs
@@ -225,14 +225,14 @@ function table(rows: Row[], raw: boolean): string {
 }
 
 /**
- * The rows as markdown: one titled table per kind of case (small GETs with the raw-socket
- * limit, the large body in MB/s, POSTs), skipping kinds that were not run, each in
+ * The rows as markdown: one titled table per kind of case (small GETs and the large body in
+ * MB/s, both with the raw-socket limit; POSTs), skipping kinds that were not run, each in
  * {@linkcode orderRows} order.
  */
 export function markdownTables(rows: Row[]): string {
   return TABLES.flatMap(({ title, cases }) => {
     const own = orderRows(rows).filter((row) => cases.includes(row.case));
-    // Raw columns only where raw ran: the keep-alive GETs, unless `--clients` left it out.
+    // Raw columns only where raw ran: the GETs, unless `--clients` left it out.
     const rawRan = own.some((row) =>
       row.rawRate !== null || row.errors.some((e) => e.startsWith("raw: "))
     );
