@@ -17,6 +17,7 @@ import { raceAddresses } from "../../src/network/_dialer.ts";
 import { defaultConnector } from "../../src/runtime/default.ts";
 import { denoConnector } from "../../src/runtime/deno.ts";
 import { nodeConnector } from "../../src/runtime/node.ts";
+import { sharedSecureContext } from "../../src/runtime/_node_streams.ts";
 import type {
   Connector,
   Socket,
@@ -594,6 +595,46 @@ for (const connector of CONNECTORS) {
     });
   }
 }
+
+test("nodeConnector: connections that trust the same roots share one secure context", () => {
+  const roots = [CA_CERT];
+  const settings = tlsOptions({ caCerts: roots });
+  const first = sharedSecureContext(tls, roots, settings);
+  assert.equal(sharedSecureContext(tls, roots, tlsOptions({ caCerts: roots })), first);
+  assert.notEqual(
+    sharedSecureContext(tls, roots, tlsOptions({ minVersion: "TLSv1.3" })),
+    first,
+  );
+  assert.notEqual(sharedSecureContext(tls, [CA_CERT], settings), first);
+  // A list changed after use is another set of roots: it gets a context of its own.
+  roots.push(WRONG_CA_CERT);
+  assert.notEqual(sharedSecureContext(tls, roots, settings), first);
+});
+
+test("nodeConnector: a shared secure context still verifies each connection against its roots", async () => {
+  const { server, conns } = await passiveServer(true);
+  const roots = [CA_CERT];
+  const connect = (caCerts: string[]) =>
+    nodeConnector.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+      tls: tlsOptions({ caCerts }),
+    });
+  const isSslError = (error: unknown) => {
+    assert.ok(error instanceof SSLError, `got ${error}`);
+    return true;
+  };
+  try {
+    for (let i = 0; i < 2; i++) (await connect(roots)).close();
+    await assert.rejects(connect([WRONG_CA_CERT]), isSslError);
+    (await connect(roots)).close();
+    roots[0] = WRONG_CA_CERT;
+    await assert.rejects(connect(roots), isSslError);
+    await assertAllClosed(conns);
+  } finally {
+    await server.close();
+  }
+});
 
 test("raceAddresses: goes to the next address on a refused connection, stops on anything else", async () => {
   const refused = (address: string) => new NewConnectionError(`refused: ${address}`);
