@@ -238,16 +238,16 @@ const CONTEXTS_PER_ROOTS = 8;
 const secureContexts = new WeakMap<readonly string[], Map<string, unknown>>();
 
 /**
- * The secure context of a connection with `settings` that trusts `caCerts` (its
- * `settings.caCerts`) besides the built-in roots. Node parses every certificate of its trust store again for each context it builds
- * (about 40 ms of CPU), so connections with the same roots, client certificate and minimum
- * version share one; the roots are compared by content too, so a list changed after use is
- * never served the context of what it held before.
+ * The secure context of a connection that trusts `caCerts` besides the built-in roots, with the
+ * client certificate and minimum version of `settings`. Node parses every certificate of its
+ * trust store again for each context it builds (about 40 ms of CPU), so connections with the
+ * same roots, client certificate and minimum version share one; the roots are compared by
+ * content too, so a list changed after use is never served the context of what it held before.
  */
 export function sharedSecureContext(
   tls: Pick<NodeTls, "createSecureContext" | "rootCertificates">,
   caCerts: readonly string[],
-  settings: TlsConnectOptions,
+  settings: Pick<TlsConnectOptions, "cert" | "key" | "minVersion">,
 ): unknown {
   const { cert, key, minVersion } = settings;
   let contexts = secureContexts.get(caCerts);
