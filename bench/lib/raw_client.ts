@@ -320,7 +320,7 @@ class RawConnection implements Sink {
     const scanner = this.#scanner;
     try {
       if (!scanner.feed(bytes, end)) return;
-      this.#check(scanner.status, scanner.body?.length ?? scanner.bodyLength);
+      this.#check(scanner.status, scanner.bodyLength);
     } catch (error) {
       return this.closed(error);
     }
