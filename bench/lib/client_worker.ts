@@ -4,8 +4,8 @@
  * ({@linkcode WorkerConfig}), measures requests per second of the runtime's peer client (Deno's
  * and Bun's own `fetch`; undici's `Pool.request` on Node), of pooled's `PoolManager` and, for
  * the GETs (`plain`, `tls`, `large`), of the raw-socket limit (`raw_client.ts`: a canned GET
- * written on the runtime's native sockets, the reply scanned just enough to find its end, a
- * large body copied into one array)
+ * written on the runtime's native sockets, the reply scanned just enough to find its end, the
+ * body copied into one array)
  * against the benchmark server, prints progress on stderr and one JSON
  * {@linkcode WorkerResult} on stdout.
  *
@@ -246,12 +246,10 @@ function rawSession(spec: CaseSpec, caPem: string): ClientSession {
   const client = new RawClient(spec.url, {
     caPem,
     check: (status, length) => checkBody(spec, status, length),
-    // A large body is handed over as one array, as pooled and the peers hand it.
-    collectBody: spec.expectedLength > BODY.length,
   });
   return {
     send: async () => {
-      await client.send(); // the body (large case) reaches the caller, as pooled's does
+      await client.send(); // the body reaches the caller as one array, as pooled's does
     },
     close: () => client.close(),
   };

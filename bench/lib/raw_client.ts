@@ -3,10 +3,10 @@
  * the runtime's own native sockets (`Deno.connect`/`Deno.connectTls`, `Bun.connect`,
  * `node:net`/`node:tls`) and scans the reply only as far as it must to know where it ends. No
  * headers object, no string decoding: what is left is the runtime's socket cost, the ceiling
- * any HTTP client on that runtime can approach. With `collectBody` it also copies the body
- * into one array of its length and resolves the caller's promise with it, the least a client
- * that hands a body over must do (the large-body case); without, it only counts the body's
- * bytes.
+ * any HTTP client on that runtime can approach. It also copies each body into one array of its
+ * length and resolves the caller's promise with it: the least a client that hands a body over
+ * must do, and every client measured against it does (a body that is only counted costs no
+ * allocation, which no real client can skip).
  *
  * It handles exactly what the benchmark server sends for a GET: replies framed by
  * `Content-Length`, one at a time per connection (no pipelining).
@@ -24,17 +24,16 @@ const READ_BUFFER_BYTES = 256 * 1024;
 
 /**
  * Scans one reply at a time from chunks as the socket delivers them, byte by byte through the
- * head (keeping its place across chunk boundaries) and by arithmetic through the body. It
- * reads the status code and `Content-Length`; every other header is skipped unread.
+ * head (keeping its place across chunk boundaries), and copies the body into one array of its
+ * length. It reads the status code and `Content-Length`; every other header is skipped unread.
  */
 export class ReplyScanner {
   /** The status code of the reply being scanned (complete once the head is). */
   status = 0;
   /** Body bytes seen so far. */
   bodyLength = 0;
-  /** The body copied so far, with `collectBody` (until the next `begin`). */
+  /** The body copied so far (until the next `begin`). */
   body: Uint8Array | null = null;
-  readonly #collectBody: boolean;
   #inHead = true;
   #line = 0;
   #column = 0;
@@ -43,11 +42,6 @@ export class ReplyScanner {
   /** Reading the digits of `Content-Length`. */
   #inLength = false;
   #contentLength = -1;
-
-  /** Copies each body into {@linkcode ReplyScanner.body} when `collectBody` is true. */
-  constructor(collectBody = false) {
-    this.#collectBody = collectBody;
-  }
 
   /** Starts a new reply (and lets the previous body go). */
   begin(): void {
@@ -76,7 +70,7 @@ export class ReplyScanner {
         `raw client: ${length} bytes after the head, Content-Length ${this.#contentLength}`,
       );
     }
-    if (this.#collectBody) this.#copy(bytes, bodyStart, end);
+    this.#copy(bytes, bodyStart, end);
     this.bodyLength = length;
     return length === this.#contentLength;
   }
@@ -283,19 +277,15 @@ class RawConnection implements Sink {
   readonly #idle: RawConnection[];
   readonly #check: (status: number, bodyLength: number) => void;
   #transport: Transport | null = null;
-  #resolve: ((body: Uint8Array | null) => void) | null = null;
+  #resolve: ((body: Uint8Array) => void) | null = null;
   #reject: ((error: unknown) => void) | null = null;
   #failure: Error | null = null;
   #closing = false;
 
-  constructor(
-    idle: RawConnection[],
-    check: (status: number, bodyLength: number) => void,
-    collectBody: boolean,
-  ) {
+  constructor(idle: RawConnection[], check: (status: number, bodyLength: number) => void) {
     this.#idle = idle;
     this.#check = check;
-    this.#scanner = new ReplyScanner(collectBody);
+    this.#scanner = new ReplyScanner();
   }
 
   async open(connect: Connect, target: Target): Promise<void> {
@@ -304,7 +294,7 @@ class RawConnection implements Sink {
     this.#transport = transport;
   }
 
-  request(request: Uint8Array): Promise<Uint8Array | null> {
+  request(request: Uint8Array): Promise<Uint8Array> {
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -325,7 +315,7 @@ class RawConnection implements Sink {
       return this.closed(error);
     }
     // The body goes to the caller, as any client hands it over; the connection lets it go.
-    const body = scanner.body;
+    const body = scanner.body!;
     scanner.begin();
     this.#resolve = this.#reject = null;
     this.#idle.push(this);
@@ -360,8 +350,6 @@ export interface RawClientOptions {
   caPem: string;
   /** Called with each reply's status and body length; throws to fail the request. */
   check(status: number, bodyLength: number): void;
-  /** Copy each body into one array of its length (default false: only count its bytes). */
-  collectBody?: boolean;
 }
 
 /**
@@ -382,7 +370,6 @@ export interface RawClientOptions {
 export class RawClient {
   readonly #target: Target;
   readonly #check: RawClientOptions["check"];
-  readonly #collectBody: boolean;
   readonly #connect = nativeConnect();
   readonly #idle: RawConnection[] = [];
   readonly #all: RawConnection[] = [];
@@ -398,20 +385,16 @@ export class RawClient {
       request: new TextEncoder().encode(`GET ${pathname} HTTP/1.1\r\nHost: ${host}\r\n\r\n`),
     };
     this.#check = options.check;
-    this.#collectBody = options.collectBody ?? false;
   }
 
-  /**
-   * Sends one request; settles once its whole reply has been read and checked, with the body
-   * when `collectBody` is set (else null).
-   */
-  send(): Promise<Uint8Array | null> {
+  /** Sends one request; settles with its body once the whole reply has been read and checked. */
+  send(): Promise<Uint8Array> {
     const connection = this.#idle.pop();
     return connection ? connection.request(this.#target.request) : this.#connectAndSend();
   }
 
-  async #connectAndSend(): Promise<Uint8Array | null> {
-    const connection = new RawConnection(this.#idle, this.#check, this.#collectBody);
+  async #connectAndSend(): Promise<Uint8Array> {
+    const connection = new RawConnection(this.#idle, this.#check);
     this.#all.push(connection);
     await connection.open(this.#connect, this.#target);
     return connection.request(this.#target.request);
