@@ -2,7 +2,7 @@
  * End-to-end comparison of pooled with each runtime's peer client (Deno's and Bun's own
  * `fetch`, and undici's `Pool.request` on Node; Node 20 runs the worker through tsx) and with
  * the raw-socket limit (`raw`: a canned GET on the runtime's native sockets, its reply scanned
- * just enough to find its end and a 1 MiB body copied into one array; GETs only).
+ * just enough to find its end and its body copied into one array; GETs only).
  *
  * ```sh
  * deno task bench

@@ -5,8 +5,8 @@
  * headers object, no string decoding: what is left is the runtime's socket cost, the ceiling
  * any HTTP client on that runtime can approach. It also copies each body into one array of its
  * length and resolves the caller's promise with it: the least a client that hands a body over
- * must do, and every client measured against it does (a body that is only counted costs no
- * allocation, which no real client can skip).
+ * must do, as every client measured against it does (only counting a body's bytes would skip
+ * that allocation, which no real client can).
  *
  * It handles exactly what the benchmark server sends for a GET: replies framed by
  * `Content-Length`, one at a time per connection (no pipelining).

@@ -16,7 +16,7 @@ export const BENCH_CASES: readonly BenchCase[] = ["plain", "tls", "large", "post
 /** Every client, in the order of a round that starts with the peer. */
 export const BENCH_CLIENTS: readonly BenchClient[] = ["peer", "pooled", "raw"];
 
-/** The cases the raw client measures: the keep-alive GETs (the 1 MiB body copied into one array). */
+/** The cases the raw client measures: the keep-alive GETs (each body copied into one array). */
 export const RAW_CASES: readonly BenchCase[] = ["plain", "tls", "large"];
 
 /**
