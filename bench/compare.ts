@@ -16,8 +16,9 @@
  * `/large` and POSTs at `/post`, then runs `client_worker.ts` under each runtime, which
  * measures peer, pooled and raw in every round for every case and concurrency, rotating which
  * goes first. It prints markdown tables of the medians (req/s; MB/s for the large body) with
- * pooled/peer and, for the GETs, the raw limit and pooled's share of it, and a line
- * describing the machine, and writes everything as JSON to `bench/results/`.
+ * pooled/peer against its target (`lib/targets.ts`) and, for the GETs, the raw limit, pooled's
+ * share of it and the share the target asks for; then which targets were met, and a line
+ * describing the machine; and writes everything as JSON to `bench/results/`.
  *
  * That is the long-process profile. The short-process profile measures as a user's short
  * script meets the library: every measurement is a fresh worker process that sends 500
@@ -57,6 +58,7 @@ import {
   roundOrder,
   type Row,
   rowsOf,
+  targetSummary,
 } from "./lib/report.ts";
 import { generateSelfSignedCert, type SelfSignedCert } from "./lib/self_signed.ts";
 import { type BenchServer, fixedBytes, LARGE_BODY_BYTES, LARGE_FILE } from "./servers/server.ts";
@@ -364,6 +366,8 @@ async function main(): Promise<number> {
     const rows: Row[] = results.flatMap(rowsOf);
     console.log();
     console.log(markdownTables(rows));
+    console.log();
+    console.log(targetSummary(rows));
     console.log();
     const machine = machineLine(results, server, options);
     console.log(machine);

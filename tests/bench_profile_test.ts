@@ -11,7 +11,15 @@ import {
   requestCountsOption,
   shortRequestCount,
 } from "../bench/lib/profile.ts";
-import { markdownTables, range, rateCell, roundOrder, rowsOf } from "../bench/lib/report.ts";
+import {
+  markdownTables,
+  range,
+  rateCell,
+  roundOrder,
+  rowsOf,
+  targetSummary,
+} from "../bench/lib/report.ts";
+import { neededRawShare, targetMet, targetOf, targetText } from "../bench/lib/targets.ts";
 import { ReplyScanner } from "../bench/lib/raw_client.ts";
 import type { Measurement, WorkerResult } from "../bench/lib/client_worker.ts";
 
@@ -107,11 +115,81 @@ test("bench report: a row per profile with medians and min–max, long beside sh
   const lines = markdownTables(rows).split("\n");
   assert.equal(
     lines[2],
-    "| runtime | peer | case | concurrency | profile | peer req/s | pooled req/s | ratio (pooled/peer) |",
+    "| runtime | peer | case | concurrency | profile | peer req/s | pooled req/s | pooled/peer | target |",
   );
-  assert.equal(lines[4], "| deno | fetch | plain | 1 | long | 5,000 | 10,000 | 2.00x |");
+  assert.equal(lines[4], "| deno | fetch | plain | 1 | long | 5,000 | 10,000 | **2.00x** | 1.6x |");
   assert.equal(
     lines[5],
-    "| deno | fetch | plain | 1 | short | 2,000 (1,000–3,000) | 4,000 | 2.00x |",
+    "| deno | fetch | plain | 1 | short | 2,000 (1,000–3,000) | 4,000 | **2.00x** | 1.6x |",
+  );
+});
+
+test("bench targets: per runtime, case and concurrency; bodies and POSTs at least the peer", () => {
+  assert.deepEqual(targetOf("deno", "plain", 32), { peer: 3.0, raw: 0.9 });
+  assert.deepEqual(targetOf("node", "large", 4), { peer: 1.0 });
+  assert.deepEqual(targetOf("bun", "post", 32), { peer: 1.0 });
+  assert.equal(targetOf("deno", "plain", 4), null);
+  assert.equal(targetOf("workerd", "plain", 1), null);
+  assert.equal(targetText({ peer: 3, raw: 0.9 }), "3.0x, 90% of raw");
+  const target = { peer: 3, raw: 0.9 };
+  assert.equal(targetMet(target, { peer: 100, pooled: 340, raw: 370 }), true);
+  assert.equal(targetMet(target, { peer: 100, pooled: 340, raw: 440 }), false);
+  assert.equal(targetMet(target, { peer: 100, pooled: 290, raw: 300 }), false);
+  assert.equal(targetMet(target, { peer: 100, pooled: 340, raw: null }), null);
+  assert.equal(targetMet({ peer: 1 }, { peer: 100, pooled: 100, raw: null }), true);
+  // 3.0x of a peer that raw beats 4.4 times is 68% of raw; the 90% asked is more.
+  assert.equal(neededRawShare(target, { peer: 100, pooled: 0, raw: 440 }), 0.9);
+  assert.equal(neededRawShare({ peer: 1.8 }, { peer: 100, pooled: 0, raw: 150 }), 1.2);
+  assert.equal(neededRawShare({ peer: 1.8 }, { peer: 100, pooled: 0, raw: null }), null);
+});
+
+test("bench report: raw columns say what the target asks of raw, the summary what was missed", () => {
+  const atConcurrency = (runs: Measurement[], concurrency: number) =>
+    runs.map((m) => ({ ...m, concurrency }));
+  const bun: WorkerResult = {
+    runtime: "bun",
+    version: "0",
+    peer: "fetch",
+    measurements: atConcurrency([
+      ...runs("long", "peer", [100_000]),
+      ...runs("long", "pooled", [158_000]),
+      ...runs("long", "raw", [181_000]),
+      ...runs("short", "peer", [100_000]),
+      ...runs("short", "pooled", [190_000]),
+      ...runs("short", "raw", [185_000]),
+    ], 32),
+  };
+  const deno: WorkerResult = {
+    runtime: "deno",
+    version: "0",
+    peer: "fetch",
+    measurements: atConcurrency([
+      ...runs("long", "peer", [30_000]),
+      ...runs("long", "pooled", [84_000]),
+      ...runs("long", "raw", [87_000]),
+    ], 32),
+  };
+  const rows = [...rowsOf(bun), ...rowsOf(deno)];
+  const lines = markdownTables(rows).split("\n");
+  assert.equal(
+    lines[2],
+    "| runtime | peer | case | concurrency | profile | peer req/s | pooled req/s | raw req/s | pooled/peer | target | pooled/raw | target needs of raw |",
+  );
+  assert.equal(
+    lines[4],
+    "| bun | fetch | plain | 32 | long | 100,000 | 158,000 | 181,000 | 1.58x | 1.8x | 87% | 99% |",
+  );
+  assert.equal(
+    lines[5],
+    "| bun | fetch | plain | 32 | short | 100,000 | 190,000 | 185,000 | **1.90x** | 1.8x | 103% | 97% |",
+  );
+  assert.equal(
+    targetSummary(rows),
+    [
+      "Targets met: 1 of 3 cells.",
+      "- bun plain c=32 long: 1.58x, 87% of raw against 1.8x (the target needs 99% of raw)",
+      "- deno plain c=32 long: 2.80x, 97% of raw against 3.0x, 90% of raw " +
+      "(the target needs 103% of raw, more than the raw loop itself reached)",
+    ].join("\n"),
   );
 });

@@ -1,7 +1,8 @@
 /**
  * Turns the workers' measurements into medians and markdown tables: per runtime, case,
  * concurrency and profile, the peer client, pooled (medians with their min–max), their ratio
- * and, for the GETs, the raw-socket limit and the share of it pooled reaches.
+ * and its target, and, for the GETs, the raw-socket limit, the share of it pooled reaches and
+ * the share the target asks for; then which targets the run met.
  *
  * @module
  */
@@ -9,6 +10,14 @@
 import type { BenchCase, BenchClient, Measurement, WorkerResult } from "./client_worker.ts";
 import { LARGE_BODY_BYTES } from "../servers/server.ts";
 import { type Profile, PROFILES } from "./profile.ts";
+import {
+  neededRawShare,
+  percent,
+  type Target,
+  targetMet,
+  targetOf,
+  targetText,
+} from "./targets.ts";
 
 /** Every case, in report order. */
 export const BENCH_CASES: readonly BenchCase[] = ["plain", "tls", "large", "post"];
@@ -76,6 +85,15 @@ export interface Row {
   rawRange: Range | null;
   /** `pooled / raw`: the share of the raw-socket limit pooled reaches, or null. */
   rawShare: number | null;
+  /** The cell's target, or null when none was set. */
+  target: Target | null;
+  /** Whether pooled met the target; null without a target or a needed median. */
+  met: boolean | null;
+  /**
+   * The share of the raw-socket limit the target asks of pooled (above 1: more than the raw
+   * loop itself reached against the peer), or null without a target or a raw figure.
+   */
+  neededShare: number | null;
   /** Distinct error messages of failed runs. */
   errors: string[];
 }
@@ -120,6 +138,8 @@ export function rowsOf(result: WorkerResult): Row[] {
     const peerRate = median(peerRates);
     const pooledRate = median(pooledRates);
     const rawRate = median(rawRates);
+    const target = targetOf(result.runtime, m.case, m.concurrency);
+    const rates = { peer: peerRate, pooled: pooledRate, raw: rawRate };
     rows.push({
       profile: m.profile,
       runtime: result.runtime,
@@ -135,6 +155,9 @@ export function rowsOf(result: WorkerResult): Row[] {
       rawRate,
       rawRange: range(rawRates),
       rawShare: rawRate && pooledRate !== null ? pooledRate / rawRate : null,
+      target,
+      met: target === null ? null : targetMet(target, rates),
+      neededShare: target === null ? null : neededRawShare(target, rates),
       errors: [
         ...new Set(
           runs.flatMap((r) =>
@@ -189,24 +212,25 @@ const TABLES: { title: string; cases: BenchCase[] }[] = [
   { title: "POST, 64 KiB body, 12-byte reply (plain HTTP)", cases: ["post"] },
 ];
 
+/** Columns aligned left; the others hold figures, aligned right. */
+const TEXT_COLUMNS = new Set(["runtime", "peer", "case", "profile"]);
+
 /**
  * One markdown table of rows that share a unit, a row per profile; rates are medians with
- * their min–max; with `raw`, two more columns: the raw-socket limit and pooled's share of it
- * (percent).
+ * their min–max, a ratio at its target is bold; with `raw`, three more columns: the
+ * raw-socket limit, pooled's share of it, and the share the target asks for.
  */
 function table(rows: Row[], raw: boolean): string {
   const unit = rows[0].unit;
-  const rawHead = raw ? ` raw ${unit} |` : "";
-  const rawShareHead = raw ? " pooled/raw |" : "";
+  const head = ["runtime", "peer", "case", "concurrency", "profile", `peer ${unit}`];
+  head.push(`pooled ${unit}`, ...(raw ? [`raw ${unit}`] : []), "pooled/peer", "target");
+  if (raw) head.push("pooled/raw", "target needs of raw");
   const lines = [
-    `| runtime | peer | case | concurrency | profile | peer ${unit} | pooled ${unit} |${rawHead} ratio (pooled/peer) |${rawShareHead}`,
-    `| --- | --- | --- | ---: | --- | ---: | ---: |${raw ? " ---: |" : ""} ---: |${
-      raw ? " ---: |" : ""
-    }`,
+    `| ${head.join(" | ")} |`,
+    `| ${head.map((name) => TEXT_COLUMNS.has(name) ? "---" : "---:").join(" | ")} |`,
   ];
   for (const row of rows) {
     const ratio = row.ratio === null ? "n/a" : `${row.ratio.toFixed(2)}x`;
-    const share = row.rawShare === null ? "n/a" : `${(row.rawShare * 100).toFixed(0)}%`;
     const cells = [
       row.runtime,
       row.peer,
@@ -216,12 +240,17 @@ function table(rows: Row[], raw: boolean): string {
       rateCell(row.peerRate, row.peerRange, unit),
       rateCell(row.pooledRate, row.pooledRange, unit),
       ...(raw ? [rateCell(row.rawRate, row.rawRange, unit)] : []),
-      ratio,
-      ...(raw ? [share] : []),
+      row.met ? `**${ratio}**` : ratio,
+      row.target === null ? "n/a" : targetText(row.target),
+      ...(raw ? [shareCell(row.rawShare), shareCell(row.neededShare)] : []),
     ];
     lines.push(`| ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
+}
+
+function shareCell(share: number | null): string {
+  return share === null ? "n/a" : percent(share);
 }
 
 /**
@@ -238,6 +267,28 @@ export function markdownTables(rows: Row[]): string {
     );
     return own.length === 0 ? [] : [`${title} (${own[0].unit}):\n\n${table(own, rawRan)}`];
   }).join("\n\n");
+}
+
+/**
+ * Which targets the run met: a count, then a line per cell that missed its target, with the
+ * share of the raw-socket limit pooled reached and the share the target asks for (more than
+ * the whole of it: beyond what the raw loop itself did against the peer on this host).
+ */
+export function targetSummary(rows: Row[]): string {
+  const judged = orderRows(rows).filter((row) => row.met !== null);
+  const missed = judged.filter((row) => row.met === false);
+  const lines = [`Targets met: ${judged.length - missed.length} of ${judged.length} cells.`];
+  for (const row of missed) {
+    const where = `${row.runtime} ${row.case} c=${row.concurrency} ${row.profile}`;
+    const reached = row.rawShare === null ? "" : `, ${percent(row.rawShare)} of raw`;
+    let line = `- ${where}: ${row.ratio!.toFixed(2)}x${reached} against ${targetText(row.target!)}`;
+    if (row.neededShare !== null) {
+      const beyond = row.neededShare > 1 ? ", more than the raw loop itself reached" : "";
+      line += ` (the target needs ${percent(row.neededShare)} of raw${beyond})`;
+    }
+    lines.push(line);
+  }
+  return lines.join("\n");
 }
 
 /** The CPU model from /proc/cpuinfo, or "unknown CPU". */
