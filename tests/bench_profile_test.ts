@@ -90,18 +90,18 @@ function runs(
   }));
 }
 
+/** A worker's result on `runtime` with `fetch` as its peer. */
+function fetchResult(runtime: string, measurements: Measurement[]): WorkerResult {
+  return { runtime, version: "0", peer: "fetch", measurements };
+}
+
 test("bench report: a row per profile with medians and min–max, long beside short", () => {
-  const result: WorkerResult = {
-    runtime: "deno",
-    version: "0",
-    peer: "fetch",
-    measurements: [
-      ...runs("short", "peer", [1000, 3000, 2000]),
-      ...runs("short", "pooled", [4000, 4000, 4000]),
-      ...runs("long", "peer", [5000]),
-      ...runs("long", "pooled", [10000]),
-    ],
-  };
+  const result = fetchResult("deno", [
+    ...runs("short", "peer", [1000, 3000, 2000]),
+    ...runs("short", "pooled", [4000, 4000, 4000]),
+    ...runs("long", "peer", [5000]),
+    ...runs("long", "pooled", [10000]),
+  ]);
   const rows = rowsOf(result);
   assert.deepEqual(rows.map((row) => [row.profile, row.peerRate, row.ratio]), [
     ["short", 2000, 2],
@@ -132,25 +132,24 @@ test("bench targets: per runtime, case and concurrency; bodies and POSTs at leas
   assert.equal(targetOf("workerd", "plain", 1), null);
   assert.equal(targetText({ peer: 3, raw: 0.9 }), "3.0x, 90% of raw");
   const target = { peer: 3, raw: 0.9 };
-  assert.equal(targetMet(target, { peer: 100, pooled: 340, raw: 370 }), true);
-  assert.equal(targetMet(target, { peer: 100, pooled: 340, raw: 440 }), false);
-  assert.equal(targetMet(target, { peer: 100, pooled: 290, raw: 300 }), false);
-  assert.equal(targetMet(target, { peer: 100, pooled: 340, raw: null }), null);
-  assert.equal(targetMet({ peer: 1 }, { peer: 100, pooled: 100, raw: null }), true);
+  assert.equal(targetMet(target, 3.4, 340 / 370), true);
+  assert.equal(targetMet(target, 3.4, 340 / 440), false);
+  assert.equal(targetMet(target, 2.9, 290 / 300), false);
+  assert.equal(targetMet(target, 3.4, null), null);
+  assert.equal(targetMet(target, null, null), null);
+  assert.equal(targetMet({ peer: 1 }, 1, null), true);
   // 3.0x of a peer that raw beats 4.4 times is 68% of raw; the 90% asked is more.
-  assert.equal(neededRawShare(target, { peer: 100, pooled: 0, raw: 440 }), 0.9);
-  assert.equal(neededRawShare({ peer: 1.8 }, { peer: 100, pooled: 0, raw: 150 }), 1.2);
-  assert.equal(neededRawShare({ peer: 1.8 }, { peer: 100, pooled: 0, raw: null }), null);
+  assert.equal(neededRawShare(target, 4.4), 0.9);
+  assert.equal(neededRawShare({ peer: 1.8 }, 1.5), 1.2);
+  assert.equal(neededRawShare({ peer: 1.8 }, null), null);
 });
 
 test("bench report: raw columns say what the target asks of raw, the summary what was missed", () => {
   const atConcurrency = (runs: Measurement[], concurrency: number) =>
     runs.map((m) => ({ ...m, concurrency }));
-  const bun: WorkerResult = {
-    runtime: "bun",
-    version: "0",
-    peer: "fetch",
-    measurements: atConcurrency([
+  const bun = fetchResult(
+    "bun",
+    atConcurrency([
       ...runs("long", "peer", [100_000]),
       ...runs("long", "pooled", [158_000]),
       ...runs("long", "raw", [181_000]),
@@ -158,17 +157,15 @@ test("bench report: raw columns say what the target asks of raw, the summary wha
       ...runs("short", "pooled", [190_000]),
       ...runs("short", "raw", [185_000]),
     ], 32),
-  };
-  const deno: WorkerResult = {
-    runtime: "deno",
-    version: "0",
-    peer: "fetch",
-    measurements: atConcurrency([
+  );
+  const deno = fetchResult(
+    "deno",
+    atConcurrency([
       ...runs("long", "peer", [30_000]),
       ...runs("long", "pooled", [84_000]),
       ...runs("long", "raw", [87_000]),
     ], 32),
-  };
+  );
   const rows = [...rowsOf(bun), ...rowsOf(deno)];
   const lines = markdownTables(rows).split("\n");
   assert.equal(

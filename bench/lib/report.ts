@@ -138,8 +138,10 @@ export function rowsOf(result: WorkerResult): Row[] {
     const peerRate = median(peerRates);
     const pooledRate = median(pooledRates);
     const rawRate = median(rawRates);
+    const ratio = peerRate && pooledRate !== null ? pooledRate / peerRate : null;
+    const rawShare = rawRate && pooledRate !== null ? pooledRate / rawRate : null;
+    const rawRatio = peerRate && rawRate !== null ? rawRate / peerRate : null;
     const target = targetOf(result.runtime, m.case, m.concurrency);
-    const rates = { peer: peerRate, pooled: pooledRate, raw: rawRate };
     rows.push({
       profile: m.profile,
       runtime: result.runtime,
@@ -151,13 +153,13 @@ export function rowsOf(result: WorkerResult): Row[] {
       peerRange: range(peerRates),
       pooledRate,
       pooledRange: range(pooledRates),
-      ratio: peerRate && pooledRate !== null ? pooledRate / peerRate : null,
+      ratio,
       rawRate,
       rawRange: range(rawRates),
-      rawShare: rawRate && pooledRate !== null ? pooledRate / rawRate : null,
+      rawShare,
       target,
-      met: target === null ? null : targetMet(target, rates),
-      neededShare: target === null ? null : neededRawShare(target, rates),
+      met: target === null ? null : targetMet(target, ratio, rawShare),
+      neededShare: target === null ? null : neededRawShare(target, rawRatio),
       errors: [
         ...new Set(
           runs.flatMap((r) =>

@@ -75,29 +75,27 @@ export function percent(share: number): string {
   return `${(share * 100).toFixed(0)}%`;
 }
 
-/** The medians a target is checked on; null where a client did not run or every run failed. */
-export interface CellRates {
-  readonly peer: number | null;
-  readonly pooled: number | null;
-  readonly raw: number | null;
+/**
+ * The share of the raw-socket limit pooled must reach for every part of `target`: the peer
+ * ratio divided by `rawRatio` (what raw itself reached against the peer), or the raw share
+ * asked for, whichever is more. Null without a raw figure. Above 1: more than the raw loop did.
+ */
+export function neededRawShare(target: Target, rawRatio: number | null): number | null {
+  if (rawRatio === null) return null;
+  return Math.max(target.peer / rawRatio, target.raw ?? 0);
 }
 
 /**
- * The share of the raw-socket limit pooled must reach for every part of `target`: the peer
- * ratio divided by what raw itself reached against the peer, or the raw share asked for,
- * whichever is more. Null without a raw figure. Above 1: more than the raw loop did.
+ * True when pooled met every part of `target`, given its ratio to the peer and its share of
+ * raw; null when a figure the target needs is missing.
  */
-export function neededRawShare(target: Target, rates: CellRates): number | null {
-  if (rates.raw === null || !rates.peer) return null;
-  const forPeer = target.peer / (rates.raw / rates.peer);
-  return Math.max(forPeer, target.raw ?? 0);
-}
-
-/** True when pooled met every part of `target`; null when a needed median is missing. */
-export function targetMet(target: Target, rates: CellRates): boolean | null {
-  if (rates.pooled === null || !rates.peer) return null;
-  if (rates.pooled / rates.peer < target.peer) return false;
+export function targetMet(
+  target: Target,
+  ratio: number | null,
+  rawShare: number | null,
+): boolean | null {
+  if (ratio === null) return null;
+  if (ratio < target.peer) return false;
   if (target.raw === undefined) return true;
-  if (!rates.raw) return null;
-  return rates.pooled / rates.raw >= target.raw;
+  return rawShare === null ? null : rawShare >= target.raw;
 }
